@@ -1,0 +1,36 @@
+"""Where bundled resources live: the checkout, an installed wheel, or a PyInstaller bundle."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+
+def resources_dir() -> Path:
+    """Folder holding models/, demo/ and presets; NEUROREVIEW_RESOURCES overrides it."""
+    env = os.environ.get("NEUROREVIEW_RESOURCES")
+    if env:
+        return Path(env)
+    frozen = getattr(sys, "_MEIPASS", None)
+    if frozen:
+        return Path(frozen) / "resources"
+    import resources  # the package beside core/ (installed with package-data)
+
+    return Path(resources.__file__).resolve().parent
+
+
+def models_dir() -> Path:
+    return resources_dir() / "models"
+
+
+def demo_dir() -> Path:
+    return resources_dir() / "demo"
+
+
+def user_data_dir() -> Path:
+    """Per-user writable folder (settings, user-added models, default study database)."""
+    env = os.environ.get("NEUROREVIEW_HOME")
+    base = Path(env) if env else Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "neuroreview"
+    base.mkdir(parents=True, exist_ok=True)
+    return base

@@ -1,0 +1,1 @@
+"""Bundled data: ONNX models with their cards (models/), demo cases (demo/), window presets."""
