@@ -1,0 +1,1 @@
+"""Image operations shared by display, models and training (no Qt, no torch)."""
