@@ -34,3 +34,8 @@ def user_data_dir() -> Path:
     base = Path(env) if env else Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "neuroreview"
     base.mkdir(parents=True, exist_ok=True)
     return base
+
+
+def demo_ct_dir() -> Path:
+    """The README's demo case: a head CT series with two hemorrhage types (subdural + intraventricular)."""
+    return demo_dir() / "ct" / "hemorrhage"
