@@ -1,0 +1,196 @@
+"""Series assembly: group DICOM headers into stacks and turn one stack into a Volume."""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from core.errors import LoadError
+from core.io import geometry
+from core.io.headers import DicomHeader
+from core.io.pixels import CT_AIR_HU, read_slice
+from core.volume import LoadWarning, SeriesIds, Volume, WarningCode, Window
+
+DUPLICATE_TOLERANCE_MM = 0.01
+
+
+@dataclass
+class Stack:
+    """Files of one series that form one geometric stack (same orientation and matrix)."""
+
+    uid: str  # SeriesInstanceUID, suffixed '#2', '#3' when one UID holds several stacks
+    headers: list[DicomHeader]
+    warnings: list[LoadWarning] = field(default_factory=list)
+
+    @property
+    def first(self) -> DicomHeader:
+        return self.headers[0]
+
+
+def group_stacks(headers: list[DicomHeader]) -> list[Stack]:
+    """Group by SeriesInstanceUID, split by orientation/matrix (and acquisition), drop localizers."""
+    by_uid: dict[str, list[DicomHeader]] = defaultdict(list)
+    for h in headers:
+        by_uid[h.series_uid].append(h)
+    stacks: list[Stack] = []
+    for uid, hs in by_uid.items():
+        dropped = [h for h in hs if h.is_localizer]
+        hs = [h for h in hs if not h.is_localizer]
+        parts: dict[tuple, list[DicomHeader]] = defaultdict(list)
+        for h in hs:
+            parts[(h.orientation_key(), h.rows, h.columns)].append(h)
+        ordered = sorted(parts.values(), key=len, reverse=True)
+        if len(ordered) > 1:
+            # a handful of slices in another orientation beside a real stack are scouts
+            main = len(ordered[0])
+            keep = [p for p in ordered if len(p) > 3 or len(p) * 4 > main]
+            for p in ordered:
+                if not any(p is k for k in keep):
+                    dropped.extend(p)
+            ordered = keep
+        split: list[list[DicomHeader]] = []
+        for part in ordered:
+            split.extend(_split_acquisitions(part))
+        for i, part in enumerate(split):
+            stack = Stack(uid if i == 0 else f"{uid}#{i + 1}", part)
+            if len(split) > 1:
+                stack.warnings.append(LoadWarning(
+                    WarningCode.MIXED_SERIES,
+                    f"series {uid} holds {len(split)} stacks (orientation, matrix or acquisition differ); this is stack {i + 1}",
+                    os.path.dirname(part[0].path)))
+            if i == 0:
+                for h in dropped:
+                    stack.warnings.append(LoadWarning(WarningCode.LOCALIZER_DROPPED, "localizer/scout image left out of the volume", h.path))
+            stacks.append(stack)
+        if not split and dropped:
+            for h in dropped:
+                stacks.append(Stack(uid, [h], [LoadWarning(WarningCode.LOCALIZER_DROPPED, "series holds only localizer images", h.path)]))
+    return stacks
+
+
+def _split_acquisitions(part: list[DicomHeader]) -> list[list[DicomHeader]]:
+    """Split a stack by AcquisitionNumber when each acquisition is a full stack of its own."""
+    acqs: dict[str, list[DicomHeader]] = defaultdict(list)
+    for h in part:
+        acqs[h.acquisition].append(h)
+    if len(acqs) < 2 or any(len(v) < 2 for v in acqs.values()):
+        return [part]
+    def has_dupes(hs: list[DicomHeader]) -> bool:
+        pos = [tuple(np.round(h.position, 2)) for h in hs if h.position is not None]
+        return len(set(pos)) < len(pos)
+    if has_dupes(part) and not any(has_dupes(v) for v in acqs.values()):
+        return sorted(acqs.values(), key=len, reverse=True)
+    return [part]
+
+
+def _read_all(paths: list[str], modality: str) -> list[tuple[np.ndarray, list[LoadWarning], tuple | None] | LoadWarning]:
+    def one(p: str):
+        try:
+            return read_slice(p, modality)
+        except LoadError as exc:
+            return LoadWarning(WarningCode.SKIPPED_FILE, exc.message, p)
+    if len(paths) < 8:
+        return [one(p) for p in paths]
+    with ThreadPoolExecutor(max_workers=min(4, (os.cpu_count() or 2))) as pool:
+        return list(pool.map(one, paths))
+
+
+def load_stack(stack: Stack, source: str) -> Volume:
+    """Read pixels, order slices, check spacing, correct tilt, resample, reorient to R, A, S."""
+    warnings = list(stack.warnings)
+    headers = stack.headers
+    first = headers[0]
+    modality = first.modality
+    geometric = all(h.position is not None and h.orientation is not None and h.pixel_spacing is not None for h in headers)
+    if geometric:
+        normal = np.cross(first.orientation[:3], first.orientation[3:])
+        headers = sorted(headers, key=lambda h: (float(h.position @ normal), h.instance))
+        kept: list[DicomHeader] = []
+        for h in headers:
+            if kept and abs(float((h.position - kept[-1].position) @ normal)) < DUPLICATE_TOLERANCE_MM:
+                warnings.append(LoadWarning(WarningCode.DUPLICATE_POSITION,
+                                            f"same slice position as {os.path.basename(kept[-1].path)}; left out", h.path))
+                continue
+            kept.append(h)
+        headers = kept
+    else:
+        headers = sorted(headers, key=lambda h: h.instance)
+        warnings.append(LoadWarning(WarningCode.OTHER, "no ImagePositionPatient/Orientation/PixelSpacing: slices ordered by InstanceNumber, 1 mm spacing assumed", source))
+
+    results = _read_all([h.path for h in headers], modality)
+    slices, good = [], []
+    window = None
+    for h, res in zip(headers, results):
+        if isinstance(res, LoadWarning):
+            warnings.append(res)
+            continue
+        values, w, win = res
+        if values.shape != (h.rows, h.columns):
+            warnings.append(LoadWarning(WarningCode.SKIPPED_FILE, f"pixel matrix {values.shape} differs from header {h.rows}x{h.columns}", h.path))
+            continue
+        warnings.extend(w)
+        slices.append(values)
+        good.append(h)
+        window = window or win
+    if not slices:
+        raise LoadError(f"no slice of series {stack.uid} could be decoded", source)
+    # one coded warning for missing rescale/fixed encoding, not one per slice
+    warnings = _collapse(warnings)
+    stack_arr = np.stack(slices)
+    fill = CT_AIR_HU if modality == "CT" else float(stack_arr.min())
+
+    if geometric:
+        positions = np.stack([h.position for h in good])
+        geom = geometry.stack_geometry(first.orientation, positions, good[0].pixel_spacing)
+        dz = float(first.pixel_spacing[0])
+        if len(good) == 1:
+            warnings.append(LoadWarning(WarningCode.SINGLE_SLICE, "series has a single slice: no 3-D views, no series-level scoring", good[0].path))
+        else:
+            tilt = geom.tilt_deg
+            tag_tilt = first.gantry_tilt
+            if tilt > geometry.TILT_TOLERANCE_DEG:
+                warnings.append(LoadWarning(WarningCode.GANTRY_TILT,
+                    f"gantry tilt {tilt:.1f} deg" + (f" (GantryDetectorTilt {tag_tilt:g})" if tag_tilt else "") + ": slices realigned by resampling", source))
+                stack_arr = geometry.correct_tilt(stack_arr, geom, fill)
+            med, irregular, missing = geometry.spacing_report(geom.d)
+            if med <= 0:
+                raise LoadError("slice positions do not advance along the slice normal", source)
+            for i in missing:
+                warnings.append(LoadWarning(WarningCode.MISSING_SLICE,
+                    f"gap of {geom.d[i + 1] - geom.d[i]:.2f} mm (usual {med:.2f} mm) after this slice: about {round((geom.d[i + 1] - geom.d[i]) / med) - 1} slice(s) missing; interpolated",
+                    good[i].path))
+            if irregular:
+                gaps = np.unique(np.round(np.diff(geom.d), 2))
+                if not (missing and len(missing) == int(np.sum(np.abs(np.diff(geom.d) - med) > 0.05 * med))):
+                    warnings.append(LoadWarning(WarningCode.IRREGULAR_SPACING,
+                        f"slice spacing varies ({', '.join(f'{g:g}' for g in gaps[:8])} mm): resampled to {med:.2f} mm", source))
+                stack_arr, _ = geometry.resample_z(stack_arr, geom.d, med)
+            dz = med
+        aff = geometry.LPS_TO_RAS @ geometry.lps_affine(geom, dz)
+    else:
+        aff = np.diag([-1.0, -1.0, 1.0, 1.0])
+
+    voxels, aff, _ = geometry.to_canonical(stack_arr, aff)
+    ids = SeriesIds(
+        patient_id=first.patient_id, study_uid=first.study_uid, series_uid=stack.uid,
+        series_description=first.series_description, series_number=first.series_number,
+        source=source, files=tuple(h.path for h in good),
+    )
+    win = Window(width=window[0], level=window[1]) if window else None
+    return Volume(voxels=voxels, affine=aff, modality=modality, ids=ids, warnings=tuple(warnings), window=win)
+
+
+def _collapse(warnings: list[LoadWarning]) -> list[LoadWarning]:
+    out, seen = [], {}
+    for w in warnings:
+        if w.code in (WarningCode.MISSING_RESCALE, WarningCode.FIXED_ENCODING):
+            if w.code in seen:
+                seen[w.code] += 1
+                continue
+            seen[w.code] = 1
+        out.append(w)
+    return [LoadWarning(w.code, f"{w.message} ({seen[w.code]} slices)", w.path) if w.code in seen and seen[w.code] > 1 else w for w in out]

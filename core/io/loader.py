@@ -1,0 +1,118 @@
+"""Entry points: scan a file or folder for series, load one into a Volume."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from core.errors import LoadError
+from core.io.dicom_series import Stack, group_stacks, load_stack
+from core.io.headers import DicomHeader, iter_files, read_header
+from core.io.nifti import is_nifti, load_nifti
+from core.volume import LoadWarning, Volume, WarningCode
+
+
+@dataclass
+class SeriesSummary:
+    """What a picker shows for one series before its pixels are read."""
+
+    series_uid: str
+    modality: str
+    description: str
+    n_files: int
+    shape: tuple[int, int, int]  # (slices, rows, columns) as found, before resampling
+    pixel_spacing: tuple[float, float] | None
+    patient_id: str = ""
+    study_uid: str = ""
+    kind: str = "dicom"  # or "nifti"
+    path: str = ""
+    warnings: list[LoadWarning] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {
+            "series_uid": self.series_uid, "modality": self.modality, "description": self.description,
+            "n_files": self.n_files, "shape": list(self.shape), "pixel_spacing": self.pixel_spacing,
+            "kind": self.kind, "path": self.path, "warnings": [w.to_dict() for w in self.warnings],
+        }
+
+
+@dataclass
+class ScanResult:
+    series: list[SeriesSummary]
+    problems: list[LoadWarning]  # files that could not be used, by name
+    _stacks: dict[str, Stack] = field(default_factory=dict, repr=False)
+    root: str = ""
+
+
+def scan(path: str | os.PathLike) -> ScanResult:
+    """Find the series under a file or folder (headers only; fast)."""
+    root = Path(path)
+    if not root.exists():
+        raise LoadError("no such file or folder", str(root), code="not-found")
+    if root.is_file():
+        files = [str(root)]
+    else:
+        if not os.access(root, os.R_OK | os.X_OK):
+            raise LoadError("permission denied: cannot list this folder", str(root))
+        files = iter_files(root)
+    problems: list[LoadWarning] = []
+    headers: list[DicomHeader] = []
+    series: list[SeriesSummary] = []
+    for f in files:
+        if is_nifti(f):
+            series.append(SeriesSummary(series_uid=os.path.basename(f), modality="MR", description=os.path.basename(f),
+                                        n_files=1, shape=(0, 0, 0), pixel_spacing=None, kind="nifti", path=f))
+            continue
+        h = read_header(f)
+        if isinstance(h, LoadWarning):
+            problems.append(h)
+        else:
+            headers.append(h)
+    stacks = group_stacks(headers)
+    by_uid: dict[str, Stack] = {}
+    for st in stacks:
+        by_uid[st.uid] = st
+        f0 = st.first
+        series.append(SeriesSummary(
+            series_uid=st.uid, modality=f0.modality, description=f0.series_description, n_files=len(st.headers),
+            shape=(len(st.headers), f0.rows, f0.columns), pixel_spacing=f0.pixel_spacing,
+            patient_id=f0.patient_id, study_uid=f0.study_uid, path=os.path.dirname(f0.path), warnings=list(st.warnings)))
+    series.sort(key=lambda s: (s.kind != "dicom", -s.n_files))
+    return ScanResult(series=series, problems=problems, _stacks=by_uid, root=str(root))
+
+
+def load(path: str | os.PathLike, series_uid: str | None = None, scanned: ScanResult | None = None) -> Volume:
+    """Load one series (DICOM file/folder) or one NIfTI file as a canonical R, A, S Volume.
+
+    With several series and no ``series_uid``, the largest image series is loaded and a
+    ``mixed-series`` warning lists the others. Unreadable files are skipped and named in warnings.
+    """
+    p = Path(path)
+    if p.is_file() and is_nifti(p):
+        return load_nifti(p)
+    result = scanned or scan(p)
+    dicom = [s for s in result.series if s.kind == "dicom"]
+    if series_uid is not None:
+        match = [s for s in result.series if s.series_uid == series_uid]
+        if not match:
+            raise LoadError(f"series {series_uid} not found", str(p), code="not-found")
+        chosen = match[0]
+    elif dicom:
+        real = [s for s in dicom if not all(w.code == WarningCode.LOCALIZER_DROPPED for w in s.warnings) or s.n_files > 1]
+        chosen = (real or dicom)[0]
+    elif result.series:
+        chosen = result.series[0]
+    else:
+        detail = f"; {len(result.problems)} file(s) unreadable, first: {result.problems[0]}" if result.problems else ""
+        raise LoadError(f"no DICOM series or NIfTI volume found{detail}", str(p), code="nothing-found")
+    if chosen.kind == "nifti":
+        return load_nifti(chosen.path)
+    extra: list[LoadWarning] = list(result.problems)
+    others = [s for s in result.series if s is not chosen]
+    if others and series_uid is None:
+        extra.append(LoadWarning(WarningCode.MIXED_SERIES,
+            f"{len(others) + 1} series found; loaded the largest ({chosen.n_files} files, {chosen.description or chosen.series_uid}); others: "
+            + "; ".join(f"{s.description or s.series_uid} ({s.n_files} files)" for s in others[:5]), str(p)))
+    vol = load_stack(result._stacks[chosen.series_uid], str(p))
+    return vol.with_warnings(*extra)
