@@ -1,0 +1,64 @@
+"""`neuroreview info PATH`: what a file or folder holds, before anyone reads it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("info", help="list the series in a DICOM folder/file or a NIfTI file, with warnings")
+    p.add_argument("path", nargs="?", default=None, help="file or folder (default: the bundled demo CT)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--headers-only", action="store_true", help="do not read pixels (faster; no resampling warnings)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from core.errors import LoadError
+    from core.io import load, scan
+    from core.paths import demo_ct_dir
+
+    path = args.path or str(demo_ct_dir())
+    result = scan(path)
+    series_out = []
+    for s in result.series:
+        entry = s.to_dict()
+        if not args.headers_only:
+            try:
+                vol = load(path, series_uid=s.series_uid, scanned=result) if s.kind == "dicom" else load(s.path)
+                desc = vol.describe()
+                entry.update({
+                    "volume_shape_zyx": desc["shape_zyx"], "spacing_zyx_mm": desc["spacing_zyx_mm"],
+                    "axcodes": desc["axcodes"], "value_range": desc["value_range"], "window": desc["window"],
+                    "warnings": [w for w in desc["warnings"] if w["code"] != "skipped-file" or w["path"] not in {p.path for p in result.problems}],
+                })
+                entry["warnings"] = [w for w in entry["warnings"] if not (w["code"] == "mixed-series" and w["path"] == path)]
+            except LoadError as exc:
+                entry["error"] = str(exc)
+        series_out.append(entry)
+    report = {"path": path, "series": series_out, "skipped_files": [w.to_dict() for w in result.problems]}
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        _print_text(report)
+    return 0 if series_out else 2
+
+
+def _print_text(report: dict) -> None:
+    print(f"{report['path']}: {len(report['series'])} series, {len(report['skipped_files'])} file(s) skipped")
+    for i, s in enumerate(report["series"], 1):
+        shape = s.get("volume_shape_zyx") or s["shape"]
+        spacing = s.get("spacing_zyx_mm")
+        sp = f"spacing {spacing[0]:.3g} x {spacing[1]:.3g} x {spacing[2]:.3g} mm (z, y, x)" if spacing else (
+            f"pixel spacing {s['pixel_spacing'][0]:.3g} x {s['pixel_spacing'][1]:.3g} mm" if s.get("pixel_spacing") else "")
+        print(f"  [{i}] {s['modality']} {s['description'] or '(no description)'}  {s['n_files']} file(s) -> "
+              f"{shape[0]} x {shape[1]} x {shape[2]} voxels (slices x rows x columns), {sp}")
+        print(f"      series {s['series_uid']}")
+        if s.get("error"):
+            print(f"      ERROR: {s['error']}")
+        for w in s.get("warnings", []):
+            where = f" [{w['path']}]" if w.get("path") else ""
+            print(f"      warning {w['code']}: {w['message']}{where}")
+    for w in report["skipped_files"]:
+        print(f"  skipped {w['path']}: {w['message']}")
