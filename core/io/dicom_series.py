@@ -87,16 +87,22 @@ def _split_acquisitions(part: list[DicomHeader]) -> list[list[DicomHeader]]:
     return [part]
 
 
-def _read_all(paths: list[str], modality: str) -> list[tuple[np.ndarray, list[LoadWarning], tuple | None] | LoadWarning]:
-    def one(p: str):
+def _read_into(headers: list[DicomHeader], modality: str, flip_rows: bool, flip_cols: bool,
+               out: np.ndarray) -> list[tuple[list[LoadWarning], tuple | None] | LoadWarning]:
+    """Decode each file straight into its slice of ``out`` (threads: file reads and numpy release the GIL)."""
+    def one(k: int):
+        h = headers[k]
+        if (h.rows, h.columns) != out.shape[1:]:
+            return LoadWarning(WarningCode.SKIPPED_FILE, f"matrix {h.rows}x{h.columns} differs from the series' {out.shape[1]}x{out.shape[2]}", h.path)
         try:
-            return read_slice(p, modality)
+            _, warns, win = read_slice(h.dataset if h.dataset is not None else h.path, modality, flip_rows, flip_cols, out=out[k])
+            return warns, win
         except LoadError as exc:
-            return LoadWarning(WarningCode.SKIPPED_FILE, exc.message, p)
-    if len(paths) < 8:
-        return [one(p) for p in paths]
+            return LoadWarning(WarningCode.SKIPPED_FILE, exc.message, h.path)
+    if len(headers) < 8:
+        return [one(k) for k in range(len(headers))]
     with ThreadPoolExecutor(max_workers=min(4, (os.cpu_count() or 2))) as pool:
-        return list(pool.map(one, paths))
+        return list(pool.map(one, range(len(headers))))
 
 
 def load_stack(stack: Stack, source: str) -> Volume:
@@ -106,8 +112,12 @@ def load_stack(stack: Stack, source: str) -> Volume:
     first = headers[0]
     modality = first.modality
     geometric = all(h.position is not None and h.orientation is not None and h.pixel_spacing is not None for h in headers)
+    flip_rows = flip_cols = False
     if geometric:
-        normal = np.cross(first.orientation[:3], first.orientation[3:])
+        row_dir = first.orientation[:3] / np.linalg.norm(first.orientation[:3])
+        col_dir = first.orientation[3:] / np.linalg.norm(first.orientation[3:])
+        normal = np.cross(row_dir, col_dir)
+        normal /= np.linalg.norm(normal)
         headers = sorted(headers, key=lambda h: (float(h.position @ normal), h.instance))
         kept: list[DicomHeader] = []
         for h in headers:
@@ -117,35 +127,37 @@ def load_stack(stack: Stack, source: str) -> Volume:
                 continue
             kept.append(h)
         headers = kept
+        flip_rows, flip_cols = geometry.inplane_flips(row_dir, col_dir)
     else:
         headers = sorted(headers, key=lambda h: h.instance)
         warnings.append(LoadWarning(WarningCode.OTHER, "no ImagePositionPatient/Orientation/PixelSpacing: slices ordered by InstanceNumber, 1 mm spacing assumed", source))
 
-    results = _read_all([h.path for h in headers], modality)
-    slices, good = [], []
-    window = None
-    for h, res in zip(headers, results):
+    stack_arr = np.empty((len(headers), first.rows, first.columns), dtype=np.float32)
+    results = _read_into(headers, modality, flip_rows, flip_cols, stack_arr)
+    good_idx, window = [], None
+    for k, res in enumerate(results):
         if isinstance(res, LoadWarning):
             warnings.append(res)
             continue
-        values, w, win = res
-        if values.shape != (h.rows, h.columns):
-            warnings.append(LoadWarning(WarningCode.SKIPPED_FILE, f"pixel matrix {values.shape} differs from header {h.rows}x{h.columns}", h.path))
-            continue
+        w, win = res
         warnings.extend(w)
-        slices.append(values)
-        good.append(h)
+        good_idx.append(k)
         window = window or win
-    if not slices:
+    if not good_idx:
         raise LoadError(f"no slice of series {stack.uid} could be decoded", source)
-    # one coded warning for missing rescale/fixed encoding, not one per slice
+    if len(good_idx) < len(headers):
+        stack_arr = stack_arr[good_idx]
+    good = [headers[k] for k in good_idx]
     warnings = _collapse(warnings)
-    stack_arr = np.stack(slices)
     fill = CT_AIR_HU if modality == "CT" else float(stack_arr.min())
 
     if geometric:
+        dy, dx = first.pixel_spacing
         positions = np.stack([h.position for h in good])
-        geom = geometry.stack_geometry(first.orientation, positions, good[0].pixel_spacing)
+        # stored arrays may be flipped: express geometry in the flipped index directions
+        eff_row, eff_col = (-row_dir if flip_cols else row_dir), (-col_dir if flip_rows else col_dir)
+        shift0 = (row_dir * dx * (first.columns - 1) if flip_cols else 0) + (col_dir * dy * (first.rows - 1) if flip_rows else 0)
+        geom = geometry.stack_geometry(eff_row, eff_col, normal, positions + shift0, first.pixel_spacing)
         dz = float(first.pixel_spacing[0])
         if len(good) == 1:
             warnings.append(LoadWarning(WarningCode.SINGLE_SLICE, "series has a single slice: no 3-D views, no series-level scoring", good[0].path))

@@ -34,14 +34,24 @@ class StackGeometry:
         return float(np.degrees(np.arctan2(shift, abs(self.d[-1] - self.d[0]))))
 
 
-def stack_geometry(orientation: np.ndarray, positions: np.ndarray, pixel_spacing: tuple[float, float]) -> StackGeometry:
-    row_dir = orientation[:3] / np.linalg.norm(orientation[:3])
-    col_dir = orientation[3:] / np.linalg.norm(orientation[3:])
-    normal = np.cross(row_dir, col_dir)
-    normal /= np.linalg.norm(normal)
+def stack_geometry(row_dir: np.ndarray, col_dir: np.ndarray, normal: np.ndarray, positions: np.ndarray,
+                   pixel_spacing: tuple[float, float]) -> StackGeometry:
+    """Geometry of slices sorted along ``normal``; row/col dirs are those of the stored (maybe flipped) arrays."""
     origin = positions[0]
     off = positions - origin
     return StackGeometry(row_dir, col_dir, normal, origin, off @ normal, np.stack([off @ row_dir, off @ col_dir], axis=1), pixel_spacing)
+
+
+def inplane_flips(row_dir_lps: np.ndarray, col_dir_lps: np.ndarray) -> tuple[bool, bool]:
+    """(flip rows?, flip columns?) that make in-plane axes point to R/A/S where they mostly do.
+
+    Done while decoding, so the usual axial case needs no extra reorientation copy afterwards.
+    """
+    flips = []
+    for vec in (col_dir_lps, row_dir_lps):
+        ras = vec * np.array([-1.0, -1.0, 1.0])
+        flips.append(bool(ras[int(np.argmax(np.abs(ras)))] < 0))
+    return flips[0], flips[1]
 
 
 def correct_tilt(stack: np.ndarray, geom: StackGeometry, fill: float) -> np.ndarray:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +12,11 @@ from pydicom.errors import InvalidDicomError
 
 from core.volume import LoadWarning, WarningCode
 
+# Values are validated by our own checks (geometry, rescale, spacing); pydicom's per-value reading
+# validation only warns and costs ~20% of header parsing time, so it is off for this process.
+pydicom.config.settings.reading_validation_mode = pydicom.config.IGNORE
+
+DEFER_BYTES = 16384
 HEADER_TAGS = [
     "SOPClassUID", "SOPInstanceUID", "Modality", "PatientID", "StudyInstanceUID", "SeriesInstanceUID",
     "SeriesNumber", "SeriesDescription", "AcquisitionNumber", "InstanceNumber", "ImageType",
@@ -41,6 +46,7 @@ class DicomHeader:
     columns: int
     frames: int
     gantry_tilt: float | None
+    dataset: object = field(default=None, repr=False)  # the parsed file, pixel data deferred (read on use)
 
     @property
     def is_localizer(self) -> bool:
@@ -79,7 +85,9 @@ def read_header(path: str) -> DicomHeader | LoadWarning:
         if os.path.getsize(name) == 0:
             return LoadWarning(WarningCode.SKIPPED_FILE, "empty file (0 bytes)", name)
         magic = looks_like_dicom(name)
-        ds = pydicom.dcmread(name, stop_before_pixels=True, specific_tags=HEADER_TAGS, force=not magic)
+        # One full parse with large values deferred: faster than a tag-filtered parse, and the
+        # pixel data is read later straight from the file, once, only for the series loaded.
+        ds = pydicom.dcmread(name, defer_size=DEFER_BYTES, force=not magic)
     except PermissionError:
         return LoadWarning(WarningCode.SKIPPED_FILE, "permission denied: cannot read this file", name)
     except (InvalidDicomError, EOFError, OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
@@ -125,6 +133,7 @@ def read_header(path: str) -> DicomHeader | LoadWarning:
         columns=int(ds.Columns),
         frames=frames,
         gantry_tilt=float(tilt) if tilt not in (None, "") else None,
+        dataset=ds,
     )
 
 

@@ -11,55 +11,87 @@ from core.volume import LoadWarning, WarningCode
 CT_AIR_HU = -1024.0
 
 
-def read_slice(path: str, modality: str) -> tuple[np.ndarray, list[LoadWarning], tuple[float, float] | None]:
-    """Decode one single-frame image; returns (values [rows, cols], warnings, (window width, level) or None).
+def _raw_pixels(ds: pydicom.Dataset, path: str) -> np.ndarray:
+    """Stored values; uncompressed little-endian data is viewed directly, the rest goes through
+    pydicom's decoder plugins (pylibjpeg / gdcm: JPEG baseline/lossless, JPEG-LS, JPEG 2000, RLE)."""
+    syntax = ds.file_meta.get("TransferSyntaxUID") if hasattr(ds, "file_meta") else None
+    rows, cols = int(ds.Rows), int(ds.Columns)
+    bits = int(ds.get("BitsAllocated", 16) or 16)
+    simple = (
+        syntax is not None and not syntax.is_compressed and syntax.is_little_endian
+        and int(ds.get("SamplesPerPixel", 1) or 1) == 1 and int(ds.get("NumberOfFrames", 1) or 1) == 1
+        and bits in (8, 16)
+    )
+    if simple:
+        dtype = {(8, 0): np.uint8, (8, 1): np.int8, (16, 0): "<u2", (16, 1): "<i2"}[(bits, int(ds.get("PixelRepresentation", 0) or 0))]
+        data = ds.PixelData  # a deferred read from the file
+        n = rows * cols * (bits // 8)
+        if len(data) < n:
+            raise ValueError(f"pixel data holds {len(data)} bytes, {rows}x{cols}x{bits // 8} expected (truncated file?)")
+        arr = np.frombuffer(data, dtype=dtype, count=rows * cols).reshape(rows, cols)
+        stored = int(ds.get("BitsStored", bits) or bits)
+        if stored < bits and int(ds.get("PixelRepresentation", 0) or 0) == 0:
+            arr = arr & np.uint16((1 << stored) - 1) if bits == 16 else arr
+        return arr
+    return ds.pixel_array
 
-    Decoding goes through pydicom's pixel backends, so JPEG baseline/lossless, JPEG-LS,
-    JPEG 2000 and RLE files work through the pylibjpeg / gdcm plugins. Raises LoadError naming
+
+def read_slice(ds_or_path, modality: str, flip_rows: bool = False, flip_cols: bool = False,
+               out: np.ndarray | None = None) -> tuple[np.ndarray, list[LoadWarning], tuple[float, float] | None]:
+    """Decode one single-frame image into real-world values, optionally flipped, into ``out``.
+
+    Returns (values [rows, cols], warnings, (window width, level) or None). Raises LoadError naming
     the file when the pixel data can't be decoded (corrupt or truncated data).
     """
     warnings: list[LoadWarning] = []
+    path = getattr(ds_or_path, "filename", None) or str(ds_or_path)
     try:
-        ds = pydicom.dcmread(path, force=True)
-        raw = ds.pixel_array
+        ds = ds_or_path if isinstance(ds_or_path, pydicom.Dataset) else pydicom.dcmread(ds_or_path, force=True)
+        raw = _raw_pixels(ds, path)
+    except PermissionError as exc:
+        raise LoadError("permission denied: cannot read this file", path) from exc
     except Exception as exc:  # any decoder failure means this file's pixels are unusable
         raise LoadError(f"pixel data cannot be decoded ({type(exc).__name__}: {exc})", path, code="corrupt-pixel-data") from exc
     if raw.ndim != 2:
         raise LoadError(f"multi-frame or colour image (pixel array shape {raw.shape}) is not a CT/MR slice", path, code="unsupported-image")
+    if flip_rows or flip_cols:
+        raw = raw[::-1 if flip_rows else 1, ::-1 if flip_cols else 1]
 
-    values = raw.astype(np.float32, copy=True)
     bits_stored = int(ds.get("BitsStored", 16) or 16)
     pixel_rep = int(ds.get("PixelRepresentation", 0) or 0)
-    has_slope = "RescaleSlope" in ds and ds.RescaleSlope not in (None, "")
-    has_intercept = "RescaleIntercept" in ds and ds.RescaleIntercept not in (None, "")
+    has_slope = ds.get("RescaleSlope") not in (None, "")
+    has_intercept = ds.get("RescaleIntercept") not in (None, "")
     slope = float(ds.RescaleSlope) if has_slope else 1.0
     intercept = float(ds.RescaleIntercept) if has_intercept else 0.0
-
     padding = ds.get("PixelPaddingValue")
-    pad_mask = (raw == int(padding)) if isinstance(padding, int) else None
 
-    if modality == "CT":
-        if bits_stored == 12 and pixel_rep == 0 and has_intercept and intercept > -100:
-            # RSNA 2019's mis-encoded slices: fix as every winning solution did.
-            values += 1000.0
-            values[values >= 4096] -= 4096
-            intercept = -1000.0
-            warnings.append(LoadWarning(WarningCode.FIXED_ENCODING, "12-bit unsigned slice with intercept > -100 re-encoded (RSNA fix)", path))
-        if not (has_slope and has_intercept):
-            if pixel_rep == 0 and not has_intercept:
-                intercept = -1024.0
-                note = "assumed HU = stored value - 1024 (unsigned storage)"
-            else:
-                note = "assumed HU = stored value"
-            warnings.append(LoadWarning(WarningCode.MISSING_RESCALE, f"RescaleSlope/Intercept missing: {note}", path))
-
+    values = out if out is not None else np.empty(raw.shape, dtype=np.float32)
+    rsna_fix = modality == "CT" and bits_stored == 12 and pixel_rep == 0 and has_intercept and intercept > -100
+    if rsna_fix:
+        # RSNA 2019's mis-encoded slices: fix as every winning solution did.
+        fixed = raw.astype(np.int32) + 1000
+        fixed[fixed >= 4096] -= 4096
+        values[...] = fixed
+        intercept = -1000.0
+        warnings.append(LoadWarning(WarningCode.FIXED_ENCODING, "12-bit unsigned slice with intercept > -100 re-encoded (RSNA fix)", path))
+    if modality == "CT" and not (has_slope and has_intercept):
+        if pixel_rep == 0 and not has_intercept:
+            intercept = -1024.0
+            note = "assumed HU = stored value - 1024 (unsigned storage)"
+        else:
+            note = "assumed HU = stored value"
+        warnings.append(LoadWarning(WarningCode.MISSING_RESCALE, f"RescaleSlope/Intercept missing: {note}", path))
+    source = values if rsna_fix else raw
     if slope != 1.0:
-        values *= np.float32(slope)
-    if intercept != 0.0:
-        values += np.float32(intercept)
-    if pad_mask is not None and pad_mask.any():
-        values[pad_mask] = CT_AIR_HU if modality == "CT" else float(values[~pad_mask].min(initial=0.0))
-    elif modality == "CT":
+        np.multiply(source, np.float32(slope), out=values, casting="unsafe")
+        source = values
+    # one fused pass for the common slope-1 case: stored -> float32 + intercept
+    np.add(source, np.float32(intercept), out=values, casting="unsafe")
+    if isinstance(padding, int):
+        pad = raw == padding
+        if pad.any():
+            values[pad] = CT_AIR_HU if modality == "CT" else float(values[~pad].min(initial=0.0))
+    if modality == "CT":
         np.maximum(values, np.float32(CT_AIR_HU), out=values)  # padding written without PixelPaddingValue
 
     window = None
