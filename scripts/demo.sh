@@ -1,15 +1,8 @@
 #!/usr/bin/env bash
-# Set up, then open the viewer on the bundled demo case with the bundled models.
-# With no screen (no $DISPLAY), render the same window headless to demo-screenshot.png instead
-# and print the AI findings for the demo series.
+# Set up (system libraries, .venv, the project) and run NeuroReview on the bundled demo case.
+# The viewer is not built yet (issue 5): until it lands this prints what the loader finds in the
+# demo CT series (series, geometry, warnings) with `neuroreview info`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh run
-if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
-  exec .venv/bin/neuroreview view
-else
-  echo "[demo] no display: rendering the viewer headless and scoring the demo case"
-  QT_QPA_PLATFORM=offscreen .venv/bin/neuroreview view --screenshot demo-screenshot.png --layout 2x2
-  .venv/bin/neuroreview score
-  echo "[demo] wrote $(pwd)/demo-screenshot.png"
-fi
+.venv/bin/neuroreview info "${1:-resources/demo/ct/hemorrhage}"
