@@ -31,7 +31,9 @@ extras=""
 stamp=".venv/.neuroreview-installed-$(cat pyproject.toml constraints-cpu.txt | sha256sum | cut -c1-16)${extras}"
 if [ ! -f "$stamp" ]; then
   echo "[setup] installing neuroreview$extras into .venv (torch, if asked for, is the CPU build)"
-  .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -c constraints-cpu.txt -e ".$extras"
+  log=.venv/pip-install.log
+  { .venv/bin/python -m pip install --upgrade pip && \
+    .venv/bin/python -m pip install -c constraints-cpu.txt -e ".$extras"; } >"$log" 2>&1 \
+    || { tail -n 40 "$log"; echo "[setup] pip install failed; full log in $log" >&2; exit 1; }
   touch "$stamp"
 fi

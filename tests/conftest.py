@@ -13,6 +13,8 @@ SHARED_DATA = Path(os.environ.get("NEUROREVIEW_SHARED_DATA", ROOT.parent / "shar
 if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # Tests must not touch the user's real settings or databases.
+# Generated-data caches (e.g. the MRI template's reference brain mask) stay out of the user's home too.
+os.environ.setdefault("NEUROREVIEW_CACHE", str(Path(os.environ.get("TMPDIR", "/tmp")) / "neuroreview-test-cache"))
 os.environ.setdefault("NEUROREVIEW_HOME", str(Path(os.environ.get("TMPDIR", "/tmp")) / f"neuroreview-test-home-{os.getpid()}"))
 
 

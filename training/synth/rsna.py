@@ -90,7 +90,7 @@ def write_series(case: SynthCT, out_dir: str | Path, compress: bool = False) -> 
             pixels = stored.astype(np.int16)
         ds.PixelData = np.ascontiguousarray(pixels).tobytes()
         if compress:
-            ds.compress(RLELossless, encoding_plugin="pylibjpeg")
+            ds.compress(RLELossless, encoding_plugin="pylibjpeg", generate_instance_uid=False)  # keep deterministic UIDs
         ds.save_as(out / f"{sid}.dcm", enforce_file_format=True)
         ids.append(sid)
     return ids

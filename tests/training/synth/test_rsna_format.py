@@ -61,3 +61,7 @@ def test_compressed_writer_is_lossless(tmp_path):
     assert ds.file_meta.TransferSyntaxUID.is_compressed
     vol = load(tmp_path / "stage_2_train")
     np.testing.assert_array_equal(vol.voxels, np.maximum(case.hu, -1024))
+    again = tmp_path / "again"
+    write_series(case, again, compress=True)  # compression must not mint new random UIDs
+    for p in again.glob("*.dcm"):
+        assert p.read_bytes() == (tmp_path / "stage_2_train" / p.name).read_bytes()
