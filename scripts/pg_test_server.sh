@@ -8,9 +8,9 @@ else
   PG_PORT="${NEUROREVIEW_PG_PORT:-54329}"
   RUN_AS=""
   if [ "$(id -u)" -eq 0 ]; then chown postgres "$PG_DIR"; RUN_AS="runuser -u postgres --"; fi
-  $RUN_AS "$PG_BIN/initdb" -D "$PG_DIR/data" -A trust -U postgres >/dev/null
-  $RUN_AS "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -o "-p $PG_PORT -k $PG_DIR -c listen_addresses=127.0.0.1" -l "$PG_DIR/log" -w start >/dev/null
+  (cd / && $RUN_AS "$PG_BIN/initdb" -D "$PG_DIR/data" -A trust -U postgres >/dev/null)
+  (cd / && $RUN_AS "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -o "-p $PG_PORT -k $PG_DIR -c listen_addresses=127.0.0.1" -l "$PG_DIR/log" -w start >/dev/null)
   export NEUROREVIEW_TEST_PG_URL="postgresql+psycopg://postgres@127.0.0.1:$PG_PORT/postgres"
-  trap '$RUN_AS "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m fast stop >/dev/null 2>&1; rm -rf "$PG_DIR"' EXIT
+  trap 'cd / && $RUN_AS "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m fast stop >/dev/null 2>&1; rm -rf "$PG_DIR"' EXIT
   echo "[test] PostgreSQL running on 127.0.0.1:$PG_PORT"
 fi
