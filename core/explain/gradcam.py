@@ -1,0 +1,35 @@
+"""Grad-CAM for a global-average-pool + linear head, in closed form, for 2-D and 3-D models alike.
+
+For logit_c = sum_k W[c,k] mean(A_k) + b_c the Grad-CAM channel weights are W[c,k] / |A|, so the
+map is ReLU(sum_k W[c,k] A_k) up to a positive factor; the exported graphs output it ("cam").
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from core.volume import Volume
+
+
+def gradcam_from_features(features: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """features [n, F, *spatial], weights [C, F] -> maps [n, C, *spatial] (ReLU, unnormalised)."""
+    maps = np.einsum("cf,nf...->nc...", weights, features)
+    return np.maximum(maps, 0, out=maps)
+
+
+def normalise(maps: np.ndarray) -> np.ndarray:
+    """Scale a label's maps by their series-wide maximum so weak slices stay weak (0..1)."""
+    peak = float(maps.max())
+    return maps / peak if peak > 0 else np.zeros_like(maps)
+
+
+def gradcam_to_volume(cam: np.ndarray, label_index: int, volume: Volume) -> np.ndarray:
+    """[z, C, h, w] model-grid maps (radiological orientation) -> [z, y, x] on the volume's grid, 0..1."""
+    maps = normalise(cam[:, label_index].astype(np.float32))
+    nz, ny, nx = volume.shape
+    out = np.empty((nz, ny, nx), dtype=np.float32)
+    for k in range(nz):
+        up = cv2.resize(maps[k], (nx, ny), interpolation=cv2.INTER_LINEAR)
+        out[k] = up[::-1, ::-1]  # back from display orientation to canonical R, A, S
+    return out

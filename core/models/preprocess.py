@@ -1,0 +1,77 @@
+"""Model inputs from a CT Volume, shared by training and inference (one function, one behaviour).
+
+Slices are taken in radiological display orientation (patient left on image right, anterior up,
+as RSNA's DICOM pixel arrays are stored), resized 512 -> 256 with area averaging as seed 002 did,
+windowed and normalised per channel with the ImageNet mean/std of seed 002's code.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from core.errors import InputError
+from core.imaging.windows import PRESETS, window_unit
+from core.volume import Volume
+
+MODEL_SIZE = 256
+ICH_WINDOWS = ("brain", "subdural", "soft_tissue")  # seed 002
+BG_WINDOWS = ("brain", "acute_blood", "stroke")  # seed 003's windows
+CHANNEL_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
+CHANNEL_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
+MIN_SLICES = 5
+
+
+def check_ct_series(volume: Volume, task: str) -> None:
+    """Refuse what a CT slice model cannot honestly score, with the reason."""
+    if volume.modality != "CT":
+        raise InputError(f"{task} needs a CT series; this volume is {volume.modality}", volume.ids.source or None, code="wrong-modality")
+    nz = volume.shape[0]
+    if nz < MIN_SLICES:
+        raise InputError(f"{task} needs a head CT series of at least {MIN_SLICES} slices; this one has {nz}", volume.ids.source or None, code="too-few-slices")
+    if min(volume.shape[1:]) < 64:
+        raise InputError(f"slices of {volume.shape[1]}x{volume.shape[2]} pixels are too small for {task}", volume.ids.source or None)
+    vmin, vmax = float(volume.voxels.min()), float(volume.voxels.max())
+    if vmin > -500 or vmax < 300:
+        raise InputError(f"values {vmin:.0f}..{vmax:.0f} do not look like CT Hounsfield units (air about -1000, bone > 300)", volume.ids.source or None, code="not-hu")
+
+
+def display_slices(volume: Volume, size: int = MODEL_SIZE) -> np.ndarray:
+    """[z, size, size] float32 HU, radiological orientation, area-resized."""
+    out = np.empty((volume.shape[0], size, size), dtype=np.float32)
+    for k, sl in enumerate(volume.voxels):
+        view = np.ascontiguousarray(sl[::-1, ::-1])
+        interp = cv2.INTER_AREA if view.shape[0] > size else cv2.INTER_LINEAR
+        out[k] = cv2.resize(view, (size, size), interpolation=interp)
+    return out
+
+
+def windowed_input(hu: np.ndarray, windows: tuple[str, str, str]) -> np.ndarray:
+    """[n, H, W] HU -> [n, 3, H, W] float32, windowed to [0, 1], then mean/std normalised."""
+    chans = [window_unit(hu, PRESETS[w]) for w in windows]
+    x = np.stack(chans, axis=1)
+    x -= CHANNEL_MEAN[None, :, None, None]
+    x /= CHANNEL_STD[None, :, None, None]
+    return x
+
+
+def ich_input(hu: np.ndarray) -> np.ndarray:
+    return windowed_input(hu, ICH_WINDOWS)
+
+
+def bg_input(hu: np.ndarray) -> np.ndarray:
+    return windowed_input(hu, BG_WINDOWS)
+
+
+def head_mask_2d(hu_slice: np.ndarray) -> np.ndarray:
+    """Pixels inside the head (skin outline, holes filled): where occlusion patches are worth trying."""
+    body = (hu_slice > -300).astype(np.uint8)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(body, connectivity=8)
+    if n <= 1:
+        return body.astype(bool)
+    largest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    mask = (labels == largest).astype(np.uint8)
+    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    filled = np.zeros_like(mask)
+    cv2.drawContours(filled, contours, -1, 1, thickness=cv2.FILLED)
+    return filled.astype(bool)

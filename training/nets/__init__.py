@@ -1,0 +1,1 @@
+"""Networks in plain torch (no torchvision): 2-D ResNets for the CT models and the BiLSTM head."""

@@ -1,0 +1,76 @@
+"""ResNet-18/34 (He et al. 2016) with a global-average-pool + linear head whose weights give
+Grad-CAM in closed form: for logit_c = sum_k W[c,k] * mean_ij A_k(i,j) + b_c, the gradient of
+logit_c w.r.t. A_k(i,j) is W[c,k] / (H*W) everywhere, so Grad-CAM_c = ReLU(sum_k W[c,k] A_k)
+up to a positive factor. The exported graph therefore outputs the maps in the same forward pass.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+LAYERS = {"resnet18": (2, 2, 2, 2), "resnet34": (3, 4, 6, 3)}
+
+
+class BasicBlock(nn.Module):
+    def __init__(self, cin: int, cout: int, stride: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.relu = nn.ReLU(inplace=True)
+        self.down = None
+        if stride != 1 or cin != cout:
+            self.down = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        idt = x if self.down is None else self.down(x)
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return self.relu(out + idt)
+
+
+class ResNet2D(nn.Module):
+    """Returns (logits [N, C], features [N, F, h, w], embedding [N, F])."""
+
+    def __init__(self, n_classes: int, arch: str = "resnet18", width: int = 64, in_channels: int = 3) -> None:
+        super().__init__()
+        widths = [width, width * 2, width * 4, width * 8]
+        self.stem = nn.Sequential(nn.Conv2d(in_channels, width, 7, 2, 3, bias=False), nn.BatchNorm2d(width),
+                                  nn.ReLU(inplace=True), nn.MaxPool2d(3, 2, 1))
+        blocks, cin = [], width
+        for i, (n, cout) in enumerate(zip(LAYERS[arch], widths)):
+            for j in range(n):
+                blocks.append(BasicBlock(cin, cout, 2 if (j == 0 and i > 0) else 1))
+                cin = cout
+        self.blocks = nn.Sequential(*blocks)
+        self.head = nn.Linear(cin, n_classes)
+        self.n_features = cin
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        feats = self.blocks(self.stem(x))
+        emb = feats.mean(dim=(2, 3))
+        return self.head(emb), feats, emb
+
+
+class CamExport(nn.Module):
+    """What the ONNX graph computes: probabilities, embedding, Grad-CAM maps and class weights.
+
+    `activation` is 'sigmoid' (multi-label ICH) or 'softmax' (BG none/left/right).
+    """
+
+    def __init__(self, net: ResNet2D, activation: str = "sigmoid") -> None:
+        super().__init__()
+        self.net = net
+        self.activation = activation
+
+    def forward(self, x: torch.Tensor):
+        logits, feats, emb = self.net(x)
+        probs = torch.sigmoid(logits) if self.activation == "sigmoid" else torch.softmax(logits, dim=1)
+        weights = self.net.head.weight  # [C, F]: d logit_c / d mean(A_k) - the Grad-CAM channel weights
+        cam = torch.relu(torch.einsum("cf,nfhw->nchw", weights, feats))
+        return probs, emb, cam, feats
