@@ -47,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--version", default="0.1.0")
+    parser.add_argument("--checkpoints", default="checkpoints", help="folder for the torch weights (benchmarks compare them with ONNX)")
     args = parser.parse_args(argv)
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
@@ -106,6 +107,8 @@ def main(argv: list[str] | None = None) -> int:
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    Path(args.checkpoints).mkdir(parents=True, exist_ok=True)
+    torch.save({"state_dict": net.state_dict(), "arch": args.arch, "width": args.width}, Path(args.checkpoints) / "bg_laterality.pt")
     export_cnn(CamExport(net, "softmax"), out / "bg_laterality.onnx", MODEL_SIZE)
     write_card(out / "bg_laterality.onnx", name="bg_laterality", task="bg_laterality", version=args.version, labels=list(BG_CLASSES),
                input={"name": "image", "shape": ["n", 3, MODEL_SIZE, MODEL_SIZE], "dtype": "float32", "windows": list(BG_WINDOWS),

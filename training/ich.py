@@ -127,6 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--limit", type=int, default=None, help="use only the first N series (smoke runs)")
     parser.add_argument("--version", default="0.1.0")
+    parser.add_argument("--checkpoints", default="checkpoints", help="folder for the torch weights (benchmarks compare them with ONNX)")
     args = parser.parse_args(argv)
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
@@ -164,6 +165,10 @@ def main(argv: list[str] | None = None) -> int:
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    ckpt = Path(args.checkpoints)
+    ckpt.mkdir(parents=True, exist_ok=True)
+    torch.save({"state_dict": net.state_dict(), "arch": args.arch, "width": args.width}, ckpt / "ich_cnn.pt")
+    torch.save({"state_dict": lstm.state_dict(), "emb_dim": emb_all.shape[1], "n_comp": n_comp}, ckpt / "ich_bilstm.pt")
     export_cnn(CamExport(net, "sigmoid"), out / "ich_cnn.onnx", MODEL_SIZE)
     export_series(SeriesExport(lstm), out / "ich_bilstm.onnx", emb_all.shape[1])
     n_slices_tr, n_slices_te = int(len(hu_tr)), int(len(y_slice))

@@ -13,6 +13,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def key_figures(metrics: dict) -> str:
+    """One line from a card's held-out metrics: per-level AUC range, BG AUC and laterality accuracy."""
+    parts = []
+    for level, table in metrics.items():
+        if isinstance(table, dict) and table and all(isinstance(v, dict) and "auc" in v for v in table.values()):
+            aucs = [v["auc"] for v in table.values() if v["auc"] is not None]
+            if aucs:
+                parts.append(f"{level}: AUC {min(aucs):.3f}-{max(aucs):.3f} over {len(aucs)} labels")
+        elif isinstance(table, dict) and "auc_hemorrhage_vs_none" in table:
+            a, lat = table["auc_hemorrhage_vs_none"], table.get("laterality_accuracy")
+            parts.append(f"{level}: AUC {a:.3f} hemorrhage vs none, laterality accuracy {lat:.1%}" if a is not None and lat is not None else level)
+        elif isinstance(table, float) and "log_loss" in level:
+            parts.append(f"{level} {table:.4f}")
+    return "; ".join(parts) or "no held-out metrics"
+
+
 def run(args: argparse.Namespace) -> int:
     from core.errors import ModelError
     from core.models import ModelRegistry
@@ -38,6 +54,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"no models found in {', '.join(str(f) for f in reg.folders)}")
         for r in rows:
             print(f"{r['name']} {r['version']} ({r['task']}): labels {', '.join(r['labels'])}; {r['status']}")
+            td = r["training_data"]
+            print(f"    trained on: {td.get('what', '?')} ({td.get('series_train', '?')} series, {td.get('slices_train', '?')} slices); held out {td.get('series_held_out', '?')} series")
+            print(f"    held-out: {key_figures(r['metrics'])}")
             print(f"    {r['intended_use']}")
     for problem in reg.problems:
         print(f"warning: {problem}")

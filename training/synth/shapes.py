@@ -7,13 +7,8 @@ import numpy as np
 
 def ellipsoid(u, v, w, center, radii) -> np.ndarray | None:
     """Boolean mask of points inside an axis-aligned ellipsoid; None when the slice misses it."""
-    cu, cv, cw = center
-    ru, rv, rw = radii
-    dw = (w - cw) / rw
-    if np.min(np.abs(dw)) >= 1.0:
-        return None
-    q = ((u - cu) / ru) ** 2 + ((v - cv) / rv) ** 2 + dw ** 2
-    return q < 1.0
+    q = ellipsoid_q(u, v, w, center, radii)
+    return None if q is None else q < 1.0
 
 
 def ellipsoid_q(u, v, w, center, radii) -> np.ndarray | None:

@@ -1,0 +1,172 @@
+"""Scoring speed of the bundled CT models: ONNX Runtime (ours) vs the same weights in torch eager.
+
+    bash benchmarks/setup_peers.sh && .venv-bench/bin/python benchmarks/inference.py [--repeats 5]
+
+On a generated 40-slice 512x512 head CT series, in one run, prints medians and ratios for:
+  1. end-to-end ICH + BG scoring (load + preprocess + CNN + BiLSTM + BG CNN), warm sessions;
+  2. scoring plus Grad-CAM maps for all 6 labels on every slice: ours (maps come out of the same
+     ONNX forward pass) vs torch eager + pytorch-grad-cam (one backward pass per label), and our
+     maps' extra cost relative to scoring alone;
+  3. occlusion map of one slice, all labels, 8x8 grid (patch 32, stride 32 on the 256 input):
+     ours (occluded copies batched through ORT, patches outside the head skipped) vs captum's
+     Occlusion with perturbations_per_eval=64 on the torch model (one run per label).
+Weights: checkpoints/ (torch, saved by training.ich / training.bg) and resources/models (their ONNX export).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from core.explain import gradcam_to_volume, occlusion_map  # noqa: E402
+from core.io import load  # noqa: E402
+from core.models.preprocess import bg_input, display_slices, ich_input  # noqa: E402
+from core.tasks import CTScorer  # noqa: E402
+from training.nets.lstm import SeriesBiLSTM  # noqa: E402
+from training.nets.resnet import ResNet2D  # noqa: E402
+from training.synth.ct import make_ct_case  # noqa: E402
+from training.synth.rsna import write_series  # noqa: E402
+
+
+def median_time(fn, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def torch_models(ckpt: Path):
+    def cnn(name: str, n: int) -> ResNet2D:
+        c = torch.load(ckpt / f"{name}.pt", map_location="cpu")
+        net = ResNet2D(n, arch=c["arch"], width=c["width"])
+        net.load_state_dict(c["state_dict"])
+        return net.eval()
+    c = torch.load(ckpt / "ich_bilstm.pt", map_location="cpu")
+    lstm = SeriesBiLSTM(c["emb_dim"], c["n_comp"])
+    lstm.load_state_dict(c["state_dict"])
+    return cnn("ich_cnn", 6), lstm.eval(), cnn("bg_laterality", 3)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--checkpoints", default=str(ROOT / "training" / "checkpoints"))
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    ich_net, lstm, bg_net = torch_models(Path(args.checkpoints))
+    scorer = CTScorer(threads=args.threads)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        case = make_ct_case(424242, n_slices=40, lesions=("subdural", "intraparenchymal"), bg_side="right")
+        write_series(case, Path(tmp) / "ct")
+        folder = Path(tmp) / "ct"
+        vol = load(folder)
+        scorer.score_ich(vol)  # sessions open, as in the running app
+        scorer.score_bg(vol)
+
+        # 1. end to end
+        def ours_e2e():
+            v = load(folder)
+            scorer._cache = None
+            scorer.score_ich(v)
+            scorer.score_bg(v)
+
+        @torch.no_grad()
+        def torch_e2e():
+            v = load(folder)
+            hu = display_slices(v)
+            logits, _, emb = ich_net(torch.from_numpy(ich_input(hu)))
+            probs = torch.sigmoid(logits)
+            lstm(emb[None], probs[None])
+            bg_net(torch.from_numpy(bg_input(hu)))
+
+        t_ours = median_time(ours_e2e, args.repeats)
+        t_torch = median_time(torch_e2e, args.repeats)
+
+        # 2. scoring + Grad-CAM for all 6 labels on every slice
+        from pytorch_grad_cam import GradCAM
+        from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+
+        class Logits(torch.nn.Module):
+            def __init__(self, net):
+                super().__init__()
+                self.net = net
+
+            def forward(self, x):
+                return self.net(x)[0]
+
+        hu = display_slices(vol)
+        x_ich = torch.from_numpy(ich_input(hu))
+
+        def ours_maps():
+            scorer._cache = None
+            r = scorer.score_ich(vol)
+            for j in range(6):
+                gradcam_to_volume(r.cam, j, vol)
+
+        def ours_scoring_only():
+            scorer._cache = None
+            h = scorer.slices(vol)
+            x = ich_input(h)
+            out = [scorer.model("ich_cnn").run({"image": x[i:i + 16]}, ["probs", "embedding"]) for i in range(0, len(x), 16)]
+            p = np.concatenate([o["probs"] for o in out])[None]
+            e = np.concatenate([o["embedding"] for o in out])[None]
+            scorer.model("ich_bilstm").run({"embedding": e, "cnn_probs": p})
+
+        def torch_gradcam_maps():
+            model = Logits(ich_net)
+            with torch.no_grad():
+                logits, _, emb = ich_net(x_ich)
+                lstm(emb[None], torch.sigmoid(logits)[None])
+            cam = GradCAM(model=model, target_layers=[ich_net.blocks[-1]])
+            for j in range(6):
+                cam(input_tensor=x_ich, targets=[ClassifierOutputTarget(j)] * len(x_ich))
+
+        t_maps = median_time(ours_maps, args.repeats)
+        t_score_only = median_time(ours_scoring_only, args.repeats)
+        t_peer_maps = median_time(torch_gradcam_maps, max(1, args.repeats // 2))
+
+        # 3. occlusion of one slice, all labels
+        from captum.attr import Occlusion
+
+        k = int(np.argmax(case.masks["subdural"].reshape(case.hu.shape[0], -1).sum(axis=1)))
+        img = ich_input(hu[k:k + 1])[0]
+        cnn = scorer.model("ich_cnn")
+
+        def ours_occ():
+            return occlusion_map(cnn, img, hu[k], patch=32, stride=32, batch=64)
+
+        def captum_occ():
+            occ = Occlusion(lambda t: torch.sigmoid(ich_net(t)[0]))
+            with torch.no_grad():
+                for j in range(6):
+                    occ.attribute(torch.from_numpy(img[None]), sliding_window_shapes=(3, 32, 32), strides=(3, 32, 32),
+                                  target=j, baselines=0.0, perturbations_per_eval=64)
+
+        t_occ = median_time(ours_occ, args.repeats)
+        t_captum = median_time(captum_occ, max(1, args.repeats // 2))
+        passes = ours_occ()[2]
+
+    print(f"series: 40 x 512 x 512 generated head CT; {args.threads} threads; provider {cnn.provider}; torch {torch.__version__}")
+    print(f"1. end-to-end ICH+BG scoring   ours (ONNX Runtime) {t_ours:6.2f} s | torch eager {t_torch:6.2f} s | ratio {t_torch / t_ours:5.2f}x (target >= 1.5x, ours <= 2 s)")
+    print(f"2. scoring + Grad-CAM, 6 labels ours {t_maps:6.2f} s | torch + pytorch-grad-cam {t_peer_maps:6.2f} s | ratio {t_peer_maps / t_maps:5.2f}x (target >= 3x)")
+    print(f"   our maps' extra cost: {t_maps:.2f} s with maps vs {t_score_only:.2f} s scoring only = {100 * (t_maps / t_score_only - 1):+.1f}% (target <= 10%)")
+    print(f"3. occlusion, 1 slice, 6 labels ours {t_occ:6.2f} s ({passes} forward passes, in-head patches) | captum Occlusion {t_captum:6.2f} s | ratio {t_captum / t_occ:5.2f}x (target <= 2 s, >= 2x)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
