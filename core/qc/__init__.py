@@ -1,0 +1,1 @@
+"""Skull-strip quality control: shared preprocessing, deterministic measures, batch engine, report."""
