@@ -59,14 +59,17 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(series)} series with BG labels: {len(train)} train, {len(test)} held out")
     hu = np.concatenate([s.hu for s in train])
     y = np.concatenate([s.bg_slice for s in train]).astype(np.int64)
+    other_ich = np.concatenate([s.labels[:, 0] for s in train]) > 0  # hard negatives: other hemorrhages (lobar, thalamic...)
     net = ResNet2D(3, arch=args.arch, width=args.width)
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
-    pos, neg = np.nonzero(y > 0)[0], np.nonzero(y == 0)[0]
+    pos, neg = np.nonzero(y > 0)[0], np.nonzero((y == 0) & ~other_ich)[0]
+    hard = np.nonzero((y == 0) & other_ich)[0]
     for epoch in range(args.epochs):
         if epoch == args.epochs - 1 and args.epochs > 1:
             for g in opt.param_groups:
                 g["lr"] = 1e-4
-        order = rng.permutation(np.concatenate([pos, pos, rng.choice(neg, size=min(len(neg), 3 * len(pos) + 64), replace=False)]))
+        order = rng.permutation(np.concatenate([pos, pos, rng.choice(hard, size=min(len(hard), len(pos)), replace=False),
+                                                rng.choice(neg, size=min(len(neg), len(pos) + 32), replace=False)]))
         net.train()
         bar = tqdm(range(0, len(order), 32), desc=f"BG epoch {epoch + 1}/{args.epochs}", unit="batch")
         for i in bar:
