@@ -228,6 +228,25 @@ def export(net: QCNet, path: Path) -> None:
                       dynamic_axes={k: {0: "n"} for k in ("image", "probs", "cam", "features")}, opset_version=17, dynamo=False)
 
 
+def write_qc_card(onnx_path: Path, metrics: dict, thresholds: dict, *, n_train: int, n_held_out: int,
+                  train_positive: dict, epochs: int, train_seconds: float, seed: int):
+    from training.export import write_card
+
+    return write_card(onnx_path, name="skullstrip_qc", task="skullstrip_qc", version="1.0.0", labels=list(LABELS),
+               input={"name": "image", "shape": [1, 1, *MODEL_SHAPE], "dtype": "float32", "axes": "n,c,z,y,x (canonical RAS)",
+                      "normalization": "trilinear resize to 64x128x128 (z,y,x), min-max to 0..1 (core.qc.preprocess.qc_input)"},
+               outputs={"probs": "[n,2] P(recognizable facial features kept), P(brain tissue lost)",
+                        "cam": "[n,2,8,16,16] closed-form 3-D Grad-CAM per output, 0..1",
+                        "features": "[n,64,8,16,16] last feature maps"},
+               training_data={"what": "generated skull strips (python -m training.synth mri) of one real T1 head (pydeface template) deformed per subject; BET-BSE label_file format",
+                              "generated": True, "n_train": n_train, "n_held_out": n_held_out,
+                              "split": "by subject", "train_positive": train_positive,
+                              "epochs": epochs, "train_seconds": round(train_seconds), "augmentation": "random 3-D rotation +-12 deg, scale +-4 %"},
+               metrics={"held_out": metrics}, thresholds=thresholds, seed=seed,
+               extra={"architecture": "3-D CNN conv16(4x4x4 stride 4)/32/64 + BN + max-pool, GAP, dense 128, dropout 0.3, 2 sigmoid (seed 000)",
+                      "limitations": "Trained on generated data from a single template head: expect lower accuracy on real scans, other contrasts (T2, FLAIR) or partial-coverage acquisitions. Not for clinical use."})
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m training.qc", description=__doc__)
     ap.add_argument("--data", required=True)
@@ -255,27 +274,15 @@ def main(argv: list[str] | None = None) -> int:
     pva = predict(net, xva)
     metrics = evaluate(pva, yva, thresholds)
     print(metrics)
+    if args.save_torch:
+        torch.save(net.state_dict(), args.save_torch)  # for the ORT-vs-eager benchmark; not bundled
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     onnx_path = out / "skullstrip_qc.onnx"
     export(net, onnx_path)
-    from training.export import write_card
-
-    write_card(onnx_path, name="skullstrip_qc", task="skullstrip_qc", version="1.0.0", labels=list(LABELS),
-               input={"name": "image", "shape": [1, 1, *MODEL_SHAPE], "dtype": "float32", "axes": "n,c,z,y,x (canonical RAS)",
-                      "normalization": "trilinear resize to 64x128x128 (z,y,x), min-max to 0..1 (core.qc.preprocess.qc_input)"},
-               outputs={"probs": "[n,2] P(recognizable facial features kept), P(brain tissue lost)",
-                        "cam": "[n,2,8,16,16] closed-form 3-D Grad-CAM per output, 0..1",
-                        "features": "[n,64,8,16,16] last feature maps"},
-               training_data={"what": "generated skull strips (python -m training.synth mri) of one real T1 head (pydeface template) deformed per subject; BET-BSE label_file format",
-                              "generated": True, "n_train": len(tr), "n_held_out": len(va),
-                              "split": "by subject", "train_positive": {l: int(ytr[:, j].sum()) for j, l in enumerate(LABELS)},
-                              "epochs": args.epochs, "train_seconds": round(train_s), "augmentation": "random 3-D rotation +-12 deg, scale +-4 %"},
-               metrics={"held_out": metrics}, thresholds=thresholds, seed=args.seed,
-               architecture="3-D CNN conv16(4x4x4 stride 4)/32/64 + BN + max-pool, GAP, dense 128, dropout 0.3, 2 sigmoid (seed 000)",
-               limitations="Trained on generated data from a single template head: expect lower accuracy on real scans, other contrasts (T2, FLAIR) or partial-coverage acquisitions. Not for clinical use.")
-    if args.save_torch:
-        torch.save(net.state_dict(), args.save_torch)  # for the ORT-vs-eager benchmark; not bundled
+    write_qc_card(onnx_path, metrics, thresholds, n_train=len(tr), n_held_out=len(va),
+                  train_positive={l: int(ytr[:, j].sum()) for j, l in enumerate(LABELS)}, epochs=args.epochs,
+                  train_seconds=train_s, seed=args.seed)
     print(f"wrote {onnx_path}")
     return 0
 
