@@ -9,8 +9,8 @@ import csv
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QSortFilterProxyModel, Qt
-from PySide6.QtGui import QImage, QKeySequence, QPixmap, QShortcut, QStandardItem, QStandardItemModel
+from PySide6.QtCore import QEvent, QObject, QSortFilterProxyModel, Qt
+from PySide6.QtGui import QImage, QPixmap, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QLineEdit, QMainWindow, QPushButton, QSplitter,
                                QTableView, QVBoxLayout, QWidget)
 
@@ -110,9 +110,7 @@ class QCWindow(QMainWindow):
         split.addWidget(right)
         split.setSizes([620, 780])
         self.setCentralWidget(split)
-        for key, verdict in KEYS.items():
-            sc = QShortcut(QKeySequence(key), self)
-            sc.activated.connect(lambda v=verdict: self.rate_current(v))
+        self.table.installEventFilter(self)  # one key on the table rates; typing in the note does not
         self.table.selectionModel().currentRowChanged.connect(lambda cur, _prev: self.show_row(cur))
         self.load_csv(self.results_csv)
 
@@ -129,7 +127,7 @@ class QCWindow(QMainWindow):
                     rt = ratings.get(r["path"])
                     text = rt.verdict if rt else ""
                 elif key == "verdict" and r["status"] != "ok":
-                    text = "unreadable: " + r["error"]
+                    text = "unreadable"  # the reason is in the tooltip and the detail panel
                 else:
                     text = r.get(key, "")
                 it = QStandardItem(Path(text).name if key == "path" else text)
@@ -140,6 +138,8 @@ class QCWindow(QMainWindow):
                 it.setData(i, Qt.UserRole)
                 items.append(it)
             items[0].setToolTip(r["path"])
+            if r["status"] != "ok":
+                items[1].setToolTip(r["error"])
             self.model.appendRow(items)
         self.table.resizeColumnsToContents()
         self.table.sortByColumn(2, Qt.DescendingOrder)
@@ -197,6 +197,12 @@ class QCWindow(QMainWindow):
         return self._scorer
 
     # ---------------------------------------------------------------- rating / export
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+        if obj is self.table and event.type() == QEvent.KeyPress and event.text().upper() in KEYS and not event.modifiers() & Qt.ControlModifier:
+            self.rate_current(KEYS[event.text().upper()])
+            return True
+        return super().eventFilter(obj, event)
+
     def rate_current(self, verdict: str) -> None:
         srow = self.current_row()
         if srow is None:

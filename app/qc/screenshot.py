@@ -1,0 +1,49 @@
+"""Render docs/screenshots/qc_table.png: the review window on a batch run of the demo strips.
+
+    QT_QPA_PLATFORM=offscreen .venv/bin/python -m app.qc.screenshot [OUT_DIR]
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+
+def main(out_dir: str = "docs/screenshots") -> int:
+    from PySide6.QtWidgets import QApplication
+
+    from app.qc.store import RatingStore
+    from app.qc.window import QCWindow
+    from core.paths import demo_dir
+    from core.qc.engine import run_batch
+    from core.qc.report import write_report
+
+    app = QApplication.instance() or QApplication([])
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "batch"
+        for site in ("siteA", "siteB"):
+            (root / site).mkdir(parents=True)
+            for n in ("good", "face_kept", "brain_cut"):
+                shutil.copy(demo_dir() / "mri" / f"{n}.nii.gz", root / site / f"{site}_{n}.nii.gz")
+        (root / "siteB" / "siteB_truncated.nii.gz").write_bytes((demo_dir() / "mri" / "good.nii.gz").read_bytes()[:5000])
+        res = Path(tmp) / "results.csv"
+        run_batch(root, res, workers=1, progress=False)
+        write_report(res, Path(out_dir) / "qc_report.html")
+        win = QCWindow(res, RatingStore(Path(tmp) / "r.sqlite"), reviewer="demo")
+        win.resize(1500, 820)
+        win.show()
+        win.table.selectRow(0)
+        win.rate_current("face kept")
+        win.table.selectRow(1)
+        app.processEvents()
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+        win.grab().save(str(Path(out_dir) / "qc_table.png"))
+        win.close()
+    print(f"wrote {out_dir}/qc_table.png and qc_report.html")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(*sys.argv[1:]))
