@@ -23,7 +23,7 @@ rows.forEach(r=>t.tBodies[0].appendChild(r));}
 _CSS = """body{font-family:sans-serif;margin:16px;background:#fafafa}table{border-collapse:collapse}
 th{cursor:pointer;background:#333;color:#fff;padding:4px 8px;position:sticky;top:0}td{padding:4px 8px;border-bottom:1px solid #ddd;vertical-align:middle}
 tr.both td,tr.face td{background:#fde8e8}tr.brain td{background:#fff4dc}tr.error td{background:#eee;color:#a00}
-.note{color:#555;font-size:90%}img{display:block}"""
+.note{color:#555;font-size:90%;max-width:260px}img{display:block}td.err{max-width:260px;font-size:90%}"""
 
 
 def _cls(row: dict) -> str:
@@ -53,9 +53,9 @@ def write_report(results_csv: str | Path, out_html: str | Path) -> Path:
         img = ""
         t = thumbs / thumb_name(r["path"])
         if r["status"] == "ok" and t.exists():
-            img = f"<img alt='thumbnail' height='120' src='data:image/png;base64,{base64.b64encode(t.read_bytes()).decode()}'>"
+            img = f"<img alt='thumbnail' height='96' src='data:image/png;base64,{base64.b64encode(t.read_bytes()).decode()}'>"
         verdict = r["verdict"] if r["status"] == "ok" else "unreadable: " + html.escape(r["error"])
-        out.append(f"<tr class='{_cls(r)}'><td>{html.escape(r['path'])}</td><td data-v='{_ORDER.get(r['verdict'], -1) if r['status'] == 'ok' else -1}'>{verdict}</td>"
+        out.append(f"<tr class='{_cls(r)}'><td>{html.escape(r['path'])}</td><td class='err' data-v='{_ORDER.get(r['verdict'], -1) if r['status'] == 'ok' else -1}'>{verdict}</td>"
                    f"<td>{r['p_face']}</td><td>{r['p_brain_loss']}</td><td>{r['kept_ml']}</td>"
                    f"<td class='note'>{html.escape(r['outside_normal'])}</td><td>{img}</td></tr>")
     out.append("</tbody></table></body></html>")
