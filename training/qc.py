@@ -216,7 +216,7 @@ def train(x: np.ndarray, y: np.ndarray, epochs: int, seed: int, batch: int = 8, 
             loss.backward()
             opt.step()
             sched.step()
-            total += float(loss) * len(idx)
+            total += loss.item() * len(idx)
         print(f"epoch {ep + 1}/{epochs} loss {total / len(x):.4f} ({time.perf_counter() - t0:.0f} s)", flush=True)
     return net.eval()
 
