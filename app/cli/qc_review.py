@@ -7,7 +7,9 @@ import argparse
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("qc-review", help="review skull-strip QC results in a window and rate each file with one key")
-    p.add_argument("csv", help="results CSV written by `neuroreview qc`")
+    p.add_argument("csv", help="results CSV written by `neuroreview qc`, or a folder to run QC on first")
+    p.add_argument("--out", default=None, help="with a folder: results CSV to write/resume (default FOLDER/qc_results.csv)")
+    p.add_argument("--workers", type=int, default=1)
     p.add_argument("--db", default=None, help="SQLite file or database URL for ratings (default: user data dir)")
     p.add_argument("--reviewer", default=None, help="name saved with each rating (default: login name)")
     p.set_defaults(func=run)
@@ -18,7 +20,16 @@ def run(args: argparse.Namespace) -> int:
 
     from core.errors import LoadError
 
-    if not Path(args.csv).is_file():
+    target = Path(args.csv)
+    if target.is_dir():  # run (or resume) the batch first, with the usual progress bar and summary
+        from core.qc.engine import discover, run_batch
+
+        if not discover(target):
+            raise LoadError("no .nii or .nii.gz files found", str(target))
+        out = Path(args.out) if args.out else target / "qc_results.csv"
+        print(run_batch(target, out, workers=args.workers).text())
+        args.csv = str(out)
+    elif not target.is_file():
         raise LoadError("results CSV not found", args.csv)
     from PySide6.QtWidgets import QApplication
 
