@@ -29,19 +29,22 @@ def to_pixmap(rgb: np.ndarray) -> QPixmap:
 
 
 def cam_overlay(volume, cam: np.ndarray) -> np.ndarray:
-    """Axial slice through the Grad-CAM peak with the map (upsampled) blended in red, radiological view."""
+    """Sagittal slice through the Grad-CAM peak with the map (upsampled) blended in red; superior up,
+    anterior right, so a face or a cut cap shows where it is."""
     from scipy import ndimage
 
     v = volume.voxels
-    zc = int(np.unravel_index(int(cam.argmax()), cam.shape)[0])
-    z = min(v.shape[0] - 1, int((zc + 0.5) * v.shape[0] / cam.shape[0]))
-    sl = v[z]
-    c = ndimage.zoom(cam[zc], (sl.shape[0] / cam.shape[1], sl.shape[1] / cam.shape[2]), order=1)
+    xc = int(np.unravel_index(int(cam.argmax()), cam.shape)[2])
+    x = min(v.shape[2] - 1, int((xc + 0.5) * v.shape[2] / cam.shape[2]))
+    sl = v[:, :, x]
+    c = ndimage.zoom(cam[:, :, xc], (sl.shape[0] / cam.shape[0], sl.shape[1] / cam.shape[1]), order=1)
     hi = float(np.percentile(sl[sl > 0], 99)) if (sl > 0).any() else 1.0
     g = np.clip(sl / max(hi, 1e-6), 0, 1)
     a = np.clip(c, 0, 1)[..., None] * 0.6
     rgb = (1 - a) * g[..., None] + a * np.array([1.0, 0.1, 0.0])
-    return (rgb[::-1, ::-1] * 255).astype(np.uint8)
+    dz, dy, _ = volume.spacing
+    rgb = ndimage.zoom(rgb[::-1], (dz / dy, 1, 1), order=1) if abs(dz - dy) > 0.05 else rgb[::-1]
+    return (np.clip(rgb, 0, 1) * 255).astype(np.uint8)
 
 
 class QCWindow(QMainWindow):
