@@ -1,0 +1,141 @@
+"""`neuroreview view [PATH]`: the reading-room viewer; with --screenshot it renders headless and exits.
+
+    neuroreview view                                  # the bundled demo head CT
+    neuroreview view FOLDER_OR_FILE [--layout 1x1|2x2] [--preset subdural] [--slice 15]
+    neuroreview view PATH --screenshot out.png [--overlay gradcam:subdural] [--findings] [--size 1600x1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+PRESET_CHOICES = ("brain", "subdural", "soft_tissue", "bone", "stroke", "acute_blood", "dicom", "auto")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("view", help="open the viewer (axial/MPR/3D, windows, AI findings and heat maps)")
+    p.add_argument("path", nargs="?", default=None, help="DICOM folder/file or NIfTI file (default: the bundled demo CT)")
+    p.add_argument("--series", default=None, help="SeriesInstanceUID to open when the folder holds several")
+    p.add_argument("--layout", choices=("1x1", "2x2"), default=None, help="default: the last one used")
+    p.add_argument("--preset", choices=PRESET_CHOICES, default=None, help="window preset (default: brain for CT, auto for MRI)")
+    p.add_argument("--slice", type=int, default=None, help="axial slice index (0-based, as `neuroreview score` counts)")
+    p.add_argument("--overlay", default=None, metavar="KIND:LABEL",
+                   help="heat map: gradcam:LABEL or occlusion:LABEL (LABEL an ICH label, or left/right for the BG model)")
+    p.add_argument("--findings", action="store_true", help="with --screenshot: run the models and show their results")
+    p.add_argument("--preset3d", choices=("bone", "skin", "brain"), default=None, help="3-D rendering preset")
+    p.add_argument("--screenshot", default=None, metavar="OUT.png", help="render the window headless to a PNG and exit")
+    p.add_argument("--size", default="1600x1000", metavar="WxH", help="window size for --screenshot (default 1600x1000)")
+    p.set_defaults(func=run)
+
+
+def _parse_overlay(text: str | None) -> tuple[str, str] | None:
+    from core.errors import InputError
+
+    if not text:
+        return None
+    kind, _, label = text.partition(":")
+    if kind not in ("gradcam", "occlusion") or not label:
+        raise InputError(f"--overlay must be gradcam:LABEL or occlusion:LABEL, got {text!r}")
+    return kind, label
+
+
+def _parse_size(text: str) -> tuple[int, int]:
+    from core.errors import InputError
+
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise InputError(f"--size must be WxH (e.g. 1600x1000), got {text!r}") from None
+    if not (200 <= w <= 8000 and 200 <= h <= 8000):
+        raise InputError(f"--size out of range: {text}")
+    return w, h
+
+
+def run(args: argparse.Namespace) -> int:
+    overlay = _parse_overlay(args.overlay)
+    size = _parse_size(args.size)
+    if args.screenshot:
+        if not os.environ.get("QT_QPA_PLATFORM") and not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+            os.environ["QT_QPA_PLATFORM"] = "offscreen"
+        if os.environ.get("QT_QPA_PLATFORM") == "offscreen":  # VTK's Qt widget needs OSMesa there (DESIGN.md)
+            os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkOSOpenGLRenderWindow")
+        return _screenshot(args, overlay, size)
+    return _interactive(args, overlay)
+
+
+def _interactive(args: argparse.Namespace, overlay) -> int:
+    from PySide6.QtWidgets import QApplication
+
+    from app.viewer.main_window import ViewerWindow
+
+    app = QApplication.instance() or QApplication(["neuroreview"])
+    app.setApplicationName("NeuroReview")
+    win = ViewerWindow(layout=args.layout)
+    if args.preset or args.slice is not None:
+        def _apply() -> None:
+            if args.preset:
+                win.state.set_preset(args.preset)
+            if args.slice is not None:
+                win.state.set_cursor(z=args.slice)
+        win.volumeLoaded.connect(_apply)
+    if args.preset3d:
+        win.pane3d.set_preset(args.preset3d)
+    win.show()
+    if args.path:
+        win.open_path(args.path)
+    else:
+        win.open_demo()
+    if overlay:
+        win.statusBar().showMessage("--overlay applies to --screenshot; in the window use the overlay panel", 6000)
+    return app.exec()
+
+
+def _screenshot(args: argparse.Namespace, overlay, size: tuple[int, int]) -> int:
+    import tempfile
+    from pathlib import Path
+
+    from PySide6.QtWidgets import QApplication
+
+    from app.viewer import headless
+    from app.viewer.main_window import ViewerWindow
+    from app.viewer.settings import ViewerSettings
+    from core.io import load
+    from core.paths import demo_ct_dir
+
+    app = QApplication.instance() or QApplication(["neuroreview"])
+    path = args.path or str(demo_ct_dir())
+    volume = load(path, series_uid=args.series)  # LoadError -> one line naming the file, exit 2
+    with tempfile.TemporaryDirectory() as tmp:  # a screenshot never changes the user's layout or recent files
+        win = ViewerWindow(settings=ViewerSettings(Path(tmp) / "viewer.ini"), layout=args.layout or "2x2")
+        win.set_volume(volume, path)
+        if args.preset:
+            win.state.set_preset(args.preset)
+        if args.slice is not None:
+            win.state.set_cursor(z=args.slice)
+        if args.preset3d:
+            win.pane3d.set_preset(args.preset3d)
+        win.resize(*size)
+        win.show()
+        app.processEvents()
+        if args.findings or overlay:
+            headless.run_models(win.state)  # synchronous: the picture shows the finished results
+        if overlay:
+            headless.show_overlay(win.state, *overlay)
+        win.ensure_panels()
+        if win.layout_name == "2x2":
+            win.pane3d.ensure()
+        for _ in range(3):
+            app.processEvents()
+        out = Path(args.screenshot)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        image = win.grab()
+        ok = image.save(str(out))
+        win.close()
+        app.processEvents()
+    if not ok:
+        from core.errors import InputError
+
+        raise InputError("could not write the screenshot", str(out))
+    print(f"wrote {out} ({image.width()}x{image.height()})")
+    return 0

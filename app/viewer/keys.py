@@ -1,0 +1,97 @@
+"""Every viewer shortcut as data, in one place: the main window builds its QActions from this table,
+menus show the keys, and the F1 cheat sheet lists it. Mouse gestures are listed too (not bindable).
+
+Keys are QKeySequence strings; `action` names are stable ids the window maps to handlers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Shortcut:
+    key: str  # QKeySequence text, e.g. "Ctrl+O", "PgUp", "1"
+    action: str  # stable id, e.g. "preset.brain"
+    description: str
+    group: str
+    menu: str | None = None  # menu the action lives in (None: window-level only)
+
+
+PAGE_STEP = 10  # slices per PageUp/PageDown
+CINE_FPS = 10
+
+SHORTCUTS: tuple[Shortcut, ...] = (
+    # File
+    Shortcut("Ctrl+O", "file.open_folder", "Open a DICOM folder", "File", "File"),
+    Shortcut("Ctrl+Shift+O", "file.open_file", "Open a file (DICOM or NIfTI)", "File", "File"),
+    Shortcut("Ctrl+D", "file.open_demo", "Open the bundled demo head CT", "File", "File"),
+    Shortcut("Ctrl+Shift+S", "file.save_screenshot", "Save a screenshot of the window (PNG)", "File", "File"),
+    Shortcut("Ctrl+Q", "file.quit", "Quit", "File", "File"),
+    # Navigation
+    Shortcut("Up", "slice.next", "Next slice (superior / anterior / right)", "Navigation", "Navigate"),
+    Shortcut("Down", "slice.prev", "Previous slice", "Navigation", "Navigate"),
+    Shortcut("Right", "slice.next_alt", "Next slice", "Navigation", None),
+    Shortcut("Left", "slice.prev_alt", "Previous slice", "Navigation", None),
+    Shortcut("PgUp", "slice.page_up", f"Forward {PAGE_STEP} slices", "Navigation", "Navigate"),
+    Shortcut("PgDown", "slice.page_down", f"Back {PAGE_STEP} slices", "Navigation", "Navigate"),
+    Shortcut("Home", "slice.first", "First slice", "Navigation", "Navigate"),
+    Shortcut("End", "slice.last", "Last slice", "Navigation", "Navigate"),
+    Shortcut("Space", "cine.toggle", f"Cine: play / stop ({CINE_FPS} slices/s, loops)", "Navigation", "Navigate"),
+    Shortcut("Tab", "view.next_active", "Make the next 2-D view active (keys scroll it)", "Navigation", "Navigate"),
+    # View
+    Shortcut("L", "layout.toggle", "Layout: 1x1 (active view) / 2x2 (axial, coronal, sagittal, 3D)", "View", "View"),
+    Shortcut("F", "view.fit", "Fit the image to the window (all views)", "View", "View"),
+    Shortcut("+", "view.zoom_in", "Zoom in (active view)", "View", "View"),
+    Shortcut("-", "view.zoom_out", "Zoom out (active view)", "View", "View"),
+    Shortcut("X", "view.crosshair", "Show / hide the crosshair", "View", "View"),
+    Shortcut("I", "view.info", "Show / hide the corner text", "View", "View"),
+    Shortcut("M", "tool.measure", "Ruler: drag with the left button to measure in mm (M again: off)", "Tools", "Tools"),
+    Shortcut("Esc", "tool.clear", "Clear rulers and leave the ruler tool", "Tools", "Tools"),
+    # Windows
+    Shortcut("1", "preset.brain", "Window: brain (W 80 / L 40)", "Window", "Window"),
+    Shortcut("2", "preset.subdural", "Window: subdural (W 200 / L 80)", "Window", "Window"),
+    Shortcut("3", "preset.soft_tissue", "Window: soft tissue (W 380 / L 40)", "Window", "Window"),
+    Shortcut("4", "preset.bone", "Window: bone (W 2800 / L 600)", "Window", "Window"),
+    Shortcut("5", "preset.stroke", "Window: stroke (W 40 / L 40)", "Window", "Window"),
+    Shortcut("6", "preset.acute_blood", "Window: acute blood (W 220 / L 95)", "Window", "Window"),
+    Shortcut("0", "preset.dicom", "Window: the file's own (DICOM), auto when it has none", "Window", "Window"),
+    Shortcut("A", "preset.auto", "Window: auto (1st-99th percentile of the volume)", "Window", "Window"),
+    # 3-D view
+    Shortcut("Alt+1", "view3d.bone", "3-D rendering preset: bone", "View", "View"),
+    Shortcut("Alt+2", "view3d.skin", "3-D rendering preset: skin", "View", "View"),
+    Shortcut("Alt+3", "view3d.brain", "3-D rendering preset: brain", "View", "View"),
+    # AI
+    Shortcut("O", "overlay.toggle", "Show / hide the heat-map overlay", "AI", "AI"),
+    Shortcut("G", "overlay.gradcam", "Grad-CAM overlay of the selected label", "AI", "AI"),
+    Shortcut("Shift+C", "overlay.occlusion", "Occlusion map of the current slice (on demand)", "AI", "AI"),
+    Shortcut("Ctrl+R", "findings.run", "Run the AI models on this series", "AI", "AI"),
+    # Help
+    Shortcut("F1", "help.shortcuts", "This list of keys", "Help", "Help"),
+)
+
+MOUSE: tuple[tuple[str, str], ...] = (
+    ("Wheel", "Scroll slices"),
+    ("Ctrl+Wheel", "Zoom"),
+    ("Left drag", "Pan"),
+    ("Middle drag", "Pan"),
+    ("Right drag", "Window: horizontal = width, vertical = level"),
+    ("Shift+Left click / drag", "Move the crosshair (the other views follow)"),
+    ("M, then Left drag", "Ruler in mm"),
+    ("Double click", "Make the view active; in 2x2, show it alone (1x1)"),
+    ("Drop a file or folder", "Open it"),
+)
+
+
+def by_action() -> dict[str, Shortcut]:
+    return {s.action: s for s in SHORTCUTS}
+
+
+def check_unique() -> None:
+    """Two actions on one key would make Qt fire neither ('ambiguous shortcut')."""
+    seen: dict[str, str] = {}
+    for s in SHORTCUTS:
+        k = s.key.lower()
+        if k in seen:
+            raise ValueError(f"key {s.key} bound twice: {seen[k]} and {s.action}")
+        seen[k] = s.action

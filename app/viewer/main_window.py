@@ -1,0 +1,467 @@
+"""The reading-room main window: three linked slice views and a 3-D pane in a 1x1 or 2x2 layout,
+menus and keys built from `app.viewer.keys`, background loading, series info, and docks for the
+findings and overlay panels.
+
+Start-up order matters for the first image: the window and the 2-D views come first; VTK (3-D pane)
+and the AI panels (ONNX Runtime) are created only after the first slice is painted.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from PySide6.QtCore import QPoint, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (QDockWidget, QFileDialog, QGridLayout, QLabel, QMainWindow, QMenu, QMessageBox, QProgressBar,
+                               QStackedLayout, QWidget)
+
+from app.viewer.info_panel import InfoPanel
+from app.viewer.keys import CINE_FPS, PAGE_STEP, SHORTCUTS, check_unique
+from app.viewer.open_dialog import BackgroundLoader, SeriesPicker
+from app.viewer.settings import ViewerSettings
+from app.viewer.slice_view import SliceView
+from app.viewer.state import ViewerState
+
+ORDER_2X2 = (("axial", 0, 0), ("coronal", 0, 1), ("sagittal", 1, 0))
+TITLE = "NeuroReview (research use only, not for clinical use)"
+
+
+class Pane3D(QWidget):
+    """Holds the VTK volume view, created on demand (VTK is slow to import); says plainly when the
+    3-D view is not available instead of showing an empty pane."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.view = None
+        self.error: str | None = None
+        self._stack = QStackedLayout(self)
+        self.placeholder = QLabel("3-D view: starts after the first image")
+        self.placeholder.setAlignment(Qt.AlignCenter)
+        self.placeholder.setWordWrap(True)
+        self.placeholder.setStyleSheet("color: #bbb; background: #111; font-size: 13px; padding: 12px;")
+        self._stack.addWidget(self.placeholder)
+        self._volume = None
+        self._preset = "bone"
+
+    def ensure(self) -> bool:
+        """Create the VTK view (importing VTK now). False, with the reason on screen, if it cannot."""
+        if self.view is not None:
+            return True
+        if self.error is not None:
+            return False
+        try:
+            from app.viewer.view3d import VolumeView3D
+        except Exception as exc:  # not built yet, or VTK missing: say so, never pretend
+            self.error = f"{type(exc).__name__}: {exc}"
+            self.placeholder.setText(f"3-D view not available\n({self.error})")
+            return False
+        self.view = VolumeView3D(self)
+        self._stack.addWidget(self.view)
+        self._stack.setCurrentWidget(self.view)
+        if self._volume is not None:
+            self.view.set_volume(self._volume)
+        self.view.set_preset(self._preset)
+        return True
+
+    def set_volume(self, volume) -> None:
+        self._volume = volume
+        if self.view is not None and volume is not None:
+            self.view.set_volume(volume)
+
+    def set_preset(self, name: str) -> None:
+        self._preset = name
+        if self.view is not None:
+            self.view.set_preset(name)
+
+    def shutdown(self) -> None:
+        if self.view is not None:
+            self.view.close()  # close(), never Finalize() (DESIGN.md: segfault on the next repaint)
+            self.view = None
+
+
+class ViewerWindow(QMainWindow):
+    volumeLoaded = Signal()
+    loadFailed = Signal(str)
+    firstPainted = Signal(float)
+
+    def __init__(self, state: ViewerState | None = None, settings: ViewerSettings | None = None,
+                 layout: str | None = None, panels: bool = True) -> None:
+        super().__init__()
+        check_unique()
+        self.setWindowTitle(TITLE)
+        self.setAcceptDrops(True)
+        self.state = state or ViewerState()
+        self.settings = settings or ViewerSettings()
+        self.want_panels = panels
+        self.current_path: str | None = None
+        self.error_box: QMessageBox | None = None
+        self.last_error: str | None = None
+        self.first_paint_s: float | None = None
+        self.active = "axial"
+        self.layout_name = layout or self.settings.layout
+        self.panels: dict[str, QWidget] = {}
+
+        self.views = {o: SliceView(self.state, o) for o in ("axial", "coronal", "sagittal")}
+        for v in self.views.values():
+            v.activated.connect(self.set_active)
+            v.doubleClicked.connect(self._on_double_click)
+        self.views["axial"].firstPainted.connect(self._on_first_paint)
+        self.pane3d = Pane3D()
+        central = QWidget()
+        self.grid = QGridLayout(central)
+        self.grid.setContentsMargins(0, 0, 0, 0)
+        self.grid.setSpacing(2)
+        central.setStyleSheet("background: #000;")
+        self.setCentralWidget(central)
+
+        self.info = InfoPanel(self.state)
+        self.info_dock = self._dock("Series", self.info, "info")
+
+        self.loader = BackgroundLoader(self)
+        self.loader.scanned.connect(self._on_scanned)
+        self.loader.loaded.connect(self._on_loaded)
+        self.loader.failed.connect(self._on_failed)
+        self.loader.busy.connect(self._on_busy)
+        self.busy = QProgressBar()
+        self.busy.setRange(0, 0)
+        self.busy.setMaximumWidth(140)
+        self.busy.setVisible(False)
+        self.statusBar().addPermanentWidget(self.busy)
+        self.warn_label = QLabel()
+        self.statusBar().addPermanentWidget(self.warn_label)
+
+        self.cine = QTimer(self)
+        self.cine.setInterval(int(1000 / CINE_FPS))
+        self.cine.timeout.connect(lambda: self.views[self.active].step(1, wrap=True))
+
+        self.actions: dict[str, QAction] = {}
+        self._build_actions()
+        self.set_layout(self.layout_name, remember=False)
+        self.set_active("axial")
+        self.state.volumeChanged.connect(self._on_volume_changed)
+        geo = self.settings.geometry()
+        if geo is not None:
+            self.restoreGeometry(geo)
+        else:
+            self.resize(1400, 900)
+
+    # -- building ---------------------------------------------------------------------------------
+    def _dock(self, title: str, widget: QWidget, name: str, area=Qt.RightDockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"dock-{name}")
+        dock.setWidget(widget)
+        dock.setFeatures(QDockWidget.DockWidgetMovable | QDockWidget.DockWidgetFloatable | QDockWidget.DockWidgetClosable)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _handlers(self) -> dict:
+        st = self.state
+        step = lambda n: (lambda: self.views[self.active].step(n))  # noqa: E731
+        h = {
+            "file.open_folder": self.open_folder_dialog,
+            "file.open_file": self.open_file_dialog,
+            "file.open_demo": self.open_demo,
+            "file.save_screenshot": self.save_screenshot_dialog,
+            "file.quit": self.close,
+            "slice.next": step(1), "slice.prev": step(-1), "slice.next_alt": step(1), "slice.prev_alt": step(-1),
+            "slice.page_up": step(PAGE_STEP), "slice.page_down": step(-PAGE_STEP),
+            "slice.first": lambda: self.views[self.active].go_to(0),
+            "slice.last": lambda: self.views[self.active].go_to(10**9),
+            "cine.toggle": self.toggle_cine,
+            "view.next_active": self.next_active,
+            "layout.toggle": lambda: self.set_layout("1x1" if self.layout_name == "2x2" else "2x2"),
+            "view.fit": lambda: [v.fit() for v in self.views.values()],
+            "view.zoom_in": lambda: self.views[self.active].zoom(1.25),
+            "view.zoom_out": lambda: self.views[self.active].zoom(0.8),
+            "view.crosshair": self.toggle_crosshair,
+            "view.info": self.toggle_text,
+            "tool.measure": self.toggle_measure,
+            "tool.clear": self.clear_tools,
+            "view3d.bone": lambda: self.pane3d.set_preset("bone"),
+            "view3d.skin": lambda: self.pane3d.set_preset("skin"),
+            "view3d.brain": lambda: self.pane3d.set_preset("brain"),
+            "overlay.toggle": lambda: st.set_overlay(visible=not st.overlay.visible),
+            "overlay.gradcam": lambda: self._panel_call("overlay.gradcam"),
+            "overlay.occlusion": lambda: self._panel_call("overlay.occlusion"),
+            "findings.run": lambda: self._panel_call("findings.run"),
+            "help.shortcuts": self.show_cheatsheet,
+        }
+        for name in ("brain", "subdural", "soft_tissue", "bone", "stroke", "acute_blood", "dicom", "auto"):
+            h[f"preset.{name}"] = (lambda n: lambda: st.set_preset(n))(name)
+        return h
+
+    def _build_actions(self) -> None:
+        handlers = self._handlers()
+        menus: dict[str, QMenu] = {}
+        for title in ("File", "View", "Navigate", "Window", "Tools", "AI", "Help"):
+            menus[title] = self.menuBar().addMenu(title if title != "Window" else "W/L")
+        for s in SHORTCUTS:
+            act = QAction(s.description, self)
+            act.setShortcut(QKeySequence(s.key))
+            act.setShortcutContext(Qt.WindowShortcut)
+            act.triggered.connect(handlers[s.action])
+            act.setObjectName(s.action)
+            self.addAction(act)  # active even when its menu is not (hidden views, 1x1)
+            if s.menu:
+                menus[s.menu].addAction(act)
+            self.actions[s.action] = act
+            if s.action == "file.open_demo":
+                self.recent_menu = menus["File"].addMenu("Recent")
+                self._rebuild_recent()
+        for a in ("overlay.gradcam", "overlay.occlusion", "findings.run"):
+            self.actions[a].setEnabled(False)
+            self.actions[a].setToolTip("the AI panel is not loaded")
+        layout_menu = menus["View"].addMenu("Layout")
+        for name in ("1x1", "2x2"):
+            act = layout_menu.addAction(name)
+            act.triggered.connect((lambda n: lambda: self.set_layout(n))(name))
+        menus["View"].addAction(self.info_dock.toggleViewAction())
+        self.menus = menus
+
+    def _rebuild_recent(self) -> None:
+        self.recent_menu.clear()
+        items = self.settings.recent
+        for path in items:
+            act = self.recent_menu.addAction(path)
+            act.triggered.connect((lambda p: lambda: self.open_path(p))(path))
+        if items:
+            self.recent_menu.addSeparator()
+            self.recent_menu.addAction("Clear", lambda: (self.settings.clear_recent(), self._rebuild_recent()))
+        self.recent_menu.setEnabled(bool(items))
+
+    # -- layout & active view ---------------------------------------------------------------------
+    def set_layout(self, name: str, remember: bool = True) -> None:
+        if name not in ("1x1", "2x2"):
+            raise ValueError(f"layout must be 1x1 or 2x2, got {name!r}")
+        self.layout_name = name
+        for w in list(self.views.values()) + [self.pane3d]:
+            self.grid.removeWidget(w)
+            w.hide()
+        for r in range(2):
+            self.grid.setRowStretch(r, 0)
+            self.grid.setColumnStretch(r, 0)
+        if name == "2x2":
+            for o, r, c in ORDER_2X2:
+                self.grid.addWidget(self.views[o], r, c)
+                self.views[o].show()
+            self.grid.addWidget(self.pane3d, 1, 1)
+            self.pane3d.show()
+            for r in range(2):
+                self.grid.setRowStretch(r, 1)
+                self.grid.setColumnStretch(r, 1)
+            if self.first_paint_s is not None:
+                QTimer.singleShot(0, self.pane3d.ensure)
+        else:
+            self.grid.addWidget(self.views[self.active], 0, 0)
+            self.views[self.active].show()
+            self.grid.setRowStretch(0, 1)
+            self.grid.setColumnStretch(0, 1)
+        if remember:
+            self.settings.layout = name
+        QTimer.singleShot(0, lambda: [v.fit() for v in self.views.values() if v.isVisible()])
+
+    def set_active(self, orientation: str) -> None:
+        if orientation == self.active and self.views[orientation].active:
+            return
+        self.active = orientation
+        for o, v in self.views.items():
+            v.set_active(o == orientation)
+        if self.layout_name == "1x1":
+            self.set_layout("1x1", remember=False)
+
+    def next_active(self) -> None:
+        order = ["axial", "coronal", "sagittal"]
+        self.set_active(order[(order.index(self.active) + 1) % 3])
+
+    def _on_double_click(self, orientation: str) -> None:
+        self.active = orientation
+        self.set_active(orientation)
+        self.set_layout("2x2" if self.layout_name == "1x1" else "1x1")
+
+    # -- tools --------------------------------------------------------------------------------------
+    def toggle_cine(self) -> None:
+        if self.cine.isActive():
+            self.cine.stop()
+            self.statusBar().showMessage("cine stopped", 1500)
+        elif self.state.volume is not None:
+            self.cine.start()
+            self.statusBar().showMessage(f"cine: {CINE_FPS} slices/s (Space stops)")
+
+    def toggle_crosshair(self) -> None:
+        on = not self.views["axial"].show_crosshair
+        for v in self.views.values():
+            v.set_crosshair_visible(on)
+
+    def toggle_text(self) -> None:
+        on = not getattr(self.views["axial"], "_show_text", True)
+        for v in self.views.values():
+            v.set_text_visible(on)
+
+    def toggle_measure(self) -> None:
+        on = not self.views["axial"].measuring
+        for v in self.views.values():
+            v.set_measuring(on)
+
+    def clear_tools(self) -> None:
+        self.cine.stop()
+        for v in self.views.values():
+            v.set_measuring(False)
+            v.clear_rulers()
+
+    def show_cheatsheet(self):
+        from app.viewer.cheatsheet import CheatSheet
+
+        self.cheatsheet = CheatSheet(self)
+        self.cheatsheet.open()
+        return self.cheatsheet
+
+    # -- panels (findings, overlay controls) ----------------------------------------------------------
+    def _panel_call(self, action: str) -> None:
+        handler = getattr(self, "_panel_handlers", {}).get(action)
+        if handler is None:
+            self.statusBar().showMessage("the AI panel is not available", 3000)
+            return
+        handler()
+
+    def ensure_panels(self) -> None:
+        """Create the AI docks (findings, overlay controls); they load models in the background."""
+        if self.panels or not self.want_panels:
+            return
+        from app.viewer.panels import attach_panels
+
+        attach_panels(self)
+
+    # -- opening ------------------------------------------------------------------------------------
+    def open_demo(self) -> None:
+        from core.paths import demo_ct_dir
+
+        self.open_path(str(demo_ct_dir()))
+
+    def open_folder_dialog(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Open a DICOM folder", self._start_dir())
+        if path:
+            self.open_path(path)
+
+    def open_file_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open a file", self._start_dir(),
+                                              "Images (*.dcm *.DCM *.nii *.nii.gz *.IMA);;All files (*)")
+        if path:
+            self.open_path(path)
+
+    def _start_dir(self) -> str:
+        recent = self.settings.recent
+        return str(Path(recent[0]).parent) if recent else str(Path.home())
+
+    def open_path(self, path: str | os.PathLike) -> None:
+        """Open a DICOM folder/file or a NIfTI file in the background (the UI keeps working)."""
+        path = str(path)
+        self.statusBar().showMessage(f"opening {path} ...")
+        name = path.lower()
+        if os.path.isfile(path) and (name.endswith(".nii") or name.endswith(".nii.gz")):
+            self.loader.load(path)
+        else:
+            self.loader.scan(path)
+
+    def _on_scanned(self, path: str, result) -> None:
+        if not result.series:
+            first = f"; first unreadable: {result.problems[0]}" if result.problems else ""
+            self._on_failed(path, f"no DICOM series or NIfTI volume found ({len(result.problems)} file(s) unreadable{first}) [{path}]")
+            return
+        chosen = result.series[0]
+        if len(result.series) > 1:
+            picker = SeriesPicker(result, self)
+            if picker.exec() != SeriesPicker.Accepted or picker.chosen() is None:
+                self.statusBar().showMessage("open cancelled", 3000)
+                return
+            chosen = picker.chosen()
+        if chosen.kind == "nifti":
+            self.loader.load(chosen.path)
+        else:
+            self.loader.load(path, chosen.series_uid, result)
+
+    def _on_loaded(self, path: str, volume) -> None:
+        self.set_volume(volume, path)
+
+    def set_volume(self, volume, path: str | None = None) -> None:
+        """Show a loaded Volume (also the synchronous entry for scripts and the screenshot CLI)."""
+        self.cine.stop()
+        self.current_path = path or volume.ids.source or None
+        self.state.set_volume(volume)
+        if self.current_path:
+            self.settings.add_recent(self.current_path)
+            self._rebuild_recent()
+        desc = volume.ids.series_description or Path(volume.ids.source or "").name
+        self.setWindowTitle(f"{desc} - {TITLE}")
+        n = len(volume.warnings)
+        self.warn_label.setText(f"<b style='color:#c77700'>{n} loader warning(s)</b>: "
+                                + ", ".join(sorted({w.code.value for w in volume.warnings})) if n else "no loader warnings")
+        self.warn_label.setToolTip("\n".join(str(w) for w in volume.warnings))
+        if n:
+            self.info_dock.show()
+        nz, ny, nx = volume.shape
+        self.statusBar().showMessage(f"{volume.modality} {nz} x {ny} x {nx}  {self.current_path or ''}", 8000)
+        self.volumeLoaded.emit()
+
+    def _on_failed(self, path: str, message: str) -> None:
+        """A loader error: a message naming the file; the window and any open case stay usable."""
+        self.last_error = message
+        self.statusBar().showMessage(f"could not open: {message}", 10000)
+        box = QMessageBox(QMessageBox.Critical, "Cannot open", f"Could not open\n{path}\n\n{message}", QMessageBox.Ok, self)
+        box.setAttribute(Qt.WA_DeleteOnClose, False)
+        box.open()  # window-modal, not blocking
+        self.error_box = box
+        self.loadFailed.emit(message)
+
+    def _on_busy(self, on: bool) -> None:
+        self.busy.setVisible(on)
+        if on:
+            self.busy.setToolTip("loading")
+
+    def _on_volume_changed(self) -> None:
+        self.pane3d.set_volume(self.state.volume)
+
+    def _on_first_paint(self, dt: float) -> None:
+        if self.first_paint_s is None:
+            self.first_paint_s = dt
+            self.firstPainted.emit(dt)
+            QTimer.singleShot(50, self._after_first_paint)
+
+    def _after_first_paint(self) -> None:
+        """What may be slow to import comes after the first image: the AI panels, then VTK."""
+        self.ensure_panels()
+        if self.layout_name == "2x2":
+            self.pane3d.ensure()
+
+    # -- drag and drop ------------------------------------------------------------------------------
+    def dragEnterEvent(self, ev) -> None:  # noqa: N802
+        if ev.mimeData().hasUrls():
+            ev.acceptProposedAction()
+
+    def dropEvent(self, ev) -> None:  # noqa: N802
+        urls = [u.toLocalFile() for u in ev.mimeData().urls() if u.isLocalFile()]
+        if urls:
+            self.open_path(urls[0])
+            ev.acceptProposedAction()
+
+    # -- screenshots & closing ------------------------------------------------------------------
+    def save_screenshot_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save screenshot", str(Path.home() / "neuroreview.png"), "PNG (*.png)")
+        if path:
+            self.grab().save(path)
+            self.statusBar().showMessage(f"saved {path}", 4000)
+
+    def closeEvent(self, ev) -> None:  # noqa: N802
+        self.cine.stop()
+        self.settings.set_geometry(self.saveGeometry())
+        for panel in self.panels.values():
+            stop = getattr(panel, "shutdown", None)
+            if stop:
+                stop()
+        self.pane3d.shutdown()
+        super().closeEvent(ev)
+
+    def view_pixel(self, orientation: str, zyx: tuple[int, int, int]) -> QPoint:
+        """Window-relative pixel of a voxel on a view (tests check rendered values there)."""
+        v = self.views[orientation]
+        return v.mapTo(self, v.widget_pos(zyx))
