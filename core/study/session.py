@@ -54,7 +54,7 @@ class ReaderSession:
 
     def model_findings(self) -> dict[str, ModelFinding]:
         """The model's per-label findings for the current case; BlindingError in the unaided step."""
-        case = self._case or self.current_case()
+        case = self.current_case()
         if case is None:
             raise StudyError("every case is read")
         if case.arm != "aided":

@@ -170,9 +170,10 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
 
 
 def _sqlite_begin(conn) -> None:
-    # IMMEDIATE takes the write lock up front, so two writers wait on busy_timeout instead of failing
-    # with SQLITE_BUSY when a deferred transaction upgrades from reading to writing.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # Writers: IMMEDIATE takes the write lock up front, so two writers wait on busy_timeout instead of
+    # failing with SQLITE_BUSY when a deferred transaction upgrades from reading to writing.
+    # Read-only sessions (execution option `nr_readonly`) take a plain deferred BEGIN (WAL: no blocking).
+    conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get("nr_readonly") else "BEGIN IMMEDIATE")
 
 
 def make_engine(url: str) -> Engine:
@@ -224,6 +225,7 @@ class StudyStore:
     def __init__(self, db: str | Path | None = None) -> None:
         self.url = database_url(db)
         self.engine = make_engine(self.url)
+        self._read_engine = self.engine.execution_options(nr_readonly=True)
         try:
             upgrade_to_head(self.engine)
         except OperationalError as exc:
@@ -246,7 +248,12 @@ class StudyStore:
         return _safe_url(self.url)
 
     def _session(self) -> Session:
+        """A write session: use as `with self._session() as s, s.begin():`."""
         return Session(self.engine, expire_on_commit=False)
+
+    def _rsession(self) -> Session:
+        """A read-only session (never commits; SQLite takes no write lock)."""
+        return Session(self._read_engine, expire_on_commit=False)
 
     # -- lookups (inside a session)
     def _study(self, s: Session, name: str) -> Study:
@@ -298,13 +305,13 @@ class StudyStore:
         return self.study(name)
 
     def study(self, name: str) -> StudyRecord:
-        with self._session() as s:
+        with self._rsession() as s:
             st = self._study(s, name)
             return StudyRecord(st.name, st.description, tuple(st.labels), st.reference_standard, st.score_kind,
                                tuple(st.arms), st.created_at)
 
     def studies(self) -> list[str]:
-        with self._session() as s:
+        with self._rsession() as s:
             return list(s.scalars(select(Study.name).order_by(Study.name)))
 
     def add_cases(self, study: str, items: Iterable[str | Path | tuple]) -> list[str]:
@@ -343,7 +350,7 @@ class StudyStore:
         return added
 
     def cases(self, study: str) -> list[CaseRecord]:
-        with self._session() as s:
+        with self._rsession() as s:
             st = self._study(s, study)
             return [CaseRecord(c.case_id, c.path, c.series_uid)
                     for c in s.scalars(select(Case).where(Case.study_id == st.id).order_by(Case.id))]
@@ -366,7 +373,7 @@ class StudyStore:
         return added
 
     def readers(self, study: str) -> list[str]:
-        with self._session() as s:
+        with self._rsession() as s:
             st = self._study(s, study)
             return list(s.scalars(select(Reader.name).where(Reader.study_id == st.id).order_by(Reader.id)))
 
@@ -390,7 +397,7 @@ class StudyStore:
 
     def truth(self, study: str) -> dict[tuple[str, str], bool]:
         """Coordinator view: (case_id, label) -> present, newest import wins."""
-        with self._session() as s:
+        with self._rsession() as s:
             st = self._study(s, study)
             q = (select(Case.case_id, Truth.label, Truth.present).join(Case, Truth.case_pk == Case.id)
                  .where(Case.study_id == st.id).order_by(Truth.imported_at, Truth.id))
@@ -427,13 +434,13 @@ class StudyStore:
 
     def model_outputs(self, study: str, case_id: str) -> dict[str, ModelFinding]:
         """Coordinator view of a case's model findings (readers use ReaderSession.model_findings)."""
-        with self._session() as s:
+        with self._rsession() as s:
             st = self._study(s, study)
             return self._model_findings(s, st, self._case(s, st, case_id))
 
     # -- reading
     def reading_order(self, study: str, reader: str) -> list[str]:
-        with self._session() as s:
+        with self._rsession() as s:
             st = self._study(s, study)
             self._reader(s, st, reader)
             ids = s.scalars(select(Case.case_id).where(Case.study_id == st.id)).all()
@@ -449,10 +456,11 @@ class StudyStore:
 
     def next_case(self, study: str, reader: str) -> CaseView | None:
         """The first case in the reader's order that still needs a read (resume), or None when all are done."""
-        with self._session() as s:
+        with self._rsession() as s:
             st = self._study(s, study)
             rd = self._reader(s, st, reader)
-            cases = {c.case_id: c for c in s.scalars(select(Case).where(Case.study_id == st.id))}
+            cases = {c.case_id: c for c in s.execute(select(Case.case_id, Case.path, Case.series_uid)
+                                                       .where(Case.study_id == st.id))}
             done = self._done_arms(s, st, rd)
         order = sorted(cases, key=lambda cid: _order_key(study, reader, cid))
         for i, cid in enumerate(order, 1):
@@ -464,7 +472,7 @@ class StudyStore:
 
     def progress(self, study: str, reader: str) -> tuple[int, int]:
         """(cases finished in every arm, cases in the study) for one reader."""
-        with self._session() as s:
+        with self._rsession() as s:
             st = self._study(s, study)
             rd = self._reader(s, st, reader)
             total = s.scalar(select(func.count()).select_from(Case).where(Case.study_id == st.id)) or 0
@@ -539,14 +547,14 @@ class StudyStore:
             return r.id
 
     def unaided_saved(self, study: str, reader: str, case_id: str) -> bool:
-        with self._session() as s:
+        with self._rsession() as s:
             st = self._study(s, study)
             return self._prior(s, self._case(s, st, case_id), self._reader(s, st, reader), "unaided") is not None
 
     def reader_model_findings(self, study: str, reader: str, case_id: str) -> dict[str, ModelFinding]:
         """The model's findings for a reader: only in a study with the aided arm, only after that reader's
         unaided read of the case is committed (BlindingError otherwise)."""
-        with self._session() as s:
+        with self._rsession() as s:
             st = self._study(s, study)
             rd = self._reader(s, st, reader)
             c = self._case(s, st, case_id)
@@ -606,7 +614,7 @@ class StudyStore:
     # -- audit and status
     def audit_trail(self, study: str, case_id: str, reader: str) -> list[ReadRecord]:
         """Every read of a case by a reader, oldest first, corrections and the reads they replaced."""
-        with self._session() as s:
+        with self._rsession() as s:
             st = self._study(s, study)
             c = self._case(s, st, case_id)
             rd = self._reader(s, st, reader)
@@ -623,7 +631,7 @@ class StudyStore:
 
     def reads_of(self, study: str) -> list[ReadRecord]:
         """All reads of a study (coordinator; frames and exports are built from these)."""
-        with self._session() as s:
+        with self._rsession() as s:
             st = self._study(s, study)
             q = (select(Read, Case.case_id, Reader.name).join(Case, Read.case_pk == Case.id)
                  .join(Reader, Read.reader_pk == Reader.id).where(Case.study_id == st.id)
@@ -638,7 +646,7 @@ class StudyStore:
 
     def all_model_outputs(self, study: str) -> list[tuple[str, ModelFinding]]:
         """(case_id, newest finding) for every case and label that has one."""
-        with self._session() as s:
+        with self._rsession() as s:
             st = self._study(s, study)
             out = []
             for c in s.scalars(select(Case).where(Case.study_id == st.id).order_by(Case.id)):
