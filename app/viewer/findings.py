@@ -1,0 +1,426 @@
+"""The findings panel: run / cancel the bundled models in the background, per-series probabilities
+with bars and flags at the model card's thresholds, basal-ganglia laterality, which models ran on
+which device, and a per-slice strip chart whose click moves the cursor to that slice.
+
+It renders `ViewerState` (findings, cursor, overlay label) and writes back only through the state:
+`set_cursor` on a chart click, `set_overlay` (Grad-CAM) when a label row is chosen.
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtGui import QBrush, QColor, QIcon, QPainter, QPen, QPixmap
+from PySide6.QtWidgets import (QAbstractItemView, QGridLayout, QHBoxLayout, QHeaderView, QLabel, QProgressBar, QPushButton,
+                               QSizePolicy, QStyledItemDelegate, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+
+from app.viewer.overlays import BG_LABELS, OverlayCache, apply_map
+from app.viewer.scoring import ScoringOutcome, ScoringRunner
+from core.models.registry import ModelRegistry
+
+LABEL_TEXT = {"any": "Any hemorrhage", "epidural": "Epidural", "intraparenchymal": "Intraparenchymal",
+              "intraventricular": "Intraventricular", "subarachnoid": "Subarachnoid", "subdural": "Subdural",
+              "bg_left": "Basal ganglia, left", "bg_right": "Basal ganglia, right",
+              "face": "Face kept", "brain_loss": "Brain lost"}
+# distinguishable on a dark plot; one per ICH label, then BG
+LABEL_COLOURS = {"any": "#e8e8e8", "epidural": "#4dabf7", "intraparenchymal": "#ffa94d", "intraventricular": "#69db7c",
+                 "subarachnoid": "#da77f2", "subdural": "#ff6b6b", "bg": "#ffd43b"}
+P_ROLE = Qt.UserRole + 1
+THR_ROLE = Qt.UserRole + 2
+LABEL_ROLE = Qt.UserRole + 3
+
+_CACHES: "weakref.WeakKeyDictionary[Any, OverlayCache]" = weakref.WeakKeyDictionary()
+
+
+def overlay_cache(state: Any) -> OverlayCache:
+    """One cache of built maps per ViewerState, shared by the findings and overlay panels."""
+    if state not in _CACHES:
+        _CACHES[state] = OverlayCache()
+    return _CACHES[state]
+
+
+def _swatch(colour: str) -> QIcon:
+    """The label's curve colour as a small square (text colours vanish on light or dark themes)."""
+    pm = QPixmap(12, 12)
+    pm.fill(QColor(colour))
+    return QIcon(pm)
+
+
+class ProbabilityBar(QStyledItemDelegate):
+    """Paints P as a bar with the threshold as a tick; red when at or above it."""
+
+    def paint(self, painter: QPainter, option: Any, index: Any) -> None:
+        super().paint(painter, option, index)
+        p, thr = index.data(P_ROLE), index.data(THR_ROLE)
+        if p is None:
+            return
+        r = option.rect.adjusted(4, 5, -48, -5)
+        painter.save()
+        painter.setRenderHint(QPainter.Antialiasing)
+        painter.setPen(Qt.NoPen)
+        painter.setBrush(QColor(60, 60, 60))
+        painter.drawRect(r)
+        flagged = thr is not None and p >= thr
+        painter.setBrush(QColor("#e03131") if flagged else QColor("#4c6ef5"))
+        painter.drawRect(QRectF(r.x(), r.y(), r.width() * float(np.clip(p, 0, 1)), r.height()))
+        if thr is not None:
+            painter.setPen(QPen(QColor(230, 230, 230), 1))
+            x = r.x() + r.width() * thr
+            painter.drawLine(int(x), r.top() - 2, int(x), r.bottom() + 2)
+        painter.setPen(option.palette.text().color())
+        painter.drawText(option.rect.adjusted(0, 0, -4, 0), Qt.AlignRight | Qt.AlignVCenter, f"{p:.3f}")
+        painter.restore()
+
+
+class FindingsPanel(QWidget):
+    """Findings of the bundled models for `state.volume`.
+
+    FindingsPanel(state, runner=None, registry=None, parent=None): `runner` defaults to a new
+    ScoringRunner(state) using the process-wide CT / MR scorers. `run(task=None)` and `cancel()` are
+    what the buttons call; `shutdown()` before the window closes.
+    """
+
+    labelChosen = Signal(str)
+
+    def __init__(self, state: Any, runner: ScoringRunner | None = None, registry: ModelRegistry | None = None,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.state = state
+        self.runner = runner or ScoringRunner(state, parent=self)
+        self.cache = overlay_cache(state)
+        reg = registry or ModelRegistry()
+        self.thresholds = self._card_thresholds(reg)
+        self._syncing = False
+        self._rows: list[str] = []
+        self._curves: dict[str, pg.PlotDataItem] = {}
+
+        self.run_button = QPushButton("Run AI")
+        self.run_button.setToolTip("Score this series with the bundled models (in the background)")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.progress = QProgressBar()
+        self.progress.setTextVisible(True)
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.status = QLabel("Not scored yet")
+        self.status.setWordWrap(True)
+        self.models_label = QLabel("")
+        self.models_label.setWordWrap(True)
+        self.models_label.setStyleSheet("color: #9aa0a6;")
+        self.table = QTableWidget(0, 3)
+        self.table.setHorizontalHeaderLabels(["Finding", "P (series)", "Flag"])
+        self.table.verticalHeader().setVisible(False)
+        self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SingleSelection)
+        self.table.setItemDelegateForColumn(1, ProbabilityBar(self.table))
+        hh = self.table.horizontalHeader()
+        hh.setSectionResizeMode(0, QHeaderView.ResizeToContents)
+        hh.setSectionResizeMode(1, QHeaderView.Stretch)
+        hh.setSectionResizeMode(2, QHeaderView.ResizeToContents)
+        self.table.setToolTip("Click a finding to show its Grad-CAM overlay")
+        self.summary = QLabel("")
+        self.summary.setWordWrap(True)
+
+        self.chart = pg.GraphicsLayoutWidget()
+        self.chart.setMinimumHeight(190)
+        self.plot = self.chart.addPlot(row=0, col=0)
+        self.plot.setMenuEnabled(False)
+        self.plot.hideButtons()
+        self.plot.setMouseEnabled(x=False, y=False)
+        self.plot.setLabel("bottom", "slice")
+        self.plot.setLabel("left", "P (per slice)")
+        self.plot.setYRange(0, 1.0, padding=0.02)
+        self.plot.showGrid(x=False, y=True, alpha=0.2)
+        self.legend = QWidget()  # under the chart, so no curve is hidden behind it
+        self.legend_grid = QGridLayout(self.legend)
+        self.legend_grid.setContentsMargins(0, 0, 0, 0)
+        self.legend_grid.setVerticalSpacing(0)
+        self.cursor_line = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen("#00e5ff", width=1.5))
+        self.plot.addItem(self.cursor_line, ignoreBounds=True)
+        self.threshold_line = pg.InfiniteLine(angle=0, pos=0.5, movable=False, pen=pg.mkPen((200, 200, 200, 110), style=Qt.DashLine))
+        self.plot.addItem(self.threshold_line, ignoreBounds=True)
+        self.chart.scene().sigMouseClicked.connect(self._chart_clicked)
+        self.chart.setToolTip("Per-slice probability (BiLSTM; BG: 1 - P(none)); click to go to a slice")
+
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.run_button)
+        buttons.addWidget(self.cancel_button)
+        buttons.addWidget(self.progress, 1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(buttons)
+        layout.addWidget(self.status)
+        layout.addWidget(self.table)
+        layout.addWidget(self.summary)
+        layout.addWidget(self.chart, 1)
+        layout.addWidget(self.legend)
+        layout.addWidget(self.models_label)
+        self.table.setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Maximum)
+
+        self.run_button.clicked.connect(lambda: self.run())
+        self.cancel_button.clicked.connect(self.cancel)
+        self.table.itemSelectionChanged.connect(self._row_chosen)
+        r = self.runner
+        r.started.connect(self._on_started)
+        r.progress.connect(self._on_progress)
+        r.done.connect(self._on_done)
+        r.failed.connect(self._on_failed)
+        r.cancelled.connect(self._on_cancelled)
+        r.finished.connect(self._on_finished)
+        state.findingsChanged.connect(self.refresh)
+        state.cursorChanged.connect(self._follow_cursor)
+        state.overlayChanged.connect(self._follow_overlay)
+        state.volumeChanged.connect(self._volume_changed)
+        self._volume_changed()
+
+    # -- public ---------------------------------------------------------------------------------
+    def run(self, task: str | None = None) -> bool:
+        """Start scoring the current volume ('ct' | 'mr' | None: by modality)."""
+        return self.runner.start(task)
+
+    def cancel(self) -> None:
+        self.runner.cancel()
+        self.status.setText("Cancelling...")
+
+    def shutdown(self) -> None:
+        self.runner.shutdown()
+
+    def labels(self) -> list[str]:
+        """Overlay labels of the rows, top to bottom."""
+        return list(self._rows)
+
+    def select_label(self, label: str) -> None:
+        """Select a row as a click would (shows its Grad-CAM)."""
+        self.table.selectRow(self._rows.index(label))
+
+    def row_values(self) -> dict[str, tuple[float, bool]]:
+        """label -> (P shown, flagged) as displayed."""
+        return {self.table.item(i, 1).data(LABEL_ROLE): (float(self.table.item(i, 1).data(P_ROLE)),
+                                                         bool(self.table.item(i, 2).text()))
+                for i in range(self.table.rowCount())}
+
+    # -- runner feedback ------------------------------------------------------------------------
+    def _on_started(self) -> None:
+        self.run_button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        self.progress.setRange(0, 0)
+        self.status.setStyleSheet("")
+        self.status.setText("Starting...")
+
+    def _on_progress(self, stage: str, done: int, total: int) -> None:
+        self.progress.setRange(0, max(total, 1))
+        self.progress.setValue(done)
+        self.progress.setFormat(f"{stage} %p%")
+        self.status.setText(f"{stage}...")
+
+    def _on_done(self, outcome: ScoringOutcome) -> None:
+        self.status.setStyleSheet("")
+        self.status.setText(f"Scored in {outcome.seconds:.1f} s")
+
+    def _on_failed(self, message: str) -> None:
+        self.status.setStyleSheet("color: #ff6b6b;")
+        self.status.setText(f"Cannot score: {message}")
+
+    def _on_cancelled(self) -> None:
+        self.status.setStyleSheet("")
+        self.status.setText("Scoring cancelled")
+
+    def _on_finished(self, status: str) -> None:
+        self.run_button.setEnabled(self.state.volume is not None)
+        self.cancel_button.setEnabled(False)
+        self.progress.setRange(0, 1)
+        self.progress.setValue(1 if status == "done" else 0)
+        self.progress.setFormat(status)
+        if status == "discarded":
+            self.status.setText("Results discarded: another series was opened")
+
+    # -- state -> widgets -----------------------------------------------------------------------
+    @staticmethod
+    def _card_thresholds(reg: ModelRegistry) -> dict[str, float]:
+        """Flags use the cards' thresholds (series probabilities come from the BiLSTM)."""
+        thr: dict[str, float] = {}
+        for name in ("ich_bilstm", "bg_laterality", "skullstrip_qc"):
+            try:
+                t = reg.card(name).thresholds
+            except Exception:  # a missing card shows as 'no threshold', and scoring itself reports the error
+                continue
+            if name == "bg_laterality":
+                thr.update({lab: float(t.get("hemorrhage", 0.5)) for lab in BG_LABELS})
+            else:
+                thr.update({k: float(v) for k, v in t.items()})
+        return thr
+
+    def _volume_changed(self) -> None:
+        running = self.runner.is_running()
+        self.run_button.setEnabled(self.state.volume is not None and not running)
+        if not running:
+            self.status.setStyleSheet("")
+            self.status.setText("Not scored yet" if self.state.volume is not None else "No series open")
+            self.progress.setRange(0, 1)
+            self.progress.setValue(0)
+            self.progress.setFormat("")
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Rebuild rows, summary, chart and model line from the state's findings."""
+        st = self.state
+        rows: list[tuple[str, float, float | None]] = []
+        if st.ich is not None:
+            rows += [(lab, st.ich.series_probs[lab], self.thresholds.get(lab)) for lab in st.ich.labels]
+        if st.bg is not None:
+            rows += [(lab, st.bg.series_probs[side], self.thresholds.get(lab)) for lab, side in BG_LABELS.items()]
+        if st.qc is not None:
+            rows += [("face", st.qc.p_face, st.qc.thresholds["face"]), ("brain_loss", st.qc.p_brain_loss, st.qc.thresholds["brain_loss"])]
+        self._syncing = True
+        try:
+            self.table.clearSelection()
+            self.table.setRowCount(len(rows))
+            self._rows = [r[0] for r in rows]
+            for i, (lab, p, thr) in enumerate(rows):
+                name = QTableWidgetItem(LABEL_TEXT.get(lab, lab))
+                colour = LABEL_COLOURS.get("bg" if lab in BG_LABELS else lab)
+                if colour:
+                    name.setIcon(_swatch(colour))
+                bar = QTableWidgetItem("")
+                bar.setData(P_ROLE, float(p))
+                bar.setData(THR_ROLE, None if thr is None else float(thr))
+                bar.setData(LABEL_ROLE, lab)
+                flagged = thr is not None and p >= thr
+                flag = QTableWidgetItem("POSITIVE" if flagged else "")
+                if flagged:
+                    flag.setForeground(QBrush(QColor("#ff6b6b")))
+                flag.setToolTip(f"flag at P >= {thr:.2f} (model card)" if thr is not None else "no threshold in the card")
+                for col, item in enumerate((name, bar, flag)):
+                    self.table.setItem(i, col, item)
+            self.table.setFixedHeight(self.table.horizontalHeader().height() + sum(self.table.rowHeight(i) for i in range(len(rows))) + 4)
+        finally:
+            self._syncing = False
+        if rows and not self.runner.is_running() and self.status.text() in ("Not scored yet", "No series open"):
+            self.status.setText("Findings of this series")
+        self._refresh_summary()
+        self._refresh_chart()
+        self._follow_overlay()
+
+    def _refresh_summary(self) -> None:
+        st = self.state
+        parts, models = [], []
+        if st.bg is not None:
+            side = st.bg.side
+            text = "none" if side == "none" else f"<b style='color:#ff6b6b'>{side.upper()}</b>"
+            parts.append(f"Basal-ganglia hemorrhage: {text} (P hemorrhage {st.bg.p_hemorrhage:.3f}; "
+                         f"left {st.bg.series_probs['left']:.3f}, right {st.bg.series_probs['right']:.3f}; patient sides)")
+        if st.qc is not None:
+            parts.append(f"Skull-strip QC verdict: <b>{st.qc.verdict}</b>")
+        self.summary.setText("<br>".join(parts))
+        self.summary.setVisible(bool(parts))
+        if st.ich is not None:
+            models += st.ich.models
+        if st.bg is not None:
+            models.append(st.bg.model)
+        if st.qc is not None:
+            models.append(st.qc.model)
+        if models:
+            devices = sorted({f"{m.device} ({m.provider})" for m in models})
+            self.models_label.setText("Models: " + ", ".join(f"{m.name} {m.version}" for m in models) + " on " + "; ".join(devices)
+                                      + ". Research software trained on generated data, not for clinical use.")
+        else:
+            self.models_label.setText("")
+
+    def _refresh_chart(self) -> None:
+        st = self.state
+        for c in self._curves.values():
+            self.plot.removeItem(c)
+        self._curves = {}
+        has_slices = st.ich is not None or st.bg is not None
+        self.chart.setVisible(has_slices)
+        if not has_slices:
+            return
+        nz = st.volume.shape[0] if st.volume is not None else 1
+        z = np.arange(nz)
+        if st.ich is not None:
+            for j, lab in enumerate(st.ich.labels):
+                self._curves[lab] = self.plot.plot(z, st.ich.slice_probs[:, j], pen=pg.mkPen(LABEL_COLOURS.get(lab, "w"), width=1.5))
+        if st.bg is not None:
+            self._curves["bg"] = self.plot.plot(z, 1.0 - st.bg.slice_probs[:, 0], pen=pg.mkPen(LABEL_COLOURS["bg"], width=1.5, style=Qt.DashLine))
+        self._fill_legend()
+        self.plot.setXRange(-0.5, nz - 0.5, padding=0)
+        self._follow_cursor()
+
+    def legend_entries(self) -> list[str]:
+        return [self.legend_grid.itemAt(i).widget().toolTip() for i in range(self.legend_grid.count())]
+
+    def _fill_legend(self) -> None:
+        """A line sample per curve (dashed for the basal-ganglia curve), four to a row."""
+        while self.legend_grid.count():
+            self.legend_grid.takeAt(0).widget().deleteLater()
+        for i, lab in enumerate(self._curves):
+            name = "basal ganglia" if lab == "bg" else lab
+            item = QLabel(name)
+            item.setToolTip(name)
+            sample = QPixmap(22, 12)
+            sample.fill(QColor("#202020"))
+            p = QPainter(sample)
+            p.setPen(QPen(QColor(LABEL_COLOURS.get(lab, "#ffffff")), 2.5, Qt.DashLine if lab == "bg" else Qt.SolidLine))
+            p.drawLine(2, 6, 20, 6)
+            p.end()
+            box = QWidget()
+            row = QHBoxLayout(box)
+            row.setContentsMargins(0, 0, 6, 0)
+            row.setSpacing(3)
+            mark = QLabel()
+            mark.setPixmap(sample)
+            row.addWidget(mark)
+            row.addWidget(item, 1)
+            box.setToolTip(name if lab != "bg" else "basal ganglia")
+            self.legend_grid.addWidget(box, i // 4, i % 4)
+            box.show()  # a child added to a visible widget is shown only on the next event loop pass otherwise
+
+    def _follow_cursor(self) -> None:
+        self.cursor_line.setValue(self.state.cursor[0])
+
+    def _follow_overlay(self) -> None:
+        """Keep the selected row and the highlighted curve on the overlay's label."""
+        label = self.state.overlay.label if self.state.overlay.data is not None else None
+        for lab, curve in self._curves.items():
+            key = "bg" if lab == "bg" else lab
+            chosen = label == lab or (lab == "bg" and label in BG_LABELS)
+            curve.setPen(pg.mkPen(LABEL_COLOURS.get(key, "w"), width=3.5 if chosen else 1.5,
+                                  style=Qt.DashLine if lab == "bg" else Qt.SolidLine))
+        self._syncing = True
+        try:
+            if label in self._rows:
+                i = self._rows.index(label)
+                if self.table.currentRow() != i or not self.table.selectedItems():
+                    self.table.selectRow(i)
+            else:
+                self.table.clearSelection()
+        finally:
+            self._syncing = False
+
+    # -- widgets -> state -----------------------------------------------------------------------
+    def _row_chosen(self) -> None:
+        if self._syncing:
+            return
+        rows = {i.row() for i in self.table.selectedItems()}
+        if not rows or self.state.volume is None:
+            return
+        label = self._rows[min(rows)]
+        st = self.state
+        m = self.cache.gradcam(st.volume, label, st.ich, st.bg, st.qc)
+        apply_map(st.set_overlay, st.overlay, m)
+        self.labelChosen.emit(label)
+
+    def _chart_clicked(self, event: Any) -> None:
+        if self.state.volume is None or not self.chart.isVisible():
+            return
+        vb = self.plot.getViewBox()
+        pos = event.scenePos()
+        if not vb.sceneBoundingRect().contains(pos):
+            return
+        z = int(round(vb.mapSceneToView(pos).x()))
+        self.state.set_cursor(z=z)
