@@ -236,16 +236,17 @@ def test_scripted_study_frames_match_the_script(store):
     fr = load_frames(store, "ich")
     assert list(fr.reads.columns) == READS_COLUMNS
     assert len(fr.reads) == 3 * 20 * 2 * 6 and fr.reads.truth.dtype == bool
+    reads = {(r.reader, r.case_id, r.arm, r.label): r for r in fr.reads.itertuples()}
     for (reader, cid, lab), a in sc.unaided.items():
-        row = fr.reads[(fr.reads.reader == reader) & (fr.reads.case_id == cid) & (fr.reads.label == lab)
-                       & (fr.reads.arm == "unaided")].iloc[0]
+        row = reads[(reader, cid, "unaided", lab)]
         assert row.present == a.present and row.score == confidence_score(a.present, a.confidence)
         assert row.truth == sc.truth[(cid, lab)]
+    agree = {(r.reader, r.case_id, r.label): r for r in fr.agreement.itertuples()}
     for (reader, cid, lab), a in sc.aided.items():
-        row = fr.agreement[(fr.agreement.reader == reader) & (fr.agreement.case_id == cid)
-                           & (fr.agreement.label == lab)].iloc[0]
+        row = agree[(reader, cid, lab)]
         assert (row.agree, row.final_present) == (a.agree, a.final_present)
         assert row.model_present == (sc.model[(cid, lab)] >= 0.5)
+        assert reads[(reader, cid, "aided", lab)].score == confidence_score(a.final_present, a.confidence)
     assert len(fr.agreement) == 3 * 20 * 6
     n_pos_model = sum(p >= 0.5 for p in sc.model.values())
     assert len(fr.ratings) == 3 * n_pos_model
