@@ -101,7 +101,8 @@ def _wide(frame: pd.DataFrame, modalities: tuple[str, str]) -> tuple[np.ndarray,
     readers = sorted(df["reader"].unique())
     if len(readers) < 2:
         raise ValueError("ORH needs at least 2 readers")
-    piv = df.pivot_table(index="case_id", columns=["modality", "reader"], values="score", aggfunc="last")
+    piv = df.drop_duplicates(["case_id", "modality", "reader"], keep="last").pivot(
+        index="case_id", columns=["modality", "reader"], values="score")
     cols = pd.MultiIndex.from_product([list(modalities), readers])
     piv = piv.reindex(columns=cols).dropna()  # fully crossed cases only
     truth = df.drop_duplicates("case_id").set_index("case_id")["truth"].reindex(piv.index).astype(bool).to_numpy()

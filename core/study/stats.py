@@ -222,8 +222,9 @@ def cohen_kappa_table(table, alpha: float = ALPHA) -> KappaResult:
     if not np.isfinite(res.kappa):
         return KappaResult(NAN, NAN, NAN, NAN, n, "undefined: one category only")
     half = norm.ppf(1 - alpha / 2) * float(res.std_kappa)  # statsmodels' own limits are fixed at 95 %
-    return KappaResult(float(res.kappa), float(res.std_kappa), float(res.kappa) - half, float(res.kappa) + half, n,
-                       "asymptotic SE (statsmodels cohens_kappa)")
+    k = float(res.kappa)
+    return KappaResult(k, float(res.std_kappa), max(k - half, -1.0), min(k + half, 1.0), n,
+                       "asymptotic SE (statsmodels cohens_kappa), CI clipped to [-1, 1]")
 
 
 def cohen_kappa(a, b, alpha: float = ALPHA) -> KappaResult:
@@ -242,6 +243,19 @@ def _fleiss(counts: np.ndarray) -> float:
         return float(fleiss_kappa(counts, method="fleiss"))
 
 
+def _fleiss_many(c: np.ndarray) -> np.ndarray:
+    """Fleiss' kappa of many (subjects x categories) count tables at once (B x N x K): the formula of
+    statsmodels' ``fleiss_kappa`` vectorised for the bootstrap (tests check they agree)."""
+    c = c.astype(float)
+    m = c[0, 0].sum()  # raters per subject
+    n_sub = c.shape[1]
+    p_j = c.sum(axis=1) / (n_sub * m)
+    p_i = ((c ** 2).sum(axis=2) - m) / (m * (m - 1))
+    pe = (p_j ** 2).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (p_i.mean(axis=1) - pe) / (1 - pe)
+
+
 def fleiss_kappa_ci(ratings, n_boot: int = 2000, seed: int = 0, alpha: float = ALPHA) -> KappaResult:
     """Fleiss' kappa of a (cases x raters) array of category codes (ints >= 0), with a percentile
     bootstrap CI over cases (``n_boot`` resamples, fixed seed)."""
@@ -254,7 +268,7 @@ def fleiss_kappa_ci(ratings, n_boot: int = 2000, seed: int = 0, alpha: float = A
         return KappaResult(NAN, NAN, NAN, NAN, r.shape[0], "undefined: one category only")
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, r.shape[0], size=(n_boot, r.shape[0]))
-    boots = np.array([_fleiss(counts[i]) for i in idx])
+    boots = _fleiss_many(counts[idx])
     boots = boots[np.isfinite(boots)]
     lo, hi = np.quantile(boots, [alpha / 2, 1 - alpha / 2]) if boots.size else (NAN, NAN)
     return KappaResult(k, float(np.std(boots, ddof=1)) if boots.size > 1 else NAN, float(lo), float(hi), r.shape[0],

@@ -150,3 +150,11 @@ def test_delong_refuses_too_few_cases():
     with pytest.raises(ValueError, match="2 positive"):
         st.delong_covariance([1, 0, 0], [0.3, 0.2, 0.1])
     assert np.isnan(st.auc_delong([1, 0, 0], [0.3, 0.2, 0.1]).auc)
+
+
+def test_vectorised_bootstrap_kappa_equals_statsmodels():
+    from statsmodels.stats.inter_rater import aggregate_raters, fleiss_kappa
+
+    rng = np.random.default_rng(4)
+    tables = np.array([aggregate_raters(rng.integers(0, 3, (25, 4)), n_cat=3)[0] for _ in range(20)])
+    np.testing.assert_allclose(st._fleiss_many(tables), [fleiss_kappa(t) for t in tables], rtol=1e-12)
