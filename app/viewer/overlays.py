@@ -48,9 +48,9 @@ class OverlayMap:
 
 def units_for(kind: str | None, label: str | None) -> str:
     if kind == "occlusion":
-        return f"drop in P({label}) when a patch is greyed out; scale 0..max"
+        return f"drop in P({label}) when a patch is greyed out, 0 to the largest drop"
     if kind == "gradcam":
-        return "Grad-CAM relative to the series peak (0..1)"
+        return "Grad-CAM relative to the series peak"
     return ""
 
 
