@@ -406,15 +406,19 @@ class StudyStore:
     def add_model_outputs(self, study: str, case_id: str, probabilities: Mapping[str, float],
                           thresholds: Mapping[str, float] | float, model_name: str, model_version: str,
                           model_sha256: str, provider: str = "") -> None:
-        """Store the model's per-label probability (0..1) for a case; the newest per label counts."""
+        """Store a model's probability (0..1) for some or all of a study's labels of a case (a study can
+        mix models, e.g. ICH labels and basal-ganglia labels); the newest row per label counts."""
         with self._session() as s, s.begin():
             st = self._study(s, study)
             c = self._case(s, st, case_id)
-            missing = [lab for lab in st.labels if lab not in probabilities]
-            if missing:
-                raise StudyError(f"model output lacks label(s) {', '.join(missing)}", c.path)
+            unknown = [lab for lab in probabilities if lab not in st.labels]
+            if unknown or not probabilities:
+                raise StudyError(f"model output label(s) {', '.join(unknown) or '(none)'} not in the study's labels "
+                                 f"({', '.join(st.labels)})", c.path)
             now = utcnow()
             for lab in st.labels:
+                if lab not in probabilities:
+                    continue
                 p = float(probabilities[lab])
                 if not 0.0 <= p <= 1.0:
                     raise StudyError(f"model probability for {lab} must be in 0..1, got {p}", c.path)
