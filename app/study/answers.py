@@ -1,0 +1,240 @@
+"""Answer controls with nothing preselected: a row per label, an answer only when the reader clicked one.
+
+Unaided row: present / absent and a confidence 1-5 (radio buttons) or a probability 0-100 (a spin box
+that starts on "-", meaning no answer). Aided row: the model's probability and call, agree / disagree,
+the final answer that follows from it, its confidence, and for a label the model calls present the
+heat-map rating (correct / partially correct / incorrect) of its Grad-CAM.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (QAbstractButton, QButtonGroup, QGridLayout, QHBoxLayout, QLabel, QPushButton,
+                               QRadioButton, QSpinBox, QWidget)
+
+from core.study import AidedAnswer, Answer, ModelFinding
+from core.study.schema import RATINGS
+
+CONFIDENCE_TIPS = {1: "1: very unsure", 2: "2: unsure", 3: "3: fairly sure", 4: "4: sure", 5: "5: certain"}
+
+
+def _group(parent: QWidget, texts: list[str]) -> tuple[QButtonGroup, list[QRadioButton]]:
+    group = QButtonGroup(parent)
+    group.setExclusive(True)
+    buttons = []
+    for i, t in enumerate(texts):
+        b = QRadioButton(t, parent)
+        b.setChecked(False)
+        group.addButton(b, i)
+        buttons.append(b)
+    return group, buttons
+
+
+class ScoreInput(QWidget):
+    """Confidence 1-5 (radio buttons) or probability 0-100 (spin box starting empty)."""
+
+    changed = Signal()
+
+    def __init__(self, kind: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.kind = kind
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(6)
+        self.buttons: list[QRadioButton] = []
+        if kind == "confidence":
+            self.group, self.buttons = _group(self, [str(i) for i in range(1, 6)])
+            for i, b in enumerate(self.buttons, 1):
+                b.setToolTip(CONFIDENCE_TIPS[i])
+                lay.addWidget(b)
+            self.group.idClicked.connect(lambda _i: self.changed.emit())
+        else:
+            self.spin = QSpinBox(self)
+            self.spin.setRange(-1, 100)
+            self.spin.setValue(-1)
+            self.spin.setSpecialValueText("-")  # -1 shows as "-": no answer yet
+            self.spin.setSuffix(" %")
+            self.spin.setToolTip("probability that the finding is present, 0-100")
+            self.spin.valueChanged.connect(lambda _v: self.changed.emit())
+            lay.addWidget(self.spin)
+
+    def value(self) -> int | None:
+        if self.kind == "confidence":
+            i = self.group.checkedId()
+            return None if i < 0 else i + 1
+        v = self.spin.value()
+        return None if v < 0 else v
+
+    def set_value(self, v: int) -> None:
+        if self.kind == "confidence":
+            self.buttons[v - 1].setChecked(True)
+        else:
+            self.spin.setValue(v)
+        self.changed.emit()
+
+    def answer_kwargs(self) -> dict:
+        v = self.value()
+        return {"confidence": v} if self.kind == "confidence" else {"probability": None if v is None else float(v)}
+
+
+class UnaidedRows(QWidget):
+    """Unaided read: one row per label."""
+
+    changed = Signal()
+
+    def __init__(self, labels: tuple[str, ...], kind: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.labels = labels
+        grid = QGridLayout(self)
+        grid.setHorizontalSpacing(14)
+        heads = ["finding", "present", "absent", "confidence 1-5" if kind == "confidence" else "probability"]
+        for j, h in enumerate(heads):
+            lab = QLabel(f"<b>{h}</b>")
+            grid.addWidget(lab, 0, j)
+        self.answer: dict[str, QButtonGroup] = {}
+        self.present_btn: dict[str, QRadioButton] = {}
+        self.absent_btn: dict[str, QRadioButton] = {}
+        self.score: dict[str, ScoreInput] = {}
+        for i, label in enumerate(labels, 1):
+            grid.addWidget(QLabel(label), i, 0)
+            holder = QWidget(self)  # each row's present/absent pair is its own exclusive group
+            group, (yes, no) = _group(holder, ["present", "absent"])
+            yes.setObjectName(f"present_{label}")
+            no.setObjectName(f"absent_{label}")
+            yes.setParent(self)
+            no.setParent(self)
+            grid.addWidget(yes, i, 1)
+            grid.addWidget(no, i, 2)
+            score = ScoreInput(kind, self)
+            score.setObjectName(f"score_{label}")
+            grid.addWidget(score, i, 3)
+            group.idClicked.connect(lambda _i: self.changed.emit())
+            score.changed.connect(self.changed)
+            self.answer[label], self.present_btn[label], self.absent_btn[label], self.score[label] = group, yes, no, score
+
+    def missing(self) -> list[str]:
+        return [lab for lab in self.labels if self.answer[lab].checkedId() < 0 or self.score[lab].value() is None]
+
+    def answers(self) -> dict[str, Answer | None]:
+        out: dict[str, Answer | None] = {}
+        for lab in self.labels:
+            i = self.answer[lab].checkedId()
+            out[lab] = None if i < 0 else Answer(i == 0, **self.score[lab].answer_kwargs())
+        return out
+
+    def set_enabled(self, on: bool) -> None:
+        for w in self.findChildren(QAbstractButton) + self.findChildren(QSpinBox):
+            w.setEnabled(on)
+
+
+class AidedRows(QWidget):
+    """Aided step: the model's findings per label and the reader's agreement, final answer and ratings."""
+
+    changed = Signal()
+    show_map = Signal(str)
+
+    def __init__(self, labels: tuple[str, ...], kind: str, findings: dict[str, ModelFinding],
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.labels, self.findings = labels, findings
+        grid = QGridLayout(self)
+        grid.setHorizontalSpacing(10)
+        heads = ["finding", "model", "", "agree", "disagree", "final answer",
+                 "confidence 1-5" if kind == "confidence" else "probability", "heat map (Grad-CAM)"]
+        for j, h in enumerate(heads):
+            grid.addWidget(QLabel(f"<b>{h}</b>"), 0, j)
+        self.agree: dict[str, QButtonGroup] = {}
+        self.agree_btn: dict[str, QRadioButton] = {}
+        self.disagree_btn: dict[str, QRadioButton] = {}
+        self.final_label: dict[str, QLabel] = {}
+        self.score: dict[str, ScoreInput] = {}
+        self.rating: dict[str, QButtonGroup] = {}
+        self.rating_btn: dict[str, list[QRadioButton]] = {}
+        self.map_btn: dict[str, QPushButton] = {}
+        for i, label in enumerate(labels, 1):
+            f = findings[label]
+            grid.addWidget(QLabel(label), i, 0)
+            p = QLabel(f"{100 * f.probability:.0f}%")
+            p.setObjectName(f"model_p_{label}")
+            p.setToolTip(f"{f.model_name} {f.model_version}; threshold {100 * f.threshold:.0f}%")
+            grid.addWidget(p, i, 1)
+            call = QLabel("<b style='color:#e0584f'>present</b>" if f.present else "absent")
+            grid.addWidget(call, i, 2)
+            holder = QWidget(self)
+            group, (yes, no) = _group(holder, ["agree", "disagree"])
+            for b, name in ((yes, "agree"), (no, "disagree")):
+                b.setObjectName(f"{name}_{label}")
+                b.setParent(self)
+            grid.addWidget(yes, i, 3)
+            grid.addWidget(no, i, 4)
+            final = QLabel("-")
+            final.setObjectName(f"final_{label}")
+            grid.addWidget(final, i, 5)
+            score = ScoreInput(kind, self)
+            score.setObjectName(f"final_score_{label}")
+            grid.addWidget(score, i, 6)
+            cell = QWidget(self)
+            lay = QHBoxLayout(cell)
+            lay.setContentsMargins(0, 0, 0, 0)
+            btn = QPushButton("show", cell)
+            btn.setObjectName(f"map_{label}")
+            btn.setEnabled(False)
+            btn.clicked.connect(lambda _c=False, lab=label: self.show_map.emit(lab))
+            lay.addWidget(btn)
+            self.map_btn[label] = btn
+            if f.present:  # seed 002 rated the maps of the model's positive labels
+                rg, rbs = _group(cell, ["correct", "partial", "incorrect"])
+                for b, r in zip(rbs, RATINGS):
+                    b.setObjectName(f"rating_{label}_{r.replace(' ', '_')}")
+                    b.setToolTip(r)
+                    lay.addWidget(b)
+                rg.idClicked.connect(lambda _i: self.changed.emit())
+                self.rating[label], self.rating_btn[label] = rg, rbs
+            grid.addWidget(cell, i, 7)
+            group.idClicked.connect(lambda _i, lab=label: self._on_agree(lab))
+            score.changed.connect(self.changed)
+            self.agree[label], self.agree_btn[label], self.disagree_btn[label] = group, yes, no
+            self.final_label[label], self.score[label] = final, score
+
+    def _final(self, label: str) -> bool | None:
+        i = self.agree[label].checkedId()
+        return None if i < 0 else (self.findings[label].present if i == 0 else not self.findings[label].present)
+
+    def _on_agree(self, label: str) -> None:
+        final = self._final(label)
+        self.final_label[label].setText("-" if final is None else ("present" if final else "absent"))
+        self.changed.emit()
+
+    def missing(self) -> list[str]:
+        out = []
+        for lab in self.labels:
+            if self._final(lab) is None or self.score[lab].value() is None:
+                out.append(lab)
+            elif lab in self.rating and self.rating[lab].checkedId() < 0:
+                out.append(f"{lab} (heat-map rating)")
+        return out
+
+    def answers(self) -> dict[str, AidedAnswer | None]:
+        out: dict[str, AidedAnswer | None] = {}
+        for lab in self.labels:
+            final = self._final(lab)
+            if final is None:
+                out[lab] = None
+                continue
+            rating = None
+            if lab in self.rating and self.rating[lab].checkedId() >= 0:
+                rating = RATINGS[self.rating[lab].checkedId()]
+            out[lab] = AidedAnswer(self.agree[lab].checkedId() == 0, final, rating=rating,
+                                   **self.score[lab].answer_kwargs())
+        return out
+
+    def enable_maps(self, labels: list[str]) -> None:
+        for lab in labels:
+            if lab in self.map_btn:
+                self.map_btn[lab].setEnabled(True)
+
+    def set_enabled(self, on: bool) -> None:
+        for w in self.findChildren(QAbstractButton) + self.findChildren(QSpinBox):
+            if w.objectName().startswith("map_"):
+                continue
+            w.setEnabled(on)

@@ -1,0 +1,347 @@
+"""The reading window: a reader reads the study's cases in their own order, blinded to the truth and, until
+their unaided read of a case is saved, to the model.
+
+Left: the case's axial slices (the viewer's SliceView; wheel or PageUp/PageDown scroll, keys 1-6 switch
+window presets, right-drag changes W/L). Right: the case ID and "n of N", the answer rows (nothing
+preselected), "Save read" (commits at once) and "Next case" (locked until the read is saved).
+In a study with the aided arm, saving the unaided read reveals the model's stored findings, its Grad-CAM
+maps (computed with core.tasks on this volume) and the agreement / final answer / heat-map rating rows.
+Closing and reopening resumes at the first unread step.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QKeySequence
+from PySide6.QtWidgets import (QApplication, QComboBox, QDialog, QDialogButtonBox, QFormLayout, QFrame, QHBoxLayout,
+                               QLabel, QMainWindow, QPushButton, QScrollArea, QSplitter, QVBoxLayout, QWidget)
+
+from app.study.answers import AidedRows, UnaidedRows
+from core.errors import NeuroReviewError
+from core.imaging.windows import PRESETS
+from core.study import CaseView, ReaderSession, StudyError, StudyStore
+
+PRESET_KEYS = {Qt.Key_1: "brain", Qt.Key_2: "subdural", Qt.Key_3: "soft_tissue", Qt.Key_4: "bone",
+               Qt.Key_5: "stroke", Qt.Key_6: "acute_blood"}
+PRESET_HINT = "keys 1-6: " + ", ".join(f"{i} {n.replace('_', ' ')}" for i, n in enumerate(PRESET_KEYS.values(), 1))
+
+
+class ImagePane(QWidget):
+    """The case's axial slices with window presets (reuses the viewer's SliceView and state)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        from app.viewer.slice_view import SliceView
+        from app.viewer.state import ViewerState
+
+        self.state = ViewerState()
+        self.view = SliceView(self.state, "axial", self)
+        self.view.setFocusPolicy(Qt.StrongFocus)
+        self.view.set_crosshair_visible(False)  # one plane only: the crosshair would mark nothing
+        self.caption = QLabel(PRESET_HINT)
+        self.caption.setStyleSheet("color: #bbb; padding: 2px;")
+        self.message = QLabel("")
+        self.message.setWordWrap(True)
+        self.message.setStyleSheet("color: #ff9c8a; padding: 4px;")
+        self.message.hide()
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.view, 1)
+        lay.addWidget(self.message)
+        lay.addWidget(self.caption)
+
+    def show_case(self, case: CaseView) -> None:
+        from core.io import load
+
+        self.state.set_overlay(kind=None, label=None, data=None, legend="")
+        self.state.set_findings(ich=None, bg=None, qc=None)
+        try:
+            vol = load(case.path, series_uid=case.series_uid)
+        except NeuroReviewError as exc:
+            self.state.set_volume(None)
+            self.message.setText(f"cannot show case {case.case_id}: {exc.message}")
+            self.message.show()
+            return
+        self.message.hide()
+        self.state.set_volume(vol)
+        self.view.fit()
+
+    def set_preset(self, name: str) -> None:
+        self.state.set_preset(name)
+
+    def step(self, n: int) -> None:
+        if self.state.volume is not None:
+            self.view.step(n)
+
+
+class ReadingWindow(QMainWindow):
+    def __init__(self, store: StudyStore, study: str, reader: str, compute_maps: bool = True) -> None:
+        super().__init__()
+        self.session = ReaderSession(store, study, reader)
+        self.compute_maps = compute_maps
+        self.case: CaseView | None = None
+        self.saved = False  # the current step's read is committed
+        self.unaided: UnaidedRows | None = None
+        self.aided: AidedRows | None = None
+        self._runner = None
+        self.setWindowTitle(f"NeuroReview reading - {study} - {reader} (research use only)")
+
+        self.image = ImagePane(self)
+        side = QWidget(self)
+        self.side = side
+        v = QVBoxLayout(side)
+        self.header = QLabel()
+        self.header.setObjectName("header")
+        self.header.setStyleSheet("font-size: 15px; font-weight: bold;")
+        self.progress_label = QLabel()
+        self.progress_label.setObjectName("progress")
+        self.step_label = QLabel()
+        self.step_label.setObjectName("step")
+        self.step_label.setWordWrap(True)
+        v.addWidget(self.header)
+        v.addWidget(self.progress_label)
+        v.addWidget(self.step_label)
+        self.rows_holder = QVBoxLayout()
+        v.addLayout(self.rows_holder)
+        self.map_legend = QLabel("")
+        self.map_legend.setObjectName("map_legend")
+        self.map_legend.setWordWrap(True)
+        v.addWidget(self.map_legend)
+        self.status = QLabel("")
+        self.status.setObjectName("status")
+        self.status.setWordWrap(True)
+        v.addWidget(self.status)
+        v.addStretch(1)
+        buttons = QHBoxLayout()
+        self.save_btn = QPushButton("Save read")
+        self.save_btn.setObjectName("save")
+        self.save_btn.setShortcut(QKeySequence("Ctrl+S"))
+        self.next_btn = QPushButton("Next case")
+        self.next_btn.setObjectName("next")
+        self.next_btn.setShortcut(QKeySequence("Ctrl+N"))
+        buttons.addWidget(self.save_btn)
+        buttons.addWidget(self.next_btn)
+        v.addLayout(buttons)
+        self.save_btn.clicked.connect(self.save)
+        self.next_btn.clicked.connect(self.next_case)
+
+        scroll = QScrollArea(self)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.NoFrame)
+        scroll.setWidget(side)
+        split = QSplitter(Qt.Horizontal, self)
+        split.addWidget(self.image)
+        split.addWidget(scroll)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 2)
+        self.setCentralWidget(split)
+        self.resize(1500, 820)
+        split.setSizes([760, 740])
+        self.load_step()
+
+    # -- steps ----------------------------------------------------------------------------------
+    def _clear_rows(self) -> None:
+        for w in (self.unaided, self.aided):
+            if w is not None:
+                w.setParent(None)
+                w.deleteLater()
+        self.unaided = self.aided = None
+        self.map_legend.setText("")
+
+    def load_step(self) -> None:
+        """Show the reader's current step: the next unread case (unaided), or its aided step."""
+        if self._runner is not None:
+            self._runner.shutdown()
+            self._runner = None
+        self._clear_rows()
+        previous = self.case
+        self.case = self.session.current_case()
+        self.saved = False
+        done, total = self.session.progress()
+        if self.case is None:
+            self.header.setText("All cases read")
+            self.progress_label.setText(f"{done} of {total} cases finished. Thank you.")
+            self.step_label.setText("")
+            self.status.setText("")
+            self.save_btn.setEnabled(False)
+            self.next_btn.setEnabled(False)
+            self.image.state.set_volume(None)
+            return
+        c = self.case
+        self.header.setText(f"Case {c.case_id}")
+        self.progress_label.setText(f"{c.position} of {c.total}  ({done} finished)")
+        if previous is None or previous.case_id != c.case_id:
+            self.image.show_case(c)
+        if c.arm == "unaided":
+            self.step_label.setText("Unaided read: answer every finding, with your confidence. "
+                                    "Nothing is preselected; the read is saved when you press Save read.")
+            self.unaided = UnaidedRows(self.session.labels, self.session.score_kind, self.side)
+            self.unaided.changed.connect(self._update_buttons)
+            self.rows_holder.addWidget(self.unaided)
+            self.save_btn.setText("Save read")
+        else:
+            findings = self.session.model_findings()  # allowed: the unaided read of this case is saved
+            self.step_label.setText("Aided step: the model's findings are shown. For each finding, agree or "
+                                    "disagree (that sets your final answer), give your confidence, and rate the "
+                                    "heat map of each finding the model calls present.")
+            self.aided = AidedRows(self.session.labels, self.session.score_kind, findings, self.side)
+            self.aided.changed.connect(self._update_buttons)
+            self.aided.show_map.connect(self.show_map)
+            self.rows_holder.addWidget(self.aided)
+            self.save_btn.setText("Save aided read")
+            self._start_maps()
+        self.status.setText("")
+        self._update_buttons()
+
+    def _update_buttons(self) -> None:
+        rows = self.unaided or self.aided
+        missing = rows.missing() if rows is not None else []
+        self.save_btn.setEnabled(not self.saved and not missing)
+        self.next_btn.setEnabled(self.saved)
+        if not self.saved and missing:
+            self.status.setText(f"<span style='color:#888'>to answer: {', '.join(missing)}</span>")
+        elif not self.saved:
+            self.status.setText("")
+
+    def save(self) -> None:
+        if self.saved or self.case is None:
+            return
+        try:
+            if self.unaided is not None:
+                self.session.save_unaided(self.unaided.answers())
+            elif self.aided is not None:
+                self.session.save_aided(self.aided.answers())
+        except StudyError as exc:
+            self.status.setText(f"<span style='color:#d33'>not saved: {exc.message}</span>")
+            return
+        self.saved = True
+        rows = self.unaided or self.aided
+        rows.set_enabled(False)
+        self.status.setText("<span style='color:#2a2'>saved</span>")
+        if self.unaided is not None and "aided" in self.session.arms:
+            self.next_btn.setText("Show model findings")
+        else:
+            self.next_btn.setText("Next case")
+        self._update_buttons()
+
+    def next_case(self) -> None:
+        if not self.saved:
+            return
+        self.next_btn.setText("Next case")
+        self.load_step()
+
+    # -- heat maps (aided step only) ------------------------------------------------------------
+    def _start_maps(self) -> None:
+        vol = self.image.state.volume
+        if not self.compute_maps or vol is None:
+            self.map_legend.setText("heat maps: not available for this case" if vol is None else "")
+            return
+        from app.viewer.scoring import BackgroundRunner, shared_ct_scorer
+
+        self.map_legend.setText("computing heat maps...")
+        self._runner = BackgroundRunner(self)
+        self._runner.succeeded.connect(self._maps_ready)
+        self._runner.failed.connect(lambda msg: self.map_legend.setText(f"heat maps unavailable: {msg}"))
+        self._runner.start(lambda job: (vol, shared_ct_scorer().score_ich(vol)))
+
+    def _maps_ready(self, result) -> None:
+        vol, ich = result
+        if self.aided is None or vol is not self.image.state.volume:
+            return
+        self.image.state.set_findings(ich=ich)
+        labels = [lab for lab in self.session.labels if lab in ich.labels]
+        self.aided.enable_maps(labels)
+        positive = [lab for lab in labels if self.aided.findings[lab].present]
+        first = max(positive or labels, key=lambda lab: self.aided.findings[lab].probability, default=None)
+        if first:
+            self.show_map(first)
+
+    def show_map(self, label: str) -> None:
+        from app.viewer.overlays import apply_map, gradcam_overlay
+
+        st = self.image.state
+        if st.ich is None or self.aided is None:
+            return
+        m = gradcam_overlay(st.volume, label, ich=st.ich)
+        apply_map(st.set_overlay, st.overlay, m)
+        peak = int(m.data.reshape(m.data.shape[0], -1).max(axis=1).argmax())
+        st.set_cursor(z=peak)
+        self.map_legend.setText(f"showing: {m.legend} (slice {peak + 1}, its peak)")
+
+    # -- keys -----------------------------------------------------------------------------------
+    def keyPressEvent(self, ev) -> None:  # noqa: N802
+        key = ev.key()
+        if key in PRESET_KEYS:
+            self.image.set_preset(PRESET_KEYS[key])
+        elif key in (Qt.Key_PageUp, Qt.Key_Up):
+            self.image.step(1)
+        elif key in (Qt.Key_PageDown, Qt.Key_Down):
+            self.image.step(-1)
+        else:
+            super().keyPressEvent(ev)
+
+    def closeEvent(self, ev) -> None:  # noqa: N802
+        if self._runner is not None:
+            self._runner.shutdown()
+        super().closeEvent(ev)
+
+
+class StartDialog(QDialog):
+    """Pick the study and your reader name."""
+
+    def __init__(self, store: StudyStore, study: str | None = None, reader: str | None = None,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.store = store
+        self.setWindowTitle("NeuroReview reader study")
+        form = QFormLayout(self)
+        self.study_box = QComboBox(self)
+        self.reader_box = QComboBox(self)
+        self.study_box.addItems(store.studies())
+        form.addRow(QLabel(f"database: {store.location}"))
+        form.addRow("study", self.study_box)
+        form.addRow("reader", self.reader_box)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel, self)
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        form.addRow(self.buttons)
+        self.study_box.currentTextChanged.connect(self._readers)
+        if study:
+            self.study_box.setCurrentText(study)
+        self._readers(self.study_box.currentText())
+        if reader:
+            self.reader_box.setCurrentText(reader)
+
+    def _readers(self, study: str) -> None:
+        self.reader_box.clear()
+        if study:
+            self.reader_box.addItems(self.store.readers(study))
+        self.buttons.button(QDialogButtonBox.Ok).setEnabled(self.reader_box.count() > 0)
+
+    def choice(self) -> tuple[str, str]:
+        return self.study_box.currentText(), self.reader_box.currentText()
+
+
+def run_reading_app(db: str | None, study: str | None, reader: str | None, screenshot: str | None = None) -> int:
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    store = StudyStore(db)
+    if not store.studies():
+        raise StudyError("no studies in this database (create one with `neuroreview study create`)", store.location)
+    if study is None or reader is None:
+        dlg = StartDialog(store, study, reader)
+        if dlg.exec() != QDialog.Accepted:
+            return 0
+        study, reader = dlg.choice()
+    win = ReadingWindow(store, study, reader)
+    win.show()
+    if screenshot:
+        app.processEvents()
+        win.grab().save(str(Path(screenshot)))
+        return 0
+    try:
+        return app.exec()
+    finally:
+        store.close()
