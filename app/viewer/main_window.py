@@ -86,7 +86,7 @@ class ViewerWindow(QMainWindow):
     firstPainted = Signal(float)
 
     def __init__(self, state: ViewerState | None = None, settings: ViewerSettings | None = None,
-                 layout: str | None = None, panels: bool = True) -> None:
+                 layout: str | None = None, panels: bool = True, view3d: bool = True) -> None:
         super().__init__()
         check_unique()
         self.setWindowTitle(TITLE)
@@ -94,6 +94,7 @@ class ViewerWindow(QMainWindow):
         self.state = state or ViewerState()
         self.settings = settings or ViewerSettings()
         self.want_panels = panels
+        self.want_3d = view3d  # False: the 3-D pane is created only when asked (tests of the 2-D parts)
         self.current_path: str | None = None
         self.error_box: QMessageBox | None = None
         self.last_error: str | None = None
@@ -250,7 +251,7 @@ class ViewerWindow(QMainWindow):
             for r in range(2):
                 self.grid.setRowStretch(r, 1)
                 self.grid.setColumnStretch(r, 1)
-            if self.first_paint_s is not None:
+            if self.first_paint_s is not None and self.want_3d:
                 QTimer.singleShot(0, self.pane3d.ensure)
         else:
             self.grid.addWidget(self.views[self.active], 0, 0)
@@ -430,7 +431,7 @@ class ViewerWindow(QMainWindow):
     def _after_first_paint(self) -> None:
         """What may be slow to import comes after the first image: the AI panels, then VTK."""
         self.ensure_panels()
-        if self.layout_name == "2x2":
+        if self.layout_name == "2x2" and self.want_3d:
             self.pane3d.ensure()
 
     # -- drag and drop ------------------------------------------------------------------------------

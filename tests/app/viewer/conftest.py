@@ -1,0 +1,46 @@
+"""Viewer fixtures: the demo head CT loaded once, and a real main window (offscreen) with private settings."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.io import load
+from core.paths import demo_ct_dir, demo_dir
+
+
+@pytest.fixture(scope="session")
+def demo_volume():
+    return load(demo_ct_dir())
+
+
+@pytest.fixture(scope="session")
+def mri_volume():
+    return load(demo_dir() / "mri" / "good.nii.gz")
+
+
+@pytest.fixture
+def settings(tmp_path):
+    from app.viewer.settings import ViewerSettings
+
+    return ViewerSettings(tmp_path / "viewer.ini")
+
+
+@pytest.fixture
+def viewer(qtbot, settings):
+    """An empty main window, 2x2, without the AI panels and the VTK pane (tested on their own)."""
+    from app.viewer.main_window import ViewerWindow
+
+    win = ViewerWindow(settings=settings, layout="2x2", panels=False, view3d=False)
+    qtbot.addWidget(win)
+    win.resize(1200, 900)
+    win.show()
+    qtbot.waitExposed(win)
+    yield win
+    win.close()
+
+
+@pytest.fixture
+def demo_viewer(viewer, demo_volume, qtbot):
+    viewer.set_volume(demo_volume, str(demo_ct_dir()))
+    qtbot.wait(10)
+    return viewer

@@ -1,0 +1,68 @@
+"""`neuroreview view --screenshot`: a real process renders the window headless and exits."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PySide6.QtGui import QImage
+
+from core.paths import demo_ct_dir
+
+
+def run_view(*args: str, tmp_path) -> subprocess.CompletedProcess:
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", NEUROREVIEW_HOME=str(tmp_path / "home"))
+    return subprocess.run([sys.executable, "-m", "app", "view", *args], capture_output=True, text=True, env=env, timeout=600)
+
+
+def png_rgb(path) -> np.ndarray:
+    img = QImage(str(path)).convertToFormat(QImage.Format_RGB888)
+    h, w = img.height(), img.width()
+    buf = np.frombuffer(img.constBits(), dtype=np.uint8, count=img.bytesPerLine() * h).reshape(h, img.bytesPerLine())
+    return buf[:, : w * 3].reshape(h, w, 3).copy()  # the QImage dies with this frame
+
+
+def test_screenshot_renders_the_demo_at_the_asked_size(tmp_path, qapp):
+    out = tmp_path / "shot.png"
+    res = run_view("--screenshot", str(out), "--layout", "1x1", "--preset", "subdural", "--slice", "15",
+                   "--size", "900x640", tmp_path=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert f"wrote {out}" in res.stdout
+    rgb = png_rgb(out)
+    assert rgb.shape == (640, 900, 3)
+    grey = rgb.mean(axis=2)
+    assert grey.std() > 30  # a head on black, not a blank frame
+    # the middle of the image pane is brain (mid grey in the subdural window), not background
+    h, w = grey.shape
+    centre = grey[h // 2 - 5:h // 2 + 5, w // 3 - 5:w // 3 + 5]
+    assert 30 < np.median(centre) < 200
+    # the user's settings were not touched by a screenshot
+    assert not (tmp_path / "home" / "viewer.ini").exists()
+
+
+def test_screenshot_of_a_missing_path_is_one_line_naming_it(tmp_path, qapp):
+    missing = tmp_path / "nowhere"
+    res = run_view(str(missing), "--screenshot", str(tmp_path / "x.png"), tmp_path=tmp_path)
+    assert res.returncode == 2
+    assert str(missing) in res.stderr and "Traceback" not in res.stderr
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_bad_overlay_argument_is_refused(tmp_path, qapp):
+    res = run_view(str(demo_ct_dir()), "--screenshot", str(tmp_path / "x.png"), "--overlay", "heatmap", tmp_path=tmp_path)
+    assert res.returncode == 2 and "gradcam:LABEL" in res.stderr
+
+
+@pytest.mark.slow  # scores the demo series with the bundled models before rendering
+def test_screenshot_with_gradcam_waits_for_scoring(tmp_path, qapp):
+    out = tmp_path / "cam.png"
+    res = run_view("--screenshot", str(out), "--layout", "1x1", "--preset", "subdural", "--slice", "15",
+                   "--overlay", "gradcam:subdural", "--size", "900x640", tmp_path=tmp_path)
+    assert res.returncode == 0, res.stderr
+    rgb = png_rgb(out).astype(int)
+    pane = rgb[:, : int(rgb.shape[1] * 0.6)]
+    coloured = (pane[..., 0] - pane[..., 2]) > 40  # the heat map's warm colours over grey CT
+    assert coloured.sum() > 500
