@@ -97,17 +97,18 @@ def _wide(frame: pd.DataFrame, modalities: tuple[str, str]) -> tuple[np.ndarray,
     need = {"reader", "case_id", "modality", "truth", "score"}
     if missing := need - set(frame.columns):
         raise ValueError(f"MRMC frame lacks columns {sorted(missing)}")
-    df = frame[frame["modality"].isin(modalities)]
+    df = frame[frame["modality"].isin(modalities)].drop_duplicates(["case_id", "modality", "reader"], keep="last")
     readers = sorted(df["reader"].unique())
     if len(readers) < 2:
         raise ValueError("ORH needs at least 2 readers")
-    piv = df.drop_duplicates(["case_id", "modality", "reader"], keep="last").pivot(
-        index="case_id", columns=["modality", "reader"], values="score")
-    cols = pd.MultiIndex.from_product([list(modalities), readers])
-    piv = piv.reindex(columns=cols).dropna()  # fully crossed cases only
-    truth = df.drop_duplicates("case_id").set_index("case_id")["truth"].reindex(piv.index).astype(bool).to_numpy()
-    scores = piv.to_numpy(dtype=float).T.reshape(len(modalities), len(readers), len(piv))
-    return scores, truth, readers, list(piv.index)
+    cases = sorted(df["case_id"].unique())
+    arr = np.full((len(modalities), len(readers), len(cases)), np.nan)
+    arr[pd.Categorical(df["modality"], categories=list(modalities)).codes,
+        pd.Categorical(df["reader"], categories=readers).codes,
+        pd.Categorical(df["case_id"], categories=cases).codes] = df["score"].to_numpy(dtype=float)
+    full = ~np.isnan(arr).any(axis=(0, 1))  # fully crossed cases only
+    truth = df.drop_duplicates("case_id").set_index("case_id")["truth"].reindex(cases).astype(bool).to_numpy()
+    return arr[:, :, full], truth[full], readers, [c for c, k in zip(cases, full) if k]
 
 
 def orh(frame: pd.DataFrame, modalities: tuple[str, str], cov_method: str = "jackknife",
