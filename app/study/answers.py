@@ -87,10 +87,10 @@ class UnaidedRows(QWidget):
         self.labels = labels
         grid = QGridLayout(self)
         grid.setHorizontalSpacing(14)
-        heads = ["finding", "present", "absent", "confidence 1-5" if kind == "confidence" else "probability"]
+        heads = ["finding", "answer", "", "confidence 1-5" if kind == "confidence" else "probability"]
         for j, h in enumerate(heads):
-            lab = QLabel(f"<b>{h}</b>")
-            grid.addWidget(lab, 0, j)
+            grid.addWidget(QLabel(f"<b>{h}</b>"), 0, j)
+        grid.setColumnStretch(len(heads), 1)  # columns keep their natural width; the slack goes right
         self.answer: dict[str, QButtonGroup] = {}
         self.present_btn: dict[str, QRadioButton] = {}
         self.absent_btn: dict[str, QRadioButton] = {}
@@ -139,10 +139,11 @@ class AidedRows(QWidget):
         self.labels, self.findings = labels, findings
         grid = QGridLayout(self)
         grid.setHorizontalSpacing(10)
-        heads = ["finding", "model", "", "agree", "disagree", "final answer",
+        heads = ["finding", "model", "", "agree", "", "final answer",
                  "confidence 1-5" if kind == "confidence" else "probability", "heat map (Grad-CAM)"]
         for j, h in enumerate(heads):
             grid.addWidget(QLabel(f"<b>{h}</b>"), 0, j)
+        grid.setColumnStretch(len(heads), 1)
         self.agree: dict[str, QButtonGroup] = {}
         self.agree_btn: dict[str, QRadioButton] = {}
         self.disagree_btn: dict[str, QRadioButton] = {}

@@ -181,6 +181,7 @@ class ReadingWindow(QMainWindow):
             self.unaided = UnaidedRows(self.session.labels, self.session.score_kind, self.side)
             self.unaided.changed.connect(self._update_buttons)
             self.rows_holder.addWidget(self.unaided)
+            self.unaided.show()  # a layout shows a late-added child only on the next event loop turn
             self.save_btn.setText("Save read")
         else:
             findings = self.session.model_findings()  # allowed: the unaided read of this case is saved
@@ -191,6 +192,7 @@ class ReadingWindow(QMainWindow):
             self.aided.changed.connect(self._update_buttons)
             self.aided.show_map.connect(self.show_map)
             self.rows_holder.addWidget(self.aided)
+            self.aided.show()
             self.save_btn.setText("Save aided read")
             self._start_maps()
         self.status.setText("")

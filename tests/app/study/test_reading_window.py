@@ -1,0 +1,193 @@
+"""The reading window under pytest-qt (offscreen): a short study read by clicking, no preselection, Next
+locked until saved, blinding in the unaided step (no model number anywhere in the widget tree), Grad-CAM
+in the aided step, window presets on keys 1-6, resume after closing, and a SIGKILLed reading process."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QRadioButton
+
+from app.study.window import ReadingWindow, StartDialog
+from core.study import StudyStore
+from core.study.frames import load_frames
+from tests.app.study.gui_helpers import (DEMO_CASES, PERCENT, answer_aided, answer_unaided, click, make_demo_study,
+                                         score_demo, widget_texts)
+
+ROOT = Path(__file__).resolve().parents[3]
+DEMO_CT = ROOT / "resources" / "demo" / "ct"
+LABELS = ("any", "intraventricular", "subdural")  # three labels keep the clicking short
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture(scope="module")
+def outputs():
+    return score_demo(DEMO_CT)
+
+
+@pytest.fixture
+def store(tmp_path, outputs):
+    s = make_demo_study(str(tmp_path / "study.sqlite"), DEMO_CT, outputs, labels=LABELS)
+    yield s
+    s.close()
+
+
+def _window(qtbot, store, reader="ann", maps=False) -> ReadingWindow:
+    win = ReadingWindow(store, "demo", reader, compute_maps=maps)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    return win
+
+
+def test_nothing_preselected_and_next_locked_until_saved(qtbot, store):
+    win = _window(qtbot, store)
+    radios = win.unaided.findChildren(QRadioButton)
+    assert len(radios) == len(LABELS) * (2 + 5) and not any(r.isChecked() for r in radios)
+    assert not win.save_btn.isEnabled() and not win.next_btn.isEnabled()
+    answer_unaided(win, {"any": (True, 4), "intraventricular": (False, 3)})  # subdural unanswered
+    assert not win.save_btn.isEnabled() and "subdural" in win.status.text()
+    click(win.unaided.present_btn["subdural"])  # answered but no confidence yet
+    assert not win.save_btn.isEnabled()
+    click(win.unaided.score["subdural"].buttons[1])
+    assert win.save_btn.isEnabled() and not win.next_btn.isEnabled()
+    case = win.case.case_id
+    click(win.save_btn)
+    # committed at once: a separate connection sees it
+    with StudyStore(store.url) as other:
+        trail = other.audit_trail("demo", case, "ann")
+    assert [r.arm for r in trail] == ["unaided"]
+    assert trail[0].answers["subdural"].present and trail[0].answers["subdural"].confidence == 2
+    assert not win.save_btn.isEnabled() and win.next_btn.isEnabled()
+
+
+def test_blinding_unaided_step_shows_no_model_output(qtbot, store, outputs):
+    store.import_truth("demo", [(c.case_id, lab, True) for c in store.cases("demo") for lab in LABELS])
+    win = _window(qtbot, store)
+    model_numbers = {f"{100 * o['probs'][lab]:.0f}%" for o in outputs.values() for lab in LABELS}
+    texts = widget_texts(win)
+    assert not any(PERCENT.search(t) for t in texts), [t for t in texts if PERCENT.search(t)]
+    assert not any("ich_cnn" in t or "model_p_" in t or "truth" in t.lower() for t in texts)
+    assert win.image.state.ich is None and win.image.state.overlay.data is None
+    answer_unaided(win, {lab: (False, 3) for lab in LABELS})
+    click(win.save_btn)
+    texts = widget_texts(win)
+    assert not any(PERCENT.search(t) for t in texts)  # saved, but the model shows only on the next step
+    click(win.next_btn)
+    texts = widget_texts(win)  # aided step: the same search now finds the model's numbers
+    shown = {t for t in texts if PERCENT.fullmatch(t)}
+    assert shown and shown <= model_numbers
+    assert not any("truth" in t.lower() for t in texts)
+
+
+def test_short_study_through_the_gui_two_readers_both_arms(qtbot, store, outputs):
+    for reader in ("ann", "bob"):
+        win = _window(qtbot, store, reader)
+        seen = []
+        for k in range(len(DEMO_CASES)):
+            assert win.case.arm == "unaided" and win.progress_label.text().startswith(f"{k + 1} of 3")
+            seen.append(win.case.case_id)
+            answer_unaided(win, {lab: (k % 2 == 0, 1 + (k + i) % 5) for i, lab in enumerate(LABELS)})
+            click(win.save_btn)
+            click(win.next_btn)
+            assert win.case.arm == "aided" and win.case.case_id == seen[-1]
+            answer_aided(win, {lab: (i != 1, 5, k % 3) for i, lab in enumerate(LABELS)})
+            click(win.save_btn)
+            click(win.next_btn)
+        assert win.case is None and win.header.text() == "All cases read"
+        assert not win.save_btn.isEnabled() and not win.next_btn.isEnabled()
+        assert seen == store.reading_order("demo", reader)
+        win.close()
+    fr = load_frames(store, "demo")
+    assert len(fr.reads) == 2 * 3 * 2 * len(LABELS)
+    by_case = {o: n for n, o in zip(DEMO_CASES, [c.case_id for c in store.cases("demo")])}
+    for row in fr.agreement.itertuples():
+        p = outputs[by_case[row.case_id]]["probs"][row.label]
+        assert row.model_present == (p >= 0.5)
+        assert row.agree == (row.label != "intraventricular")
+        assert row.final_present == (row.model_present if row.agree else not row.model_present)
+    n_pos = sum(outputs[n]["probs"][lab] >= 0.5 for n in DEMO_CASES for lab in LABELS)
+    assert len(fr.ratings) == 2 * n_pos
+
+
+def test_aided_step_shows_gradcam_of_a_positive_finding(qtbot, store):
+    win = _window(qtbot, store, maps=True)
+    hem = next(c.case_id for c in store.cases("demo") if c.path.endswith("hemorrhage"))
+    while win.case.case_id != hem:  # read up to the hemorrhage case
+        answer_unaided(win, {lab: (False, 3) for lab in LABELS})
+        click(win.save_btn)
+        click(win.next_btn)
+        answer_aided(win, {lab: (True, 3, 0) for lab in LABELS})
+        qtbot.waitUntil(lambda: win.image.state.ich is not None, timeout=60000)
+        click(win.save_btn)
+        click(win.next_btn)
+    answer_unaided(win, {lab: (True, 4) for lab in LABELS})
+    click(win.save_btn)
+    click(win.next_btn)
+    qtbot.waitUntil(lambda: win.image.state.overlay.data is not None, timeout=60000)
+    ov = win.image.state.overlay
+    assert ov.kind == "gradcam" and ov.label in LABELS and win.aided.findings[ov.label].present
+    assert "Grad-CAM" in win.map_legend.text()
+    click(win.aided.map_btn["subdural"])
+    assert win.image.state.overlay.label == "subdural"
+    assert win.image.state.overlay.data.shape == win.image.state.volume.shape
+
+
+def test_window_presets_on_keys(qtbot, store):
+    win = _window(qtbot, store)
+    for key, preset in ((Qt.Key_2, "subdural"), (Qt.Key_4, "bone"), (Qt.Key_1, "brain")):
+        qtbot.keyClick(win, key)
+        assert win.image.state.preset == preset
+    z = win.image.state.cursor[0]
+    qtbot.keyClick(win, Qt.Key_PageUp)
+    assert win.image.state.cursor[0] == z + 1
+
+
+def test_resume_after_closing(qtbot, store):
+    win = _window(qtbot, store)
+    first = win.case.case_id
+    answer_unaided(win, {lab: (False, 2) for lab in LABELS})
+    click(win.save_btn)
+    win.close()
+    again = _window(qtbot, store)
+    assert again.case.case_id == first and again.case.arm == "aided" and again.aided is not None
+    assert again.progress_label.text().startswith("1 of 3")
+
+
+def test_start_dialog_lists_studies_and_readers(qtbot, store):
+    dlg = StartDialog(store, "demo", "bob")
+    qtbot.addWidget(dlg)
+    assert dlg.choice() == ("demo", "bob")
+    assert [dlg.reader_box.itemText(i) for i in range(dlg.reader_box.count())] == ["ann", "bob"]
+
+
+def test_sigkill_while_reading_in_the_window(tmp_path, store):
+    proc = subprocess.Popen([sys.executable, "-m", "tests.app.study.gui_worker", store.url, "ann"], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    seen = []
+    try:
+        for line in proc.stdout:
+            if line.startswith("saved "):
+                seen.append(tuple(json.loads(line[6:])))
+            if len(seen) == 3:  # case 2's unaided read saved, in the middle of its aided step
+                os.kill(proc.pid, signal.SIGKILL)
+                break
+    finally:
+        proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.read()
+    with StudyStore(store.url) as s:
+        stored = [(r.case_id, r.arm) for r in s.reads_of("demo")]
+        steps = [(c, a) for c in s.reading_order("demo", "ann") for a in ("unaided", "aided")]
+        assert set(seen) <= set(stored) and len(stored) <= len(seen) + 1
+        assert stored == steps[:len(stored)]
+        nxt = s.next_case("demo", "ann")
+        assert (nxt.case_id, nxt.arm) == steps[len(stored)]
