@@ -297,7 +297,8 @@ class FindingsPanel(QWidget):
                 flag.setToolTip(f"flag at P >= {thr:.2f} (model card)" if thr is not None else "no threshold in the card")
                 for col, item in enumerate((name, bar, flag)):
                     self.table.setItem(i, col, item)
-            self.table.setFixedHeight(self.table.horizontalHeader().height() + sum(self.table.rowHeight(i) for i in range(len(rows))) + 4)
+            self.table.setFixedHeight(self.table.horizontalHeader().sizeHint().height() + self.table.verticalHeader().length()
+                                      + 2 * self.table.frameWidth() + 2)
         finally:
             self._syncing = False
         if rows and not self.runner.is_running() and self.status.text() in ("Not scored yet", "No series open"):

@@ -277,8 +277,9 @@ class OverlayPanel(QWidget):
             self.note.setText(f"Occlusion covers slice {', '.join(map(str, o.slices))} only; transparent at or below {o.threshold:.3g} "
                               f"(negative drops, where greying raised P, are not shown).")
         elif has_map:
-            self.note.setText(f"Transparent at or below {o.threshold:.3g}. Cells of the slice CNN are ~{self._cell_mm():.0f} mm: "
-                              "the map says roughly where, not the lesion's outline.")
+            cells = (f" Cells of the slice CNN are ~{self._cell_mm():.0f} mm: the map says roughly where, not the lesion's outline;"
+                     " shown inside the head outline only." if o.label not in MR_LABELS else "")
+            self.note.setText(f"Transparent at or below {o.threshold:.3g}.{cells}")
         else:
             self.note.setText("")
         self._update_enabled()

@@ -94,8 +94,17 @@ def qc_cam_to_volume(cam: np.ndarray, index: int, volume: Volume) -> np.ndarray:
     return np.clip(out, 0, 1, out=out).astype(np.float32, copy=False)
 
 
-def gradcam_overlay(volume: Volume, label: str, ich: Any = None, bg: Any = None, qc: Any = None) -> OverlayMap:
-    """The Grad-CAM of one label mapped to the volume grid, with its legend. KeyError when no result has it."""
+def head_masks(volume: Volume) -> np.ndarray:
+    """bool [z, y, x]: inside the skin outline of each CT slice (core's head_mask_2d, the occlusion's mask)."""
+    return np.stack([head_mask_2d(sl) for sl in volume.voxels])
+
+
+def gradcam_overlay(volume: Volume, label: str, ich: Any = None, bg: Any = None, qc: Any = None,
+                    head: np.ndarray | None = None) -> OverlayMap:
+    """The Grad-CAM of one label mapped to the volume grid, with its legend. KeyError when no result has it.
+
+    CT maps are cut to the head outline (`head`, computed when not given): an 8x8 map upsampled to
+    512x512 otherwise paints the air beside the skull, which reads as a finding outside the patient."""
     if ich is not None and label in ich.labels:
         data = gradcam_to_volume(ich.cam, ich.labels.index(label), volume)
         model = ich.models[0]  # the slice CNN makes the map (the BiLSTM has none)
@@ -107,6 +116,8 @@ def gradcam_overlay(volume: Volume, label: str, ich: Any = None, bg: Any = None,
         model = qc.model
     else:
         raise KeyError(f"no result explains {label!r}")
+    if label not in MR_LABELS:
+        data *= head if head is not None else head_masks(volume)
     return OverlayMap("gradcam", label, data, 0.0, 1.0, model_legend(f"Grad-CAM {label}", model), units_for("gradcam", label))
 
 
@@ -178,17 +189,20 @@ class OverlayCache:
         self._results: tuple[Any, ...] = (None, None, None)
         self._gradcam: dict[str, OverlayMap] = {}
         self._occlusion: dict[tuple[str, int], SliceOcclusion] = {}  # (model, z) -> all labels
+        self._head: np.ndarray | None = None
 
     def _sync(self, volume: Any, results: tuple[Any, ...] | None = None) -> None:
         if volume is not self._volume:
-            self._volume, self._gradcam, self._occlusion = volume, {}, {}
+            self._volume, self._gradcam, self._occlusion, self._head = volume, {}, {}, None
         if results is not None and any(a is not b for a, b in zip(results, self._results)):
             self._results, self._gradcam = results, {}
 
     def gradcam(self, volume: Volume, label: str, ich: Any = None, bg: Any = None, qc: Any = None) -> OverlayMap:
         self._sync(volume, (ich, bg, qc))
         if label not in self._gradcam:
-            self._gradcam[label] = gradcam_overlay(volume, label, ich, bg, qc)
+            if self._head is None and label not in MR_LABELS:
+                self._head = head_masks(volume)
+            self._gradcam[label] = gradcam_overlay(volume, label, ich, bg, qc, head=self._head)
         return self._gradcam[label]
 
     def occlusion(self, volume: Volume, label: str, z: int) -> SliceOcclusion | None:

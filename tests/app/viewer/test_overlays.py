@@ -83,6 +83,7 @@ def test_subdural_gradcam_peaks_on_the_side_of_the_demo_subdural_blood(hemorrhag
         same_side += (x > nx / 2) == blood_right
         near = ndimage.binary_dilation(subdural_mask[k], iterations=40)
         assert m.data[k][near].mean() > m.data[k][~near].mean(), k
+        assert m.data[k][~head_mask_2d(vol.voxels[k])].max() == 0  # nothing painted on the air beside the head
     assert same_side >= 0.9 * len(positive), (same_side, len(positive))
 
 
