@@ -64,6 +64,10 @@ def _blocks(perf: pd.DataFrame, labels: list[str]) -> list[dict]:
                     cell = Markup(f"{cell}<sup>b</sup>")
                 cells.append(cell)
             rows.append((title, cells))
+        rows.append((Markup("<span class='ci'>TP/FP/TN/FN</span>"),
+                     [Markup(f"<span class='ci'>{int(g.loc[lab, 'tp'])}/{int(g.loc[lab, 'fp'])}/"
+                             f"{int(g.loc[lab, 'tn'])}/{int(g.loc[lab, 'fn'])}</span>") if lab in g.index
+                      else Markup("&ndash;") for lab in labels]))
         thr = g["threshold"].dropna()
         sub = f"threshold {thr.iloc[0]:g}" if source == "model" and len(thr) else arm
         out.append(dict(title=name if source == "reader" else f"Model {name}", sub=sub, source=source, arm=arm, rows=rows,
