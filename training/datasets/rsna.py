@@ -32,6 +32,7 @@ class Series:
     image_ids: list[str]
     bg_side: str | None  # none/left/right when known
     bg_slice: np.ndarray | None  # uint8 [z]: 0 none, 1 left, 2 right per slice (from masks when present)
+    calc_slice: np.ndarray | None = None  # bool [z]: basal-ganglia calcification on the slice (generated masks only)
 
 
 def read_labels(csv_path: Path) -> pd.DataFrame:
@@ -83,15 +84,18 @@ def load_rsna(root: str | Path, cache_dir: str | Path | None = None, limit: int 
             print(f"skipped series {uid}: slices without labels")
             continue
         side = None if bg is None or uid not in bg.index else str(bg.loc[uid, "bg_side"])
-        bg_slice = None
+        bg_slice, calc_slice = None, None
+        mpath = masks_dir / f"{uid}.npz"
         if side is not None:
             bg_slice = np.zeros(len(ids), dtype=np.uint8)
-            mpath = masks_dir / f"{uid}.npz"
-            if side != "none" and mpath.exists():
-                with np.load(mpath) as m:
+        if side is not None and mpath.exists():
+            with np.load(mpath) as m:
+                if side != "none":
                     vox = m["bg_hematoma"].reshape(len(ids), -1).sum(axis=1)
-                bg_slice[vox >= 20] = BG_CLASSES.index(side)
-        out.append(Series(uid, hu, labels.loc[ids].to_numpy(), ids, side, bg_slice))
+                    bg_slice[vox >= 20] = BG_CLASSES.index(side)
+                if "calcification" in m.files:
+                    calc_slice = m["calcification"].reshape(len(ids), -1).sum(axis=1) >= 20
+        out.append(Series(uid, hu, labels.loc[ids].to_numpy(), ids, side, bg_slice, calc_slice))
     return out
 
 

@@ -12,11 +12,11 @@ from tqdm import tqdm
 
 
 def _ct_job(args: tuple) -> dict:
-    seed, root, slice_mm, size, compress, lesions, bg_side = args
+    seed, root, slice_mm, size, compress, lesions, bg_side, bg_fraction = args
     from training.synth.ct import make_ct_case
     from training.synth.rsna import write_case_files
 
-    case = make_ct_case(seed, slice_mm=slice_mm, size=size, lesions=lesions, bg_side=bg_side)
+    case = make_ct_case(seed, slice_mm=slice_mm, size=size, lesions=lesions, bg_side=bg_side, bg_fraction=bg_fraction)
     return write_case_files(case, root, compress)
 
 
@@ -25,7 +25,7 @@ def run_ct(args: argparse.Namespace) -> int:
 
     root = Path(args.out)
     seeds = [args.seed * 100_000 + i for i in range(args.n)]
-    jobs = [(s, str(root), args.slice_mm, args.size, args.compress, None, None) for s in seeds]
+    jobs = [(s, str(root), args.slice_mm, args.size, args.compress, None, None, args.bg_fraction) for s in seeds]
     t0 = time.perf_counter()
     with DatasetWriter(root, compress=args.compress) as writer:
         if args.workers > 1:
@@ -50,6 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     ct.add_argument("--slice-mm", type=float, default=5.0)
     ct.add_argument("--size", type=int, default=512)
     ct.add_argument("--workers", type=int, default=1)
+    ct.add_argument("--bg-fraction", type=float, default=0.25,
+                    help="share of heads with a basal-ganglia hematoma, half left, half right (default 0.25; raise it for BG training sets)")
     ct.add_argument("--compress", action="store_true", help="RLE lossless DICOM (smaller, slower to write)")
     ct.set_defaults(func=run_ct)
     try:

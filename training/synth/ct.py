@@ -59,11 +59,21 @@ def _rotation(yaw: float, pitch: float, roll: float) -> np.ndarray:
     return rz @ rx @ ry
 
 
-def draw_findings(rng: np.random.Generator, lesions: tuple[str, ...] | None, bg_side: str | None) -> tuple[tuple[str, ...], str]:
-    """Random findings when not given: ~30% normal, else 1-3 subtypes; ~25% with a BG hematoma."""
+BG_FRACTION = 0.25  # share of generated heads with a basal-ganglia hematoma (half left, half right)
+
+
+def draw_findings(rng: np.random.Generator, lesions: tuple[str, ...] | None, bg_side: str | None,
+                  bg_fraction: float = BG_FRACTION) -> tuple[tuple[str, ...], str]:
+    """Random findings when not given: ~30% normal, else 1-3 subtypes; `bg_fraction` with a BG hematoma.
+
+    The same random draws are made whatever `bg_fraction` is, so a seed's anatomy does not change
+    with it; only which heads get a hematoma does.
+    """
+    if not 0.0 <= bg_fraction <= 1.0:
+        raise ValueError(f"bg_fraction must be within [0, 1], got {bg_fraction}")
     if bg_side is None:
         r = rng.random()
-        bg_side = "left" if r < 0.125 else ("right" if r < 0.25 else "none")
+        bg_side = "left" if r < bg_fraction / 2 else ("right" if r < bg_fraction else "none")
     if lesions is None:
         if bg_side != "none" or rng.random() < 0.3:
             lesions = () if rng.random() < 0.7 else (str(rng.choice(SUBTYPES)),)
@@ -80,13 +90,13 @@ def draw_findings(rng: np.random.Generator, lesions: tuple[str, ...] | None, bg_
 
 def make_ct_case(seed: int, *, n_slices: int | None = None, slice_mm: float = 5.0, size: int = 512,
                  lesions: tuple[str, ...] | None = None, bg_side: str | None = None,
-                 calcified: bool | None = None) -> SynthCT:
+                 calcified: bool | None = None, bg_fraction: float = BG_FRACTION) -> SynthCT:
     """One head CT series from skull base to vertex; deterministic for a given seed and arguments."""
     rng = np.random.default_rng(seed)
     head = HeadParams.draw(rng)
     if calcified is not None:
         head.calcified = calcified
-    kinds, bg_side = draw_findings(rng, lesions, bg_side)
+    kinds, bg_side = draw_findings(rng, lesions, bg_side, bg_fraction)
     les = [draw_lesion(k, rng, head) for k in kinds]
     if bg_side != "none":
         les.append(draw_lesion("bg_hematoma", rng, head, side=bg_side))
