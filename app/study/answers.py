@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (QAbstractButton, QButtonGroup, QGridLayout, QHBoxLayout, QLabel, QPushButton,
-                               QRadioButton, QSpinBox, QWidget)
+                               QRadioButton, QSpinBox, QVBoxLayout, QWidget)
 
 from core.study import AidedAnswer, Answer, ModelFinding
 from core.study.schema import RATINGS
@@ -128,7 +128,9 @@ class UnaidedRows(QWidget):
 
 
 class AidedRows(QWidget):
-    """Aided step: the model's findings per label and the reader's agreement, final answer and ratings."""
+    """Aided step: the model's findings per label and the reader's agreement, final answer and ratings.
+    Top grid: finding, model probability and call, agree / disagree, final answer, its score, a map button.
+    Below: the heat-map rating of each finding the model calls present (seed 002 rated those maps)."""
 
     changed = Signal()
     show_map = Signal(str)
@@ -137,13 +139,27 @@ class AidedRows(QWidget):
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.labels, self.findings = labels, findings
-        grid = QGridLayout(self)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        top = QWidget(self)
+        grid = QGridLayout(top)
         grid.setHorizontalSpacing(10)
-        heads = ["finding", "model", "", "agree", "", "final answer",
-                 "confidence 1-5" if kind == "confidence" else "probability", "heat map (Grad-CAM)"]
+        heads = ["finding", "model", "", "agree?", "", "final answer",
+                 "confidence 1-5" if kind == "confidence" else "probability", "heat map"]
         for j, h in enumerate(heads):
-            grid.addWidget(QLabel(f"<b>{h}</b>"), 0, j)
+            if h:
+                grid.addWidget(QLabel(f"<b>{h}</b>"), 0, j, 1, 2 if h in ("model", "agree?") else 1)
         grid.setColumnStretch(len(heads), 1)
+        outer.addWidget(top)
+        positive = [lab for lab in labels if findings[lab].present]
+        rate = QWidget(self)
+        rgrid = QGridLayout(rate)
+        rgrid.setHorizontalSpacing(10)
+        rgrid.addWidget(QLabel("<b>Heat-map rating</b> (Grad-CAM of each finding the model calls present: does it "
+                               "cover the finding, and nothing else?)" if positive else
+                               "<b>Heat-map rating</b>: the model calls no finding present, nothing to rate"), 0, 0, 1, 5)
+        rgrid.setColumnStretch(5, 1)
+        outer.addWidget(rate)
         self.agree: dict[str, QButtonGroup] = {}
         self.agree_btn: dict[str, QRadioButton] = {}
         self.disagree_btn: dict[str, QRadioButton] = {}
@@ -159,43 +175,37 @@ class AidedRows(QWidget):
             p.setObjectName(f"model_p_{label}")
             p.setToolTip(f"{f.model_name} {f.model_version}; threshold {100 * f.threshold:.0f}%")
             grid.addWidget(p, i, 1)
-            call = QLabel("<b style='color:#e0584f'>present</b>" if f.present else "absent")
-            grid.addWidget(call, i, 2)
-            holder = QWidget(self)
-            group, (yes, no) = _group(holder, ["agree", "disagree"])
+            grid.addWidget(QLabel("<b style='color:#e0584f'>present</b>" if f.present else "absent"), i, 2)
+            group, (yes, no) = _group(top, ["agree", "disagree"])
             for b, name in ((yes, "agree"), (no, "disagree")):
                 b.setObjectName(f"{name}_{label}")
-                b.setParent(self)
             grid.addWidget(yes, i, 3)
             grid.addWidget(no, i, 4)
             final = QLabel("-")
             final.setObjectName(f"final_{label}")
             grid.addWidget(final, i, 5)
-            score = ScoreInput(kind, self)
+            score = ScoreInput(kind, top)
             score.setObjectName(f"final_score_{label}")
             grid.addWidget(score, i, 6)
-            cell = QWidget(self)
-            lay = QHBoxLayout(cell)
-            lay.setContentsMargins(0, 0, 0, 0)
-            btn = QPushButton("show", cell)
+            btn = QPushButton("show", top)
             btn.setObjectName(f"map_{label}")
+            btn.setToolTip(f"show the Grad-CAM of {label} on the image")
             btn.setEnabled(False)
             btn.clicked.connect(lambda _c=False, lab=label: self.show_map.emit(lab))
-            lay.addWidget(btn)
+            grid.addWidget(btn, i, 7)
             self.map_btn[label] = btn
-            if f.present:  # seed 002 rated the maps of the model's positive labels
-                rg, rbs = _group(cell, ["correct", "partial", "incorrect"])
-                for b, r in zip(rbs, RATINGS):
-                    b.setObjectName(f"rating_{label}_{r.replace(' ', '_')}")
-                    b.setToolTip(r)
-                    lay.addWidget(b)
-                rg.idClicked.connect(lambda _i: self.changed.emit())
-                self.rating[label], self.rating_btn[label] = rg, rbs
-            grid.addWidget(cell, i, 7)
             group.idClicked.connect(lambda _i, lab=label: self._on_agree(lab))
             score.changed.connect(self.changed)
             self.agree[label], self.agree_btn[label], self.disagree_btn[label] = group, yes, no
             self.final_label[label], self.score[label] = final, score
+        for k, label in enumerate(positive, 1):
+            rgrid.addWidget(QLabel(label), k, 0)
+            rg, rbs = _group(rate, list(RATINGS))
+            for j, (b, r) in enumerate(zip(rbs, RATINGS), 1):
+                b.setObjectName(f"rating_{label}_{r.replace(' ', '_')}")
+                rgrid.addWidget(b, k, j)
+            rg.idClicked.connect(lambda _i: self.changed.emit())
+            self.rating[label], self.rating_btn[label] = rg, rbs
 
     def _final(self, label: str) -> bool | None:
         i = self.agree[label].checkedId()

@@ -139,7 +139,7 @@ class ReadingWindow(QMainWindow):
         split.setStretchFactor(1, 2)
         self.setCentralWidget(split)
         self.resize(1500, 820)
-        split.setSizes([760, 740])
+        split.setSizes([700, 800])
         self.load_step()
 
     # -- steps ----------------------------------------------------------------------------------
@@ -256,8 +256,10 @@ class ReadingWindow(QMainWindow):
         self.image.state.set_findings(ich=ich)
         labels = [lab for lab in self.session.labels if lab in ich.labels]
         self.aided.enable_maps(labels)
+        # the most likely specific finding first: 'any' maps are the least focused (seed 002 saw the same)
         positive = [lab for lab in labels if self.aided.findings[lab].present]
-        first = max(positive or labels, key=lambda lab: self.aided.findings[lab].probability, default=None)
+        specific = [lab for lab in positive if lab != "any"]
+        first = max(specific or positive or labels, key=lambda lab: self.aided.findings[lab].probability, default=None)
         if first:
             self.show_map(first)
 
@@ -271,7 +273,7 @@ class ReadingWindow(QMainWindow):
         apply_map(st.set_overlay, st.overlay, m)
         peak = int(m.data.reshape(m.data.shape[0], -1).max(axis=1).argmax())
         st.set_cursor(z=peak)
-        self.map_legend.setText(f"showing: {m.legend} (slice {peak + 1}, its peak)")
+        self.map_legend.setText(f"showing: {m.legend} (slice {peak}, its peak)")
 
     # -- keys -----------------------------------------------------------------------------------
     def keyPressEvent(self, ev) -> None:  # noqa: N802
