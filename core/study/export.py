@@ -40,6 +40,8 @@ ALLOWED_COLUMNS = frozenset({
     # discordant cases and raw reads
     "truth", "model_probability", "model_correct", "wrong_unaided", "wrong_aided", "readers_wrong_unaided",
     "readers_wrong_aided", "rating", "score_kind", "present", "seconds",
+    # iMRMC layout
+    "readerID", "caseID", "modalityID", "score",
 })
 
 

@@ -246,3 +246,15 @@ def test_missing_truth_and_a_label_without_positives(tmp_path):
     assert orh.loc["subdural", "n"] == 18
     (html,) = export_study(fr, "html", tmp_path)
     assert "not analysed" in html.read_text(encoding="utf-8")
+
+
+def test_imrmc_layout_per_label(study, csv_dir):
+    """iMRMC's data-frame layout (dfMRMC_example): readerID, caseID, modalityID, score, plus one truth row
+    per case with readerID = modalityID = 'truth' and score 0/1."""
+    df = pd.read_csv(csv_dir / "imrmc_1_any.csv")
+    assert list(df.columns) == ["readerID", "caseID", "modalityID", "score"]
+    truth = df[df.readerID == "truth"]
+    assert len(truth) == 20 and set(truth.modalityID) == {"truth"} and set(truth.score) <= {0, 1}
+    exp = study.reads[study.reads.label == "any"].drop_duplicates("case_id").set_index("case_id").truth.astype(int)
+    assert truth.set_index("caseID").score.to_dict() == exp.to_dict()
+    assert len(df) - 20 == 3 * 2 * 20 and set(df.modalityID) == {"truth", "unaided", "aided"}

@@ -112,3 +112,24 @@ def test_orh_refuses_a_single_reader():
     df = vandyke()
     with pytest.raises(ValueError, match="2 readers"):
         orh(df[df.reader == "0"], ("0", "1"))
+
+
+def test_orh_holds_its_size_under_the_null():
+    """Monte Carlo: 300 simulated studies (4 readers, 50 cases, case, modality x case and reader effects,
+    the two modalities equal in distribution); ORH at alpha 0.05 must reject about 5 % of them.
+    Bounds 2-9 % (about 3 binomial SDs); seeded, so the test is deterministic."""
+    rng = np.random.default_rng(11)
+    r, n, sims = 4, 50, 300
+    truth = np.r_[np.ones(n // 2, bool), np.zeros(n // 2, bool)]
+    base = pd.DataFrame({"reader": np.repeat([str(j) for j in range(r)], n), "case_id": np.tile(np.arange(n).astype(str), r),
+                         "truth": np.tile(truth, r)})
+    rejected = 0
+    for _ in range(sims):
+        case, reader = rng.normal(0, 0.6, n), rng.normal(0, 0.3, r)
+        frames = []
+        for m in ("A", "B"):
+            mc = rng.normal(0, 0.4, n)
+            x = (1.2 * truth + case + mc)[None, :] + reader[:, None] * truth + rng.normal(0, 0.8, (r, n))
+            frames.append(base.assign(modality=m, score=x.ravel()))
+        rejected += orh(pd.concat(frames, ignore_index=True), ("A", "B")).p < 0.05
+    assert 0.02 <= rejected / sims <= 0.09
