@@ -173,7 +173,8 @@ def render_html(frames, tables: dict[str, pd.DataFrame]) -> str:
     model_blocks = [b for b in blocks if b["source"] == "model"]
 
     desc = tables["descriptor"]
-    descriptor = [(r.item, r.value) for r in desc.itertuples() if not str(r.item).startswith("method:")]
+    descriptor = [(r.item, r.value) for r in desc.itertuples()
+                  if not str(r.item).startswith("method:") and str(r.value).strip()]
 
     def orh_rows(df: pd.DataFrame, a: str, b: str) -> list[dict]:
         out = []
