@@ -13,10 +13,10 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtCore import QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QIcon, QPainter, QPen, QPixmap
-from PySide6.QtWidgets import (QAbstractItemView, QGridLayout, QHBoxLayout, QHeaderView, QLabel, QProgressBar, QPushButton,
-                               QSizePolicy, QStyledItemDelegate, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QAbstractItemView, QFrame, QGridLayout, QHBoxLayout, QHeaderView, QLabel, QProgressBar,
+                               QPushButton, QScrollArea, QSizePolicy, QStyle, QStyledItemDelegate, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from app.viewer.overlays import BG_LABELS, OverlayCache, apply_map
 from app.viewer.scoring import ScoringOutcome, ScoringRunner
@@ -29,6 +29,7 @@ LABEL_TEXT = {"any": "Any hemorrhage", "epidural": "Epidural", "intraparenchymal
 # distinguishable on a dark plot; one per ICH label, then BG
 LABEL_COLOURS = {"any": "#e8e8e8", "epidural": "#4dabf7", "intraparenchymal": "#ffa94d", "intraventricular": "#69db7c",
                  "subarachnoid": "#da77f2", "subdural": "#ff6b6b", "bg": "#ffd43b"}
+PANEL_MIN_WIDTH = 340  # px: the bars, flags and chart stay legible
 P_ROLE = Qt.UserRole + 1
 THR_ROLE = Qt.UserRole + 2
 LABEL_ROLE = Qt.UserRole + 3
@@ -41,6 +42,22 @@ def overlay_cache(state: Any) -> OverlayCache:
     if state not in _CACHES:
         _CACHES[state] = OverlayCache()
     return _CACHES[state]
+
+
+def scrolled(panel: QWidget) -> QWidget:
+    """The page a panel lays its controls on, inside a scroll area filling the panel: a short dock
+    scrolls instead of drawing the controls over each other."""
+    page = QWidget()
+    area = QScrollArea()
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.NoFrame)
+    area.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)  # the controls shrink to the width instead
+    panel.setMinimumWidth(PANEL_MIN_WIDTH)
+    area.setWidget(page)
+    outer = QVBoxLayout(panel)
+    outer.setContentsMargins(0, 0, 0, 0)
+    outer.addWidget(area)
+    return page
 
 
 def _swatch(colour: str) -> QIcon:
@@ -151,7 +168,8 @@ class FindingsPanel(QWidget):
         buttons.addWidget(self.run_button)
         buttons.addWidget(self.cancel_button)
         buttons.addWidget(self.progress, 1)
-        layout = QVBoxLayout(self)
+        self._page = scrolled(self)
+        layout = QVBoxLayout(self._page)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(buttons)
         layout.addWidget(self.status)
@@ -177,6 +195,9 @@ class FindingsPanel(QWidget):
         state.overlayChanged.connect(self._follow_overlay)
         state.volumeChanged.connect(self._volume_changed)
         self._volume_changed()
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - the docks start at the size the controls need; they scroll when made smaller
+        return self._page.sizeHint() + QSize(self.style().pixelMetric(QStyle.PM_ScrollBarExtent), 2)
 
     # -- public ---------------------------------------------------------------------------------
     def run(self, task: str | None = None) -> bool:
@@ -356,13 +377,15 @@ class FindingsPanel(QWidget):
         return [self.legend_grid.itemAt(i).widget().toolTip() for i in range(self.legend_grid.count())]
 
     def _fill_legend(self) -> None:
-        """A line sample per curve (dashed for the basal-ganglia curve), four to a row."""
+        """A line sample per curve (dashed for the basal-ganglia curve), three to a row (fits a 340 px dock)."""
         while self.legend_grid.count():
             self.legend_grid.takeAt(0).widget().deleteLater()
         for i, lab in enumerate(self._curves):
             name = "basal ganglia" if lab == "bg" else lab
             item = QLabel(name)
-            item.setToolTip(name)
+            font = item.font()
+            font.setPointSizeF(font.pointSizeF() * 0.9)
+            item.setFont(font)
             sample = QPixmap(22, 12)
             sample.fill(QColor("#202020"))
             p = QPainter(sample)
@@ -378,7 +401,7 @@ class FindingsPanel(QWidget):
             row.addWidget(mark)
             row.addWidget(item, 1)
             box.setToolTip(name if lab != "bg" else "basal ganglia")
-            self.legend_grid.addWidget(box, i // 4, i % 4)
+            self.legend_grid.addWidget(box, i // 3, i % 3)
             box.show()  # a child added to a visible widget is shown only on the next event loop pass otherwise
 
     def _follow_cursor(self) -> None:

@@ -12,11 +12,11 @@ from __future__ import annotations
 from typing import Any
 
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Slot
+from PySide6.QtCore import QSize, Qt, Slot
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QHBoxLayout, QLabel, QProgressBar, QPushButton,
-                               QSlider, QVBoxLayout, QWidget)
+                               QSlider, QStyle, QVBoxLayout, QWidget)
 
-from app.viewer.findings import LABEL_TEXT, overlay_cache
+from app.viewer.findings import LABEL_TEXT, overlay_cache, scrolled
 from app.viewer.overlays import (BG_LABELS, MR_LABELS, SliceOcclusion, apply_map, gradcam_labels, occlusion_model_name,
                                  occlusion_overlay, occlusion_passes, occlusion_slice, threshold_fraction, units_for)
 from app.viewer.scoring import BackgroundRunner, Job, WatchedCTScorer, WatchedModel, shared_ct_scorer, task_for
@@ -107,7 +107,8 @@ class OverlayPanel(QWidget):
         occ.addWidget(self.occlusion_button)
         occ.addWidget(self.occlusion_grid)
         occ.addWidget(self.occlusion_cancel)
-        layout = QVBoxLayout(self)
+        self._page = scrolled(self)
+        layout = QVBoxLayout(self._page)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.legend)
         layout.addWidget(self.visible)
@@ -140,6 +141,9 @@ class OverlayPanel(QWidget):
         state.volumeChanged.connect(self._volume_changed)
         state.cursorChanged.connect(self._cursor_moved)
         self._volume_changed()
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - the docks start at the size the controls need; they scroll when made smaller
+        return self._page.sizeHint() + QSize(self.style().pixelMetric(QStyle.PM_ScrollBarExtent), 2)
 
     # -- public ---------------------------------------------------------------------------------
     @Slot()

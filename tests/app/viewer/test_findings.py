@@ -176,3 +176,19 @@ def test_clicking_a_label_row_shows_its_gradcam(qtbot, panel, ct, direct):
     assert panel.table.currentRow() == panel.labels().index("intraventricular")
     assert panel.state.overlay.legend.startswith("Grad-CAM subdural")
     panel.grab().save("/tmp/partb_findings_test.png")
+
+
+def test_opening_another_series_during_a_run_cancels_it_and_keeps_the_new_state_clean(qtbot, panel, ct):
+    panel.state.set_volume(ct)
+    other = replace(ct, voxels=ct.voxels.copy())
+
+    def on_progress(stage: str, done: int, total: int) -> None:
+        if stage == "ICH CNN" and panel.state.volume is ct:
+            panel.state.set_volume(other)  # the user opens another series mid-run
+
+    panel.runner.progress.connect(on_progress)
+    with qtbot.waitSignal(panel.runner.finished, timeout=RUN_TIMEOUT_MS) as done:
+        panel.run()
+    assert done.args == ["cancelled"]
+    assert panel.state.volume is other and panel.state.ich is None and panel.state.bg is None
+    assert panel.run_button.isEnabled()
