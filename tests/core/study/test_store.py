@@ -266,3 +266,19 @@ def test_frames_have_no_paths(store):
     for df in (fr.reads, fr.agreement, fr.ratings, fr.model):
         assert not df.astype(str).apply(lambda col: col.str.contains("DOE")).any().any()
     assert "DOE" not in repr(fr.info)
+
+
+@pytest.mark.parametrize("sql", ["UPDATE reads SET seconds = 0", "DELETE FROM read_answers",
+                                 "UPDATE agreements SET agree = NOT agree", "DELETE FROM reads"])
+def test_database_refuses_rewriting_committed_reads(store, sql):
+    from sqlalchemy.exc import DatabaseError
+
+    _two_label_study(store)
+    s = ReaderSession(store, "s", "ann")
+    s.save_unaided({"any": Answer(True, 4), "subdural": Answer(False, 3)})
+    s.save_aided({"any": AidedAnswer(True, True, 5, rating="correct"), "subdural": AidedAnswer(True, False, 2)})
+    before = [(r.read_id, r.seconds, r.answers, r.agreements) for r in store.reads_of("s")]
+    with pytest.raises(DatabaseError, match="append-only"):
+        with store.engine.begin() as c:
+            c.execute(text(sql))
+    assert [(r.read_id, r.seconds, r.answers, r.agreements) for r in store.reads_of("s")] == before
