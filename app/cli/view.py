@@ -21,7 +21,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--preset", choices=PRESET_CHOICES, default=None, help="window preset (default: brain for CT, auto for MRI)")
     p.add_argument("--slice", type=int, default=None, help="axial slice index (0-based, as `neuroreview score` counts)")
     p.add_argument("--overlay", default=None, metavar="KIND:LABEL",
-                   help="heat map: gradcam:LABEL or occlusion:LABEL (LABEL an ICH label, or left/right for the BG model)")
+                   help="heat map: gradcam:LABEL or occlusion:LABEL (LABEL an ICH label, bg_left/bg_right, or face/brain_loss "
+                        "for MRI); with --slice the crosshair goes to the map's peak on that slice")
     p.add_argument("--findings", action="store_true", help="with --screenshot: run the models and show their results")
     p.add_argument("--preset3d", choices=("bone", "skin", "brain"), default=None, help="3-D rendering preset")
     p.add_argument("--screenshot", default=None, metavar="OUT.png", help="render the window headless to a PNG and exit")
@@ -107,7 +108,7 @@ def _screenshot(args: argparse.Namespace, overlay, size: tuple[int, int]) -> int
     path = args.path or str(demo_ct_dir())
     volume = load(path, series_uid=args.series)  # LoadError -> one line naming the file, exit 2
     with tempfile.TemporaryDirectory() as tmp:  # a screenshot never changes the user's layout or recent files
-        win = ViewerWindow(settings=ViewerSettings(Path(tmp) / "viewer.ini"), layout=args.layout or "2x2")
+        win = ViewerWindow(settings=ViewerSettings(Path(tmp) / "viewer.ini"), layout=args.layout or "2x2", auto_score=False)
         win.set_volume(volume, path)
         if args.preset:
             win.state.set_preset(args.preset)
@@ -122,6 +123,8 @@ def _screenshot(args: argparse.Namespace, overlay, size: tuple[int, int]) -> int
             headless.run_models(win.state)  # synchronous: the picture shows the finished results
         if overlay:
             headless.show_overlay(win.state, *overlay)
+            if args.slice is not None:  # put the crosshair on the map's peak so the MPR views cut through it
+                headless.cursor_to_peak(win.state)
         win.ensure_panels()
         if win.layout_name == "2x2":
             win.pane3d.ensure()
@@ -129,7 +132,7 @@ def _screenshot(args: argparse.Namespace, overlay, size: tuple[int, int]) -> int
             app.processEvents()
         out = Path(args.screenshot)
         out.parent.mkdir(parents=True, exist_ok=True)
-        image = win.grab()
+        image = win.screenshot()
         ok = image.save(str(out))
         win.close()
         app.processEvents()

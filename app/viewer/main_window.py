@@ -31,8 +31,9 @@ class Pane3D(QWidget):
     """Holds the VTK volume view, created on demand (VTK is slow to import); says plainly when the
     3-D view is not available instead of showing an empty pane."""
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, state: ViewerState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.state = state
         self.view = None
         self.error: str | None = None
         self._stack = QStackedLayout(self)
@@ -41,8 +42,7 @@ class Pane3D(QWidget):
         self.placeholder.setWordWrap(True)
         self.placeholder.setStyleSheet("color: #bbb; background: #111; font-size: 13px; padding: 12px;")
         self._stack.addWidget(self.placeholder)
-        self._volume = None
-        self._preset = "bone"
+        self._preset: str | None = None
 
     def ensure(self) -> bool:
         """Create the VTK view (importing VTK now). False, with the reason on screen, if it cannot."""
@@ -52,27 +52,29 @@ class Pane3D(QWidget):
             return False
         try:
             from app.viewer.view3d import VolumeView3D
-        except Exception as exc:  # not built yet, or VTK missing: say so, never pretend
+
+            view = VolumeView3D(self)
+        except Exception as exc:  # not built, VTK missing or no OpenGL: say so, never pretend
             self.error = f"{type(exc).__name__}: {exc}"
             self.placeholder.setText(f"3-D view not available\n({self.error})")
             return False
-        self.view = VolumeView3D(self)
-        self._stack.addWidget(self.view)
-        self._stack.setCurrentWidget(self.view)
-        if self._volume is not None:
-            self.view.set_volume(self._volume)
-        self.view.set_preset(self._preset)
+        self.view = view
+        self._stack.addWidget(view)
+        self._stack.setCurrentWidget(view)
+        view.bind(self.state)  # follows the volume and the axial plane through the cursor
+        if self._preset:
+            view.set_preset(self._preset)
         return True
-
-    def set_volume(self, volume) -> None:
-        self._volume = volume
-        if self.view is not None and volume is not None:
-            self.view.set_volume(volume)
 
     def set_preset(self, name: str) -> None:
         self._preset = name
         if self.view is not None:
             self.view.set_preset(name)
+
+    def paint_over(self, pixmap, root: QWidget) -> None:
+        """QWidget.grab() cannot see the OpenGL surface: draw the real render into a window grab."""
+        if self.view is not None and self.isVisible():
+            self.view.paint_over(pixmap, root)
 
     def shutdown(self) -> None:
         if self.view is not None:
@@ -86,7 +88,7 @@ class ViewerWindow(QMainWindow):
     firstPainted = Signal(float)
 
     def __init__(self, state: ViewerState | None = None, settings: ViewerSettings | None = None,
-                 layout: str | None = None, panels: bool = True, view3d: bool = True) -> None:
+                 layout: str | None = None, panels: bool = True, view3d: bool = True, auto_score: bool = True) -> None:
         super().__init__()
         check_unique()
         self.setWindowTitle(TITLE)
@@ -94,6 +96,7 @@ class ViewerWindow(QMainWindow):
         self.state = state or ViewerState()
         self.settings = settings or ViewerSettings()
         self.want_panels = panels
+        self.want_auto_score = auto_score  # score each series when it opens (background, cancellable)
         self.want_3d = view3d  # False: the 3-D pane is created only when asked (tests of the 2-D parts)
         self.current_path: str | None = None
         self.error_box: QMessageBox | None = None
@@ -108,12 +111,13 @@ class ViewerWindow(QMainWindow):
             v.activated.connect(self.set_active)
             v.doubleClicked.connect(self._on_double_click)
         self.views["axial"].firstPainted.connect(self._on_first_paint)
-        self.pane3d = Pane3D()
+        self.pane3d = Pane3D(self.state)
         central = QWidget()
         self.grid = QGridLayout(central)
         self.grid.setContentsMargins(0, 0, 0, 0)
         self.grid.setSpacing(2)
-        central.setStyleSheet("background: #000;")
+        central.setObjectName("viewerCentral")
+        central.setStyleSheet("#viewerCentral { background: #000; }")  # not inherited by the 3-D pane's controls
         self.setCentralWidget(central)
 
         self.info = InfoPanel(self.state)
@@ -140,7 +144,6 @@ class ViewerWindow(QMainWindow):
         self._build_actions()
         self.set_layout(self.layout_name, remember=False)
         self.set_active("axial")
-        self.state.volumeChanged.connect(self._on_volume_changed)
         geo = self.settings.geometry()
         if geo is not None:
             self.restoreGeometry(geo)
@@ -419,9 +422,6 @@ class ViewerWindow(QMainWindow):
         if on:
             self.busy.setToolTip("loading")
 
-    def _on_volume_changed(self) -> None:
-        self.pane3d.set_volume(self.state.volume)
-
     def _on_first_paint(self, dt: float) -> None:
         if self.first_paint_s is None:
             self.first_paint_s = dt
@@ -449,8 +449,14 @@ class ViewerWindow(QMainWindow):
     def save_screenshot_dialog(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Save screenshot", str(Path.home() / "neuroreview.png"), "PNG (*.png)")
         if path:
-            self.grab().save(path)
+            self.screenshot().save(path)
             self.statusBar().showMessage(f"saved {path}", 4000)
+
+    def screenshot(self):
+        """The window as a pixmap, with the 3-D render painted in (grab() cannot see OpenGL)."""
+        pix = self.grab()
+        self.pane3d.paint_over(pix, self)
+        return pix
 
     def closeEvent(self, ev) -> None:  # noqa: N802
         self.cine.stop()

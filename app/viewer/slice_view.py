@@ -20,7 +20,7 @@ import time
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QTransform
+from PySide6.QtGui import QColor, QFont, QImage, QTransform
 from PySide6.QtWidgets import QLabel, QWidget
 
 from app.viewer.planes import Plane, plane
@@ -46,6 +46,54 @@ def overlay_lut(cmap: str, threshold: float, vmin: float, vmax: float, n: int = 
     values = float(vmin) + (np.arange(n) + 1) / n * span  # the top of each entry's value range
     lut[:, 3] = np.where(values > float(threshold), 255, 0).astype(np.uint8)
     return lut
+
+
+def _argb32(lut_rgba: np.ndarray) -> np.ndarray:
+    """RGBA uint8 [n, 4] -> premultiplied ARGB32 words [n] (QImage's fast drawing format)."""
+    lut = lut_rgba.astype(np.uint32)
+    a = lut[:, 3]
+    r, g, b = ((lut[:, k] * a + 127) // 255 for k in range(3))
+    return ((a << 24) | (r << 16) | (g << 8) | b).astype(np.uint32)
+
+
+GREY_LUT = _argb32(np.column_stack([np.arange(256)] * 3 + [np.full(256, 255)]).astype(np.uint8))
+
+
+class _PaintReadyImage(pg.ImageItem):
+    """ImageItem that renders a float slice straight to a premultiplied ARGB32 QImage: one
+    scale-and-clip to the 256-entry LUT index, one table look-up. pyqtgraph's own path makes
+    Grayscale8/Indexed8 images, which Qt converts again on every paint."""
+
+    def __init__(self, opaque: bool) -> None:
+        super().__init__(axisOrder="row-major")
+        self.lut32 = GREY_LUT
+        # an opaque format lets QPainter copy instead of blend (the CT image); the heat map blends
+        self._fmt = QImage.Format_RGB32 if opaque else QImage.Format_ARGB32_Premultiplied
+        self._buf: np.ndarray | None = None
+        self._argb: np.ndarray | None = None
+
+    def set_lut_rgba(self, lut_rgba: np.ndarray) -> None:
+        self.lut32 = _argb32(lut_rgba)
+        self._renderRequired = True
+        self.update()
+
+    def render(self) -> None:
+        img, levels = self.image, self.levels
+        if img is None or levels is None or img.ndim != 2:
+            return super().render()
+        lo, hi = float(levels[0]), float(levels[1])
+        scale = np.float32(255.0 / max(hi - lo, 1e-12))
+        if self._buf is None or self._buf.shape != img.shape:
+            self._buf = np.empty(img.shape, dtype=np.float32)
+        buf = self._buf
+        np.multiply(img, scale, out=buf, dtype=np.float32)
+        buf += np.float32(0.5 - lo * scale)  # +0.5: round to nearest, as core.imaging.windows.apply_window
+        np.clip(buf, 0.0, 255.0, out=buf)
+        self._argb = self.lut32.take(buf.astype(np.uint8))
+        h, w = img.shape
+        self.qimage = QImage(self._argb.data, w, h, w * 4, self._fmt)
+        self._renderRequired = False
+        self._unrenderable = False
 
 
 class _SliceViewBox(pg.ViewBox):
@@ -118,8 +166,8 @@ class SliceView(pg.GraphicsView):
 
         self.vb = _SliceViewBox(self)
         self.setCentralItem(self.vb)
-        self.image = pg.ImageItem(axisOrder="row-major")
-        self.overlay = pg.ImageItem(axisOrder="row-major")
+        self.image = _PaintReadyImage(opaque=True)
+        self.overlay = _PaintReadyImage(opaque=False)
         self.overlay.setZValue(10)
         self.vb.addItem(self.image)
         self.vb.addItem(self.overlay)
@@ -219,7 +267,7 @@ class SliceView(pg.GraphicsView):
             return
         key = (ov.cmap, float(ov.threshold), float(ov.vmin), float(ov.vmax))
         if key != self._lut_key:
-            self.overlay.setLookupTable(overlay_lut(ov.cmap, ov.threshold, ov.vmin, ov.vmax), update=False)
+            self.overlay.set_lut_rgba(overlay_lut(ov.cmap, ov.threshold, ov.vmin, ov.vmax))
             self._lut_key = key
         self.overlay.setImage(p.extract(data, self.state.cursor[p.axis]), autoLevels=False, levels=(ov.vmin, ov.vmax))
         self.overlay.setOpacity(float(ov.opacity))
