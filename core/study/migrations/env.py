@@ -13,8 +13,11 @@ from sqlalchemy import create_engine
 
 from core.study.schema import Base
 
-config = context.config
 target_metadata = Base.metadata
+try:
+    config = context.config
+except AttributeError:  # imported outside an Alembic run (e.g. an import sweep of core): nothing to do
+    config = None
 
 
 def _run(connection) -> None:
@@ -42,7 +45,9 @@ def run_migrations_offline() -> None:
         context.run_migrations()
 
 
-if context.is_offline_mode():
+if config is None:
+    pass
+elif context.is_offline_mode():
     run_migrations_offline()
 else:
     run_migrations_online()
