@@ -127,17 +127,20 @@ def study_info(store: StudyStore, study: str) -> dict:
         per_label[lab] = {"positive": sum(v is True for v in vals), "negative": sum(v is False for v in vals),
                           "unknown": sum(v is None for v in vals)}
     outputs = store.all_model_outputs(study)
-    models = sorted({(f.model_name, f.model_version, f.model_sha256, f.provider) for _, f in outputs})
-    thresholds = {}
-    for _, f in outputs:
-        thresholds.setdefault(f.label, set()).add(f.threshold)
-    model = None
-    if models:
-        name, version, sha, provider = models[-1]
-        model = {"name": name, "version": version, "sha256": sha, "provider": provider,
-                 "thresholds": {lab: sorted(v)[0] if len(v) == 1 else sorted(v) for lab, v in thresholds.items()},
-                 "cases_scored": len({cid for cid, _ in outputs}),
-                 "all_versions": [{"name": n, "version": v, "sha256": s, "provider": p} for n, v, s, p in models]}
+    per_model: dict[tuple, dict] = {}
+    for cid, f in outputs:
+        m = per_model.setdefault((f.model_name, f.model_version, f.model_sha256, f.provider),
+                                 {"labels": {}, "cases": set()})
+        m["labels"].setdefault(f.label, set()).add(f.threshold)
+        m["cases"].add(cid)
+    models = []
+    for (name, version, sha, provider), m in per_model.items():
+        models.append({"name": name, "version": version, "sha256": sha, "provider": provider,
+                       "labels": [lab for lab in info.labels if lab in m["labels"]],
+                       "thresholds": {lab: (min(v) if len(v) == 1 else sorted(v)) for lab, v in m["labels"].items()},
+                       "cases_scored": len(m["cases"])})
+    models.sort(key=lambda m: (-len(m["labels"]), -m["cases_scored"], m["name"]))
+    model = dict(models[0], all_versions=models) if models else None  # the one scoring most labels and cases
     return {"name": info.name, "description": info.description, "labels": list(info.labels),
             "n_cases": len(cases), "readers": store.readers(study), "arms": list(info.arms),
             "reference_standard": info.reference_standard, "cases_per_label": per_label, "model": model,

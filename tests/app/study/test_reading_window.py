@@ -191,3 +191,22 @@ def test_sigkill_while_reading_in_the_window(tmp_path, store):
         assert stored == steps[:len(stored)]
         nxt = s.next_case("demo", "ann")
         assert (nxt.case_id, nxt.arm) == steps[len(stored)]
+
+
+def test_study_read_command_opens_the_window(tmp_path, store, qapp):
+    from app.cli import main
+
+    png = tmp_path / "read.png"
+    assert main(["study", "read", "demo", "--reader", "bob", "--db", store.url, "--screenshot", str(png)]) == 0
+    from PySide6.QtGui import QImage
+
+    img = QImage(str(png))
+    assert img.width() >= 1000 and img.height() >= 600
+
+
+def test_study_read_on_an_empty_database_is_one_line(tmp_path, capsys, qapp):
+    from app.cli import main
+
+    assert main(["study", "read", "--db", str(tmp_path / "empty.sqlite")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: no studies in this database") and len(err.splitlines()) == 1

@@ -282,3 +282,18 @@ def test_database_refuses_rewriting_committed_reads(store, sql):
         with store.engine.begin() as c:
             c.execute(text(sql))
     assert [(r.read_id, r.seconds, r.answers, r.agreements) for r in store.reads_of("s")] == before
+
+
+def test_study_info_names_each_model_and_its_labels(store):
+    store.create_study("mix", ["any", "subdural", "bg_left"])
+    for cid in store.add_cases("mix", ["/a", "/b"]):
+        store.add_model_outputs("mix", cid, {"any": 0.9, "subdural": 0.2}, {"any": 0.5, "subdural": 0.4},
+                                "ich_cnn+ich_bilstm", "0.1.0+0.1.0", "a" * 64 + "+" + "b" * 64, "CPU")
+        store.add_model_outputs("mix", cid, {"bg_left": 0.7}, 0.5, "bg_laterality", "0.1.0", "c" * 64, "CPU")
+    with pytest.raises(StudyError, match="not in the study's labels"):
+        store.add_model_outputs("mix", "C001", {"face": 0.1}, 0.5, "m", "1", "d")
+    info = load_frames(store, "mix").info
+    assert info["model"]["name"] == "ich_cnn+ich_bilstm" and info["model"]["labels"] == ["any", "subdural"]
+    assert info["model"]["thresholds"] == {"any": 0.5, "subdural": 0.4} and info["model"]["cases_scored"] == 2
+    assert [m["name"] for m in info["model"]["all_versions"]] == ["ich_cnn+ich_bilstm", "bg_laterality"]
+    assert info["model"]["all_versions"][1]["labels"] == ["bg_left"]
