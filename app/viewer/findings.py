@@ -67,6 +67,14 @@ def _swatch(colour: str) -> QIcon:
     return QIcon(pm)
 
 
+class StripChart(pg.GraphicsLayoutWidget):
+    """pyqtgraph's canvas with a modest preferred size (its default 600x480 made the panel's scroll
+    page, sized by height-for-width, taller than any dock)."""
+
+    def sizeHint(self) -> QSize:  # noqa: N802
+        return QSize(360, 150)
+
+
 class ProbabilityBar(QStyledItemDelegate):
     """Paints P as a bar with the threshold as a tick; red when at or above it."""
 
@@ -131,6 +139,7 @@ class FindingsPanel(QWidget):
         self.table = QTableWidget(0, 3)
         self.table.setHorizontalHeaderLabels(["Finding", "P (series)", "Flag"])
         self.table.verticalHeader().setVisible(False)
+        self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 8)  # compact rows: 8 of them fit
         self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SingleSelection)
@@ -143,8 +152,8 @@ class FindingsPanel(QWidget):
         self.summary = QLabel("")
         self.summary.setWordWrap(True)
 
-        self.chart = pg.GraphicsLayoutWidget()
-        self.chart.setMinimumHeight(190)
+        self.chart = StripChart()
+        self.chart.setMinimumHeight(150)
         self.plot = self.chart.addPlot(row=0, col=0)
         self.plot.setMenuEnabled(False)
         self.plot.hideButtons()
