@@ -126,6 +126,13 @@ class UnaidedRows(QWidget):
         for w in self.findChildren(QAbstractButton) + self.findChildren(QSpinBox):
             w.setEnabled(on)
 
+    def fill(self, answers: dict[str, Answer]) -> None:
+        """Show the reader's own earlier read (going back to correct it)."""
+        for lab, a in answers.items():
+            (self.present_btn if a.present else self.absent_btn)[lab].setChecked(True)
+            self.score[lab].set_value(int(a.confidence if a.confidence is not None else a.probability))
+        self.changed.emit()
+
 
 class AidedRows(QWidget):
     """Aided step: the model's findings per label and the reader's agreement, final answer and ratings.
@@ -238,6 +245,16 @@ class AidedRows(QWidget):
             out[lab] = AidedAnswer(self.agree[lab].checkedId() == 0, final, rating=rating,
                                    **self.score[lab].answer_kwargs())
         return out
+
+    def fill(self, answers: dict[str, Answer], agreements: dict[str, dict], ratings: dict[str, str]) -> None:
+        """Show the reader's own earlier aided read (going back to correct it)."""
+        for lab, a in answers.items():
+            (self.agree_btn if agreements[lab]["agree"] else self.disagree_btn)[lab].setChecked(True)
+            self._on_agree(lab)
+            self.score[lab].set_value(int(a.confidence if a.confidence is not None else a.probability))
+            if lab in ratings and lab in self.rating_btn:
+                self.rating_btn[lab][RATINGS.index(ratings[lab])].setChecked(True)
+        self.changed.emit()
 
     def enable_maps(self, labels: list[str]) -> None:
         for lab in labels:

@@ -84,6 +84,7 @@ class ReadingWindow(QMainWindow):
         self.compute_maps = compute_maps
         self.case: CaseView | None = None
         self.saved = False  # the current step's read is committed
+        self.correcting: str | None = None  # case ID while the reader corrects a finished case
         self.unaided: UnaidedRows | None = None
         self.aided: AidedRows | None = None
         self._runner = None
@@ -116,6 +117,11 @@ class ReadingWindow(QMainWindow):
         v.addWidget(self.status)
         v.addStretch(1)
         buttons = QHBoxLayout()
+        self.back_btn = QPushButton("Go back...")
+        self.back_btn.setObjectName("back")
+        self.back_btn.setToolTip("look at a case you finished again and correct your read (the old read is kept)")
+        self.back_btn.clicked.connect(self.go_back)
+        buttons.addWidget(self.back_btn)
         self.save_btn = QPushButton("Save read")
         self.save_btn.setObjectName("save")
         self.save_btn.setShortcut(QKeySequence("Ctrl+S"))
@@ -157,7 +163,8 @@ class ReadingWindow(QMainWindow):
             self._runner.shutdown()
             self._runner = None
         self._clear_rows()
-        previous = self.case
+        previous = None if self.correcting else self.case
+        self.correcting = None
         self.case = self.session.current_case()
         self.saved = False
         done, total = self.session.progress()
@@ -202,7 +209,8 @@ class ReadingWindow(QMainWindow):
         rows = self.unaided or self.aided
         missing = rows.missing() if rows is not None else []
         self.save_btn.setEnabled(not self.saved and not missing)
-        self.next_btn.setEnabled(self.saved)
+        self.next_btn.setEnabled(self.saved or self.correcting is not None)
+        self.back_btn.setEnabled(self.correcting is None and bool(self.session.finished()))
         if not self.saved and missing:
             self.status.setText(f"<span style='color:#888'>to answer: {', '.join(missing)}</span>")
         elif not self.saved:
@@ -212,6 +220,15 @@ class ReadingWindow(QMainWindow):
         if self.saved or self.case is None:
             return
         try:
+            if self.correcting is not None:
+                rows = self.unaided or self.aided
+                new = self.session.correct(self.correcting, rows.answers())
+                self.saved = True
+                rows.set_enabled(False)
+                self.status.setText(f"<span style='color:#2a2'>correction saved (read {new}; your earlier read is "
+                                    f"kept in the audit trail)</span>")
+                self._update_buttons()
+                return
             if self.unaided is not None:
                 self.session.save_unaided(self.unaided.answers())
             elif self.aided is not None:
@@ -230,10 +247,61 @@ class ReadingWindow(QMainWindow):
         self._update_buttons()
 
     def next_case(self) -> None:
-        if not self.saved:
+        if not self.saved and self.correcting is None:
             return
         self.next_btn.setText("Next case")
         self.load_step()
+
+    # -- going back -----------------------------------------------------------------------------
+    def go_back(self) -> None:
+        from PySide6.QtWidgets import QInputDialog
+
+        done = self.session.finished()
+        if not done:
+            return
+        items = [f"{i}. {cid}" for i, cid in enumerate(done, 1)]
+        item, ok = QInputDialog.getItem(self, "Go back", "case to look at again (your unsaved answers on the "
+                                        "current case are dropped):", items, len(items) - 1, False)
+        if ok and item:
+            self.open_correction(done[items.index(item)])
+
+    def open_correction(self, case_id: str) -> None:
+        """Show a finished case with the reader's own latest read, ready to be corrected."""
+        if self._runner is not None:
+            self._runner.shutdown()
+            self._runner = None
+        self._clear_rows()
+        self.correcting = case_id
+        self.saved = False
+        self.case = self.session.case(case_id)
+        old = self.session.my_read(case_id)
+        self.header.setText(f"Case {case_id} (correction)")
+        self.progress_label.setText(f"{self.case.position} of {self.case.total}; your reading resumes where you were")
+        self.image.show_case(self.case)
+        if self.session.correction_arm == "aided":
+            findings = self.session.model_findings(case_id)
+            self.aided = AidedRows(self.session.labels, self.session.score_kind, findings, self.side)
+            self.aided.fill(old.answers, old.agreements, old.ratings)
+            self.aided.changed.connect(self._update_buttons)
+            self.aided.show_map.connect(self.show_map)
+            self.rows_holder.addWidget(self.aided)
+            self.aided.show()
+            self.step_label.setText("Correcting your aided read of this case: change what you need and save; "
+                                    "the earlier read stays in the audit trail. (The unaided read cannot change once "
+                                    "the model's findings were shown.)")
+            self._start_maps()
+        else:
+            self.unaided = UnaidedRows(self.session.labels, self.session.score_kind, self.side)
+            self.unaided.fill(old.answers)
+            self.unaided.changed.connect(self._update_buttons)
+            self.rows_holder.addWidget(self.unaided)
+            self.unaided.show()
+            self.step_label.setText("Correcting your read of this case: change what you need and save; the earlier "
+                                    "read stays in the audit trail.")
+        self.save_btn.setText("Save correction")
+        self.next_btn.setText("Back to reading")
+        self.status.setText("")
+        self._update_buttons()
 
     # -- heat maps (aided step only) ------------------------------------------------------------
     def _start_maps(self) -> None:

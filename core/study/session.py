@@ -52,8 +52,13 @@ class ReaderSession:
         return self.__store.save_read(self.study, self.reader, case.case_id, answers,
                                       self._started[(case.case_id, "unaided")], seconds)
 
-    def model_findings(self) -> dict[str, ModelFinding]:
-        """The model's per-label findings for the current case; BlindingError in the unaided step."""
+    def model_findings(self, case_id: str | None = None) -> dict[str, ModelFinding]:
+        """The model's per-label findings for the current case (or a finished one, to correct it);
+        BlindingError while the reader's unaided read of that case is not saved."""
+        if case_id is not None:
+            if case_id not in self.finished():
+                raise BlindingError(f"case {case_id}: the model's findings show only after your unaided read is saved")
+            return self.__store.reader_model_findings(self.study, self.reader, case_id)
         case = self.current_case()
         if case is None:
             raise StudyError("every case is read")
@@ -69,3 +74,36 @@ class ReaderSession:
         case = self._require("aided")
         return self.__store.save_aided(self.study, self.reader, case.case_id, answers,
                                        self._started.get((case.case_id, "aided"), utcnow()), seconds)
+
+    # -- going back to a finished case (a correction is a new read that supersedes the old one)
+    def finished(self) -> list[str]:
+        """Case IDs this reader has finished in every arm, in their reading order."""
+        return self.__store.finished_cases(self.study, self.reader)
+
+    @property
+    def correction_arm(self) -> str:
+        """What a correction changes: the aided read (the unaided one is fixed once the model may have been
+        seen), or the unaided read in a study without the aided arm."""
+        return "aided" if "aided" in self.arms else "unaided"
+
+    def case(self, case_id: str) -> CaseView:
+        """A finished case, to look at it again or correct it."""
+        order = self.finished()
+        if case_id not in order:
+            raise StudyError(f"case {case_id} is not among your finished cases")
+        return self.__store.case_view(self.study, self.reader, case_id, self.correction_arm)
+
+    def my_read(self, case_id: str):
+        """Your own latest read of a finished case in the arm a correction changes (never the truth)."""
+        self.case(case_id)
+        trail = [r for r in self.__store.audit_trail(self.study, case_id, self.reader)
+                 if r.arm == self.correction_arm and r.current]
+        return trail[-1]
+
+    def correct(self, case_id: str, answers: Mapping, seconds: float | None = None) -> int:
+        """Commit a corrected read of a finished case; the old read stays in the audit trail."""
+        old = self.my_read(case_id)
+        started = utcnow()
+        if self.correction_arm == "aided":
+            return self.__store.save_aided(self.study, self.reader, case_id, answers, started, seconds, supersedes=old.read_id)
+        return self.__store.save_read(self.study, self.reader, case_id, answers, started, seconds, supersedes=old.read_id)

@@ -474,6 +474,20 @@ class StudyStore:
                 return CaseView(cid, c.path, c.series_uid, todo[0], i, len(order))
         return None
 
+    def finished_cases(self, study: str, reader: str) -> list[str]:
+        """Cases a reader has read in every arm of the study, in the reader's order."""
+        with self._rsession() as s:
+            st = self._study(s, study)
+            done = self._done_arms(s, st, self._reader(s, st, reader))
+            arms = set(st.arms)
+        return sorted((cid for cid, a in done.items() if arms <= a), key=lambda cid: _order_key(study, reader, cid))
+
+    def case_view(self, study: str, reader: str, case_id: str, arm: str) -> CaseView:
+        order = self.reading_order(study, reader)
+        with self._rsession() as s:
+            c = self._case(s, self._study(s, study), case_id)
+            return CaseView(c.case_id, c.path, c.series_uid, arm, order.index(case_id) + 1, len(order))
+
     def progress(self, study: str, reader: str) -> tuple[int, int]:
         """(cases finished in every arm, cases in the study) for one reader."""
         with self._rsession() as s:

@@ -210,3 +210,32 @@ def test_study_read_on_an_empty_database_is_one_line(tmp_path, capsys, qapp):
     assert main(["study", "read", "--db", str(tmp_path / "empty.sqlite")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: no studies in this database") and len(err.splitlines()) == 1
+
+
+def test_go_back_and_correct_a_finished_case(qtbot, store):
+    win = _window(qtbot, store)
+    assert not win.back_btn.isEnabled()  # nothing finished yet
+    first = win.case.case_id
+    answer_unaided(win, {lab: (False, 2) for lab in LABELS})
+    click(win.save_btn)
+    click(win.next_btn)
+    answer_aided(win, {lab: (True, 3, 0) for lab in LABELS})
+    click(win.save_btn)
+    click(win.next_btn)
+    second = win.case.case_id
+    assert win.back_btn.isEnabled()
+    win.open_correction(first)
+    assert win.header.text() == f"Case {first} (correction)" and win.next_btn.isEnabled()
+    rows = win.aided
+    assert all(rows.agree_btn[lab].isChecked() for lab in LABELS)  # the reader's own earlier read
+    assert win.save_btn.isEnabled()  # everything answered already: saving as is would be allowed
+    click(rows.disagree_btn["subdural"])
+    click(rows.score["subdural"].buttons[4])
+    click(win.save_btn)
+    assert "correction saved" in win.status.text()
+    click(win.next_btn)  # back to reading: the same step as before going back
+    assert win.case.case_id == second and win.case.arm == "unaided" and win.correcting is None
+    trail = store.audit_trail("demo", first, "ann")
+    assert [(r.arm, r.current) for r in trail] == [("unaided", True), ("aided", False), ("aided", True)]
+    assert trail[-1].agreements["subdural"]["agree"] is False and trail[-1].answers["subdural"].confidence == 5
+    assert trail[-1].supersedes == trail[1].read_id

@@ -199,8 +199,9 @@ def test_blinding_unaided_session(store):
     with pytest.raises(BlindingError):
         store.reader_model_findings("s", "ann", s.current_case().case_id)
     public = {n for n in dir(s) if not n.startswith("_")}
-    assert public == {"arms", "current_case", "labels", "model_findings", "progress", "reader", "save_aided",
-                      "save_unaided", "score_kind", "study"}
+    assert public == {"arms", "case", "correct", "correction_arm", "current_case", "finished", "labels",
+                      "model_findings", "my_read", "progress", "reader", "save_aided", "save_unaided", "score_kind",
+                      "study"}  # nothing that returns truth, other readers' reads, or the store
     for name in ("study", "reader", "labels", "score_kind", "arms"):  # plain values, not the store
         assert not isinstance(getattr(s, name), StudyStore)
     assert "truth" not in repr(s.current_case()).lower()
@@ -297,3 +298,31 @@ def test_study_info_names_each_model_and_its_labels(store):
     assert info["model"]["thresholds"] == {"any": 0.5, "subdural": 0.4} and info["model"]["cases_scored"] == 2
     assert [m["name"] for m in info["model"]["all_versions"]] == ["ich_cnn+ich_bilstm", "bg_laterality"]
     assert info["model"]["all_versions"][1]["labels"] == ["bg_left"]
+
+
+def test_reader_goes_back_and_corrects_an_aided_read(store):
+    _two_label_study(store)
+    store.import_truth("s", [(c.case_id, lab, False) for c in store.cases("s") for lab in ("any", "subdural")])
+    s = ReaderSession(store, "s", "ann")
+    first = s.current_case().case_id
+    with pytest.raises(StudyError, match="not among your finished"):
+        s.case(first)
+    with pytest.raises(BlindingError):
+        s.model_findings(first)
+    s.save_unaided({"any": Answer(True, 4), "subdural": Answer(False, 3)})
+    s.save_aided({"any": AidedAnswer(True, True, 5, rating="correct"), "subdural": AidedAnswer(True, False, 2)})
+    assert s.finished() == [first] and s.case(first).arm == "aided" and s.case(first).position == 1
+    old = s.my_read(first)
+    assert old.arm == "aided" and old.answers["any"] == Answer(True, 5) and old.ratings == {"any": "correct"}
+    assert s.model_findings(first)["any"].present
+    new = s.correct(first, {"any": AidedAnswer(False, False, 2, rating="incorrect"),
+                            "subdural": AidedAnswer(True, False, 4)})
+    with pytest.raises(StudyError, match="needs a rating"):  # the model still calls 'any' present
+        s.correct(first, {"any": AidedAnswer(True, True, 2), "subdural": AidedAnswer(True, False, 4)})
+    trail = store.audit_trail("s", first, "ann")
+    assert [(r.arm, r.supersedes, r.current) for r in trail] == [("unaided", None, True), ("aided", None, False),
+                                                                   ("aided", old.read_id, True)]
+    assert trail[-1].read_id == new and s.my_read(first).read_id == new
+    agree = load_frames(store, "s").agreement
+    assert not agree[agree.label == "any"].agree.iloc[0]  # the correction is what counts
+    assert s.current_case().case_id != first  # going back did not move the reading position
