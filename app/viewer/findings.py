@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QFrame, QGridLayout, QHBoxLayo
 
 from app.viewer.overlays import BG_LABELS, OverlayCache, apply_map
 from app.viewer.scoring import ScoringOutcome, ScoringRunner
+from core.errors import ModelError
 from core.models.registry import ModelRegistry
 
 LABEL_TEXT = {"any": "Any hemorrhage", "epidural": "Epidural", "intraparenchymal": "Intraparenchymal",
@@ -277,7 +278,7 @@ class FindingsPanel(QWidget):
         for name in ("ich_bilstm", "bg_laterality", "skullstrip_qc"):
             try:
                 t = reg.card(name).thresholds
-            except Exception:  # a missing card shows as 'no threshold', and scoring itself reports the error
+            except ModelError:  # no such card: rows say 'no threshold in the card'; scoring reports the missing model
                 continue
             if name == "bg_laterality":
                 thr.update({lab: float(t.get("hemorrhage", 0.5)) for lab in BG_LABELS})

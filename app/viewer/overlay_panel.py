@@ -289,13 +289,12 @@ class OverlayPanel(QWidget):
         self._update_enabled()
 
     def _cell_mm(self) -> float:
-        v = self.state.volume
-        if v is None:
+        """Width in mm of one Grad-CAM cell of the slice CNN on this volume (the map's resolution)."""
+        st = self.state
+        res = st.ich if st.ich is not None else st.bg
+        if st.volume is None or res is None:
             return 0.0
-        try:
-            return float(abs(v.affine[0, 0])) * v.shape[2] / 8.0  # 8x8 maps over the slice
-        except Exception:
-            return 0.0
+        return st.volume.spacing[2] * st.volume.shape[2] / res.cam.shape[-1]
 
     def _cursor_moved(self) -> None:
         """An occlusion map covers one slice: on another slice show that slice's map if it was computed."""

@@ -56,6 +56,7 @@ def test_label_opacity_threshold_colormap_and_visibility_write_the_state(qtbot, 
     assert o.kind == "gradcam" and o.label == "subdural" and o.data.shape == st.volume.shape
     assert panel.legend.text() == o.legend == f"Grad-CAM subdural - ich_cnn {st.ich.models[0].version} (CPU)"
     assert panel.colorbar.levels() == pytest.approx((0.0, 1.0))
+    assert "~29 mm" in panel.note.text()  # 8 cells over 512 x 0.449 mm
     assert panel.units.text() == "Colour scale: Grad-CAM relative to the series peak (0 to 1)"
     panel.opacity.setValue(70)
     assert st.overlay.opacity == pytest.approx(0.7)
