@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, func, select
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModuleError
 from sqlalchemy.orm import Session, selectinload
 
 from core.errors import NeuroReviewError
@@ -151,7 +151,10 @@ def database_url(db: str | Path | None = None) -> str:
         path = Path(s).expanduser().resolve()
         if path.exists() and path.is_dir():
             raise StudyError("a study database must be a file, not a folder", str(path))
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StudyError(f"cannot create the database's folder ({exc.strerror})", str(path)) from exc
         return f"sqlite:///{path}"
     if s.startswith("postgresql://") or s.startswith("postgres://"):
         s = "postgresql+psycopg://" + s.split("://", 1)[1]  # psycopg 3 is the bundled driver
@@ -224,13 +227,17 @@ class StudyStore:
 
     def __init__(self, db: str | Path | None = None) -> None:
         self.url = database_url(db)
-        self.engine = make_engine(self.url)
+        try:
+            self.engine = make_engine(self.url)
+        except (ArgumentError, NoSuchModuleError) as exc:
+            raise StudyError(f"not a database URL or file path ({exc})", _safe_url(self.url)) from exc
         self._read_engine = self.engine.execution_options(nr_readonly=True)
         try:
             upgrade_to_head(self.engine)
-        except OperationalError as exc:
+        except DBAPIError as exc:  # not a database, unreachable server, wrong password, locked...
             self.engine.dispose()
-            raise StudyError(f"cannot open the study database ({exc.orig})", _safe_url(self.url)) from exc
+            why = " ".join(str(exc.orig).split())  # one line: drivers put hints on further lines
+            raise StudyError(f"cannot open the study database ({why})", _safe_url(self.url)) from exc
 
     # -- lifecycle
     def close(self) -> None:

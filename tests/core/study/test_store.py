@@ -326,3 +326,16 @@ def test_reader_goes_back_and_corrects_an_aided_read(store):
     agree = load_frames(store, "s").agreement
     assert not agree[agree.label == "any"].agree.iloc[0]  # the correction is what counts
     assert s.current_case().case_id != first  # going back did not move the reading position
+
+
+@pytest.mark.parametrize("target, message", [
+    ("foo://x", "not a database URL"),
+    ("postgresql://nobody@127.0.0.1:1/x", "cannot open the study database"),
+    ("{tmp}/garbage.sqlite", "file is not a database"),
+    ("{tmp}", "must be a file, not a folder"),
+])
+def test_open_errors_are_one_line(tmp_path, target, message):
+    (tmp_path / "garbage.sqlite").write_text("this is not SQLite")
+    with pytest.raises(StudyError, match=message) as info:
+        StudyStore(target.format(tmp=tmp_path))
+    assert "\n" not in str(info.value)
