@@ -176,7 +176,8 @@ class L(QLabel):
         super().paintEvent(ev)
         if not self.done:
             self.done = True
-            print("first-paint", flush=True)
+            import time
+            print(f"first-paint process cpu {time.process_time():.3f}s", flush=True)
 app = QApplication(sys.argv)
 w = L("empty window")
 w.resize(1400, 900)
@@ -185,20 +186,22 @@ app.exec()
 """
 
 
-def launch(cmd: list[str], env: dict) -> float:
+def launch(cmd: list[str], env: dict) -> tuple[float, float]:
+    """(wall seconds from Popen to the first-paint line, the process's own CPU seconds at that moment)."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env, cwd=ROOT)
     try:
         for line in proc.stdout:
             if line.startswith("first-paint"):
-                return time.perf_counter() - t0
+                wall = time.perf_counter() - t0
+                return wall, float(line.split("process cpu")[1].strip().rstrip("s"))
         raise RuntimeError(f"{cmd} exited without painting (code {proc.wait()})")
     finally:
         proc.terminate()
         proc.wait(timeout=30)
 
 
-def bench_launch(n: int) -> tuple[list[float], list[float]]:
+def bench_launch(n: int) -> tuple[list, list]:
     ours, floor = [], []
     with tempfile.TemporaryDirectory() as home:
         env = dict(os.environ, NEUROREVIEW_REPORT_FIRST_PAINT="1", NEUROREVIEW_HOME=home, QT_QPA_PLATFORM="offscreen")
@@ -253,11 +256,11 @@ def main() -> int:
     print(f"target <= 16 ms (wall, 1x1): {'met' if m1 <= 0.016 else 'NOT met'}; load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     if args.launches:
         ours, floor = bench_launch(args.launches)
-        print(f"`neuroreview view` to first image (median of {args.launches}): {statistics.median(ours):.2f} s "
-              f"(runs {', '.join(f'{v:.2f}' for v in ours)})")
-        print(f"peer: empty PySide6 window to first paint             : {statistics.median(floor):.2f} s "
-              f"-> ours costs {statistics.median(ours) - statistics.median(floor):+.2f} s more")
-        print(f"target <= 1 s: {'met' if statistics.median(ours) <= 1.0 else 'NOT met'}")
+        print(f"`neuroreview view` to first image (median of {args.launches}): wall {med(ours):.2f} s "
+              f"(runs {', '.join(f'{v[0]:.2f}' for v in ours)}), the viewer process's cpu {med(ours, 1):.2f} s "
+              "(the series is read by a forked prefetch process meanwhile)")
+        print(f"peer: empty PySide6 window to first paint             : wall {med(floor):.2f} s, cpu {med(floor, 1):.2f} s")
+        print(f"target <= 1 s (wall): {'met' if med(ours) <= 1.0 else 'NOT met'}; load average now {os.getloadavg()[0]:.1f}")
     return 0
 
 

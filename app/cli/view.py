@@ -66,6 +66,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _interactive(args: argparse.Namespace, overlay) -> int:
+    from app.viewer.prefetch import Prefetch
+    from core.paths import demo_ct_dir
+
+    # read the series in a forked process while this one imports Qt and builds the window (before Qt: fork-safe)
+    prefetch = Prefetch.start(args.path or demo_ct_dir()) if not args.series else None
     from PySide6.QtWidgets import QApplication
 
     from app.viewer.main_window import ViewerWindow
@@ -83,8 +88,10 @@ def _interactive(args: argparse.Namespace, overlay) -> int:
     if args.preset3d:
         win.pane3d.set_preset(args.preset3d)
     win.show()
-    if args.path:
-        win.open_path(args.path)
+    if prefetch is not None:
+        win.open_prefetched(prefetch)
+    elif args.path:
+        win.open_path(args.path, args.series)  # a chosen series, or no fork on this platform
     else:
         win.open_demo()
     if overlay:

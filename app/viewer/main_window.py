@@ -357,15 +357,22 @@ class ViewerWindow(QMainWindow):
         recent = self.settings.recent
         return str(Path(recent[0]).parent) if recent else str(Path.home())
 
-    def open_path(self, path: str | os.PathLike) -> None:
+    def open_path(self, path: str | os.PathLike, series_uid: str | None = None) -> None:
         """Open a DICOM folder/file or a NIfTI file in the background (the UI keeps working)."""
         path = str(path)
         self.statusBar().showMessage(f"opening {path} ...")
         name = path.lower()
-        if os.path.isfile(path) and (name.endswith(".nii") or name.endswith(".nii.gz")):
+        if series_uid is not None:
+            self.loader.load(path, series_uid)
+        elif os.path.isfile(path) and (name.endswith(".nii") or name.endswith(".nii.gz")):
             self.loader.load(path)
         else:
             self.loader.scan(path)
+
+    def open_prefetched(self, prefetch) -> None:
+        """Open what `app.viewer.prefetch` is reading in a forked process (the launch path)."""
+        self.statusBar().showMessage(f"opening {prefetch.path} ...")
+        self.loader.adopt(prefetch)
 
     def _on_scanned(self, path: str, result) -> None:
         if not result.series:

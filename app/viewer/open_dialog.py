@@ -55,6 +55,21 @@ class BackgroundLoader(QObject):
 
         self._run(path, job)
 
+    def adopt(self, prefetch) -> None:
+        """Take over an `app.viewer.prefetch.Prefetch` started at launch: its volume, its error, or, when
+        the folder holds several series, a scan here for the picker."""
+        def job():
+            kind, value = prefetch.wait()
+            if kind == "volume":
+                return "loaded", value
+            if kind == "error":
+                return "failed", value
+            from core.io import scan
+
+            return "scanned", scan(prefetch.path)
+
+        self._run(prefetch.path, job)
+
     def load(self, path: str, series_uid: str | None = None, scanned=None) -> None:
         def job():
             from core.io import load

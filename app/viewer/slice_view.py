@@ -348,7 +348,8 @@ class SliceView(pg.GraphicsView):
             self._painted_once = True
             dt = time.perf_counter() - PROCESS_T0
             if os.environ.get("NEUROREVIEW_REPORT_FIRST_PAINT"):
-                print(f"first-paint {self.orientation} {dt:.3f}s", flush=True, file=sys.stdout)
+                print(f"first-paint {self.orientation} {dt:.3f}s since import, process cpu {time.process_time():.3f}s",
+                      flush=True, file=sys.stdout)
             self.firstPainted.emit(dt)
 
     # -- active frame ---------------------------------------------------------------------------

@@ -56,7 +56,6 @@ def test_bad_overlay_argument_is_refused(tmp_path, qapp):
     assert res.returncode == 2 and "gradcam:LABEL" in res.stderr
 
 
-@pytest.mark.slow  # scores the demo series with the bundled models before rendering
 def test_screenshot_with_gradcam_waits_for_scoring(tmp_path, qapp):
     out = tmp_path / "cam.png"
     res = run_view("--screenshot", str(out), "--layout", "1x1", "--preset", "subdural", "--slice", "15",
