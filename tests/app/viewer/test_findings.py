@@ -175,7 +175,6 @@ def test_clicking_a_label_row_shows_its_gradcam(qtbot, panel, ct, direct):
     panel.state.set_overlay(label="intraventricular")
     assert panel.table.currentRow() == panel.labels().index("intraventricular")
     assert panel.state.overlay.legend.startswith("Grad-CAM subdural")
-    panel.grab().save("/tmp/partb_findings_test.png")
 
 
 def test_opening_another_series_during_a_run_cancels_it_and_keeps_the_new_state_clean(qtbot, panel, ct):
