@@ -22,7 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--slice", type=int, default=None, help="axial slice index (0-based, as `neuroreview score` counts)")
     p.add_argument("--overlay", default=None, metavar="KIND:LABEL",
                    help="heat map: gradcam:LABEL or occlusion:LABEL (LABEL an ICH label, bg_left/bg_right, or face/brain_loss "
-                        "for MRI); with --slice the crosshair goes to the map's peak on that slice")
+                        "for MRI); the crosshair goes to the map's peak (on --slice when given)")
     p.add_argument("--findings", action="store_true", help="with --screenshot: run the models and show their results")
     p.add_argument("--preset3d", choices=("bone", "skin", "brain"), default=None, help="3-D rendering preset")
     p.add_argument("--screenshot", default=None, metavar="OUT.png", help="render the window headless to a PNG and exit")
@@ -130,8 +130,8 @@ def _screenshot(args: argparse.Namespace, overlay, size: tuple[int, int]) -> int
             headless.run_models(win.state)  # synchronous: the picture shows the finished results
         if overlay:
             headless.show_overlay(win.state, *overlay)
-            if args.slice is not None:  # put the crosshair on the map's peak so the MPR views cut through it
-                headless.cursor_to_peak(win.state)
+            # the crosshair on the map's peak (on --slice, else anywhere) so every view cuts through it
+            headless.cursor_to_peak(win.state, keep_slice=args.slice is not None)
         win.ensure_panels()
         if win.layout_name == "2x2":
             win.pane3d.ensure()

@@ -66,11 +66,14 @@ def show_overlay(state: ViewerState, kind: str, label: str) -> None:
     apply_map(state.set_overlay, state.overlay, m)
 
 
-def cursor_to_peak(state: ViewerState) -> None:
-    """Move the crosshair (y, x) to the overlay's maximum on the current axial slice."""
+def cursor_to_peak(state: ViewerState, keep_slice: bool = True) -> None:
+    """Move the crosshair to the overlay's maximum: on the current axial slice, or anywhere."""
     data = state.overlay.data
     if data is None:
         return
-    z = state.cursor[0]
-    y, x = np.unravel_index(int(np.argmax(data[z])), data[z].shape)
-    state.set_cursor(z=z, y=int(y), x=int(x))
+    if keep_slice:
+        z = state.cursor[0]
+        y, x = np.unravel_index(int(np.argmax(data[z])), data[z].shape)
+    else:
+        z, y, x = np.unravel_index(int(np.argmax(data)), data.shape)
+    state.set_cursor(z=int(z), y=int(y), x=int(x))
