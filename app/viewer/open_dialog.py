@@ -83,13 +83,13 @@ def _series_row(s) -> list[str]:
     shape = f"{s.shape[0]} x {s.shape[1]} x {s.shape[2]}" if s.kind == "dicom" else "NIfTI"
     spacing = f"{s.pixel_spacing[0]:.3g} x {s.pixel_spacing[1]:.3g} mm" if s.pixel_spacing else ""
     warns = "; ".join(str(w.code.value) for w in s.warnings)
-    return [s.modality, s.description or "(no description)", str(s.n_files), shape, spacing, warns]
+    return [s.modality, s.description or "(no description)", str(s.n_files), shape, spacing, warns, s.path]
 
 
 class SeriesPicker(QDialog):
     """Choose one series of a folder; lists each series' warnings and the files the loader skipped."""
 
-    HEADERS = ["modality", "description", "files", "slices x rows x cols", "pixel spacing", "warnings"]
+    HEADERS = ["modality", "description", "files", "slices x rows x cols", "pixel spacing", "warnings", "where"]
 
     def __init__(self, scan_result, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -103,7 +103,7 @@ class SeriesPicker(QDialog):
         for i, s in enumerate(scan_result.series):
             for j, text in enumerate(_series_row(s)):
                 item = QTableWidgetItem(text)
-                if j == len(self.HEADERS) - 1 and s.warnings:
+                if self.HEADERS[j] == "warnings" and s.warnings:
                     item.setToolTip("\n".join(str(w) for w in s.warnings))
                 self.table.setItem(i, j, item)
         self.table.resizeColumnsToContents()
