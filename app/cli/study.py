@@ -3,6 +3,7 @@
     study create NAME [--labels L1,L2] [--score-kind confidence|probability] [--arms unaided,aided] [...]
     study add-cases NAME FOLDER|CSV      study add-readers NAME R1 R2 ...      study import-truth NAME CSV
     study score-cases NAME [--rescore]   study status NAME [--json]            study list
+    study audit NAME CASE_ID READER      (every read of a case by a reader, corrections included)
     study export NAME --format csv|xlsx|html --out DIR                          study read NAME [--reader R]
 
 Every subcommand takes --db FILE|URL (default: studies.sqlite in the user data dir, NEUROREVIEW_HOME
@@ -61,6 +62,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     st.add_argument("name")
     st.add_argument("--json", action="store_true")
     st.set_defaults(func=status)
+
+    au = ss.add_parser("audit", parents=[common], help="every read of a case by a reader, corrections included")
+    au.add_argument("name")
+    au.add_argument("case_id")
+    au.add_argument("reader")
+    au.set_defaults(func=audit)
 
     ls = ss.add_parser("list", parents=[common], help="studies in the database")
     ls.set_defaults(func=list_studies)
@@ -179,6 +186,27 @@ def status(args) -> int:
         print(f"  {name}: {p['done']} of {p['total']} case(s) finished ({arms})")
     if not st["readers"]:
         print("  no readers yet (neuroreview study add-readers)")
+    return 0
+
+
+def audit(args) -> int:
+    with _store(args) as store:
+        trail = store.audit_trail(args.name, args.case_id, args.reader)
+    if not trail:
+        print(f"{args.reader} has no read of {args.case_id}")
+    for r in trail:
+        state = "current" if r.current else f"superseded by read {r.superseded_by}"
+        fix = f", corrects read {r.supersedes}" if r.supersedes else ""
+        print(f"read {r.read_id} {r.arm} committed {r.committed_at:%Y-%m-%d %H:%M:%S} UTC, {r.seconds:.0f} s{fix} ({state})")
+        for lab, a in r.answers.items():
+            score = f"confidence {a.confidence}" if a.confidence is not None else f"probability {a.probability:g}"
+            extra = ""
+            if lab in r.agreements:
+                g = r.agreements[lab]
+                extra = f"; model {'present' if g['model_present'] else 'absent'}, {'agree' if g['agree'] else 'disagree'}"
+            if lab in r.ratings:
+                extra += f"; heat map {r.ratings[lab]}"
+            print(f"  {lab:<18} {'present' if a.present else 'absent':<8} {score}{extra}")
     return 0
 
 

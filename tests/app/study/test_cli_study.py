@@ -134,3 +134,25 @@ def test_score_cases_reports_an_unreadable_case(capsys, tmp_path):
         s.add_cases("qc", [str(bad)])
     rc, _, err = run(capsys, "study", "score-cases", "qc", "--db", db)
     assert rc == 2 and "no bundled model scores label(s) face" in err
+
+
+def test_audit_shows_a_correction_and_the_read_it_replaced(capsys, tmp_path):
+    from core.study import Answer, ReaderSession
+
+    db = str(tmp_path / "s.sqlite")
+    run(capsys, "study", "create", "u", "--db", db, "--labels", "any,subdural", "--arms", "unaided",
+        "--score-kind", "probability")
+    with StudyStore(db) as s:
+        s.add_cases("u", ["/x"])
+        s.add_readers("u", ["ann"])
+        rs = ReaderSession(s, "u", "ann")
+        first = rs.save_unaided({"any": Answer(True, probability=80), "subdural": Answer(False, probability=10)})
+        second = rs.correct("C001", {"any": Answer(False, probability=30), "subdural": Answer(False, probability=5)})
+    rc, out, _ = run(capsys, "study", "audit", "u", "C001", "ann", "--db", db)
+    assert rc == 0
+    lines = out.splitlines()
+    assert f"read {first} unaided" in lines[0] and f"superseded by read {second}" in lines[0]
+    assert f"read {second} unaided" in lines[3] and f"corrects read {first}" in lines[3] and "(current)" in lines[3]
+    assert "any                present  probability 80" in lines[1]
+    rc, out, _ = run(capsys, "study", "status", "u", "--db", db)
+    assert "unaided 1; 1 correction(s)" in out and "ann: 1 of 1 case(s) finished" in out

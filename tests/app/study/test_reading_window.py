@@ -239,3 +239,31 @@ def test_go_back_and_correct_a_finished_case(qtbot, store):
     assert [(r.arm, r.current) for r in trail] == [("unaided", True), ("aided", False), ("aided", True)]
     assert trail[-1].agreements["subdural"]["agree"] is False and trail[-1].answers["subdural"].confidence == 5
     assert trail[-1].supersedes == trail[1].read_id
+
+
+def test_probability_study_spin_boxes_start_empty(qtbot, tmp_path):
+    s = StudyStore(str(tmp_path / "p.sqlite"))
+    s.create_study("p", ["any", "subdural"], score_kind="probability", arms=("unaided",))
+    s.add_cases("p", [str(DEMO_CT / "normal")])
+    s.add_readers("p", ["ann"])
+    win = ReadingWindow(s, "p", "ann", compute_maps=False)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    rows = win.unaided
+    assert all(rows.score[lab].spin.text() == "-" and rows.score[lab].value() is None for lab in ("any", "subdural"))
+    for lab, present, typed in (("any", False, "15"), ("subdural", False, "0")):
+        click(rows.absent_btn[lab] if not present else rows.present_btn[lab])
+        spin = rows.score[lab].spin
+        spin.setFocus()
+        spin.lineEdit().selectAll()
+        qtbot.keyClicks(spin, typed)
+        qtbot.keyClick(spin, Qt.Key_Tab)
+    assert win.save_btn.isEnabled()
+    click(win.save_btn)
+    (read,) = s.audit_trail("p", "C001", "ann")
+    assert read.answers["any"].probability == 15.0 and read.answers["subdural"].probability == 0.0
+    assert win.next_btn.text() == "Next case"  # no aided arm: no model findings to show
+    click(win.next_btn)
+    assert win.header.text() == "All cases read"
+    s.close()
