@@ -433,6 +433,11 @@ class ViewerWindow(QMainWindow):
         if self.first_paint_s is None:
             self.first_paint_s = dt
             self.firstPainted.emit(dt)
+            if os.environ.get("NEUROREVIEW_REPORT_FIRST_PAINT") == "exit":  # start-up profiling and benchmarks
+                from PySide6.QtWidgets import QApplication
+
+                QTimer.singleShot(0, QApplication.quit)
+                return
             QTimer.singleShot(50, self._after_first_paint)
 
     def _after_first_paint(self) -> None:
