@@ -19,9 +19,10 @@ from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import (QApplication, QComboBox, QDialog, QDialogButtonBox, QFormLayout, QFrame, QHBoxLayout,
                                QLabel, QMainWindow, QPushButton, QScrollArea, QSplitter, QVBoxLayout, QWidget)
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from app.study.answers import AidedRows, UnaidedRows
 from core.errors import NeuroReviewError
-from core.imaging.windows import PRESETS
 from core.study import CaseView, ReaderSession, StudyError, StudyStore
 
 PRESET_KEYS = {Qt.Key_1: "brain", Qt.Key_2: "subdural", Qt.Key_3: "soft_tissue", Qt.Key_4: "bone",
@@ -235,6 +236,11 @@ class ReadingWindow(QMainWindow):
                 self.session.save_aided(self.aided.answers())
         except StudyError as exc:
             self.status.setText(f"<span style='color:#d33'>not saved: {exc.message}</span>")
+            return
+        except SQLAlchemyError as exc:  # e.g. the shared PostgreSQL server is unreachable: say so, keep the answers
+            why = " ".join(str(getattr(exc, "orig", exc)).split())
+            self.status.setText(f"<span style='color:#d33'>NOT saved, the database did not answer ({why}); "
+                                f"your answers are still here: press Save again</span>")
             return
         self.saved = True
         rows = self.unaided or self.aided

@@ -333,6 +333,14 @@ class StudyStore:
                 rows.append((str(path), (str(cid).strip() or None) if cid is not None else None,
                              rest[0] if rest else None))
         added: list[str] = []
+        try:
+            self._add_cases(study, rows, added)
+        except IntegrityError as exc:  # another coordinator added cases at the same moment
+            raise StudyError("cases were being added from elsewhere at the same time: nothing was added, run it again",
+                             self.location) from exc
+        return added
+
+    def _add_cases(self, study: str, rows: list, added: list[str]) -> None:
         with self._session() as s, s.begin():
             st = self._study(s, study)
             existing = s.execute(select(Case.case_id, Case.path, Case.series_uid).where(Case.study_id == st.id)).all()
@@ -354,7 +362,6 @@ class StudyStore:
                 ids.add(cid)
                 keys.add((path, uid))
                 added.append(cid)
-        return added
 
     def cases(self, study: str) -> list[CaseRecord]:
         with self._rsession() as s:

@@ -20,6 +20,7 @@ from core.study import StudyStore
 from core.study.frames import load_frames
 from tests.app.study.gui_helpers import (DEMO_CASES, PERCENT, answer_aided, answer_unaided, click, make_demo_study,
                                          score_demo, widget_texts)
+from tests.core.study.db_fixtures import PG_URL, SKIP_PG, drop_pg_database, new_pg_database
 
 ROOT = Path(__file__).resolve().parents[3]
 DEMO_CT = ROOT / "resources" / "demo" / "ct"
@@ -267,3 +268,22 @@ def test_probability_study_spin_boxes_start_empty(qtbot, tmp_path):
     click(win.next_btn)
     assert win.header.text() == "All cases read"
     s.close()
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not PG_URL, reason=SKIP_PG)
+def test_unreachable_database_says_not_saved_and_keeps_the_answers(qtbot, outputs):
+    url = new_pg_database()
+    try:
+        s = make_demo_study(url, DEMO_CT, outputs, labels=LABELS)
+        win = _window(qtbot, s)
+        answer_unaided(win, {lab: (True, 4) for lab in LABELS})
+        drop_pg_database(url)  # the shared server loses the study's database mid-session
+        click(win.save_btn)
+        assert "NOT saved" in win.status.text()
+        assert win.save_btn.isEnabled() and not win.next_btn.isEnabled()
+        assert all(win.unaided.present_btn[lab].isChecked() for lab in LABELS)
+        win.close()
+        s.close()
+    finally:
+        drop_pg_database(url)
