@@ -36,6 +36,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--arms", default="unaided,aided", help="'unaided,aided' (default: sequential design) or 'unaided'")
     c.add_argument("--description", default="")
     c.add_argument("--reference-standard", default="", help="how the truth was established (goes into the report)")
+    c.add_argument("--min-seconds", type=float, default=0.0,
+                   help="minimum reading time per case before the unaided read can be saved (default 0: none)")
     c.set_defaults(func=create)
 
     a = ss.add_parser("add-cases", parents=[common], help="add cases from a folder (each CT series / NIfTI) or a CSV")
@@ -99,9 +101,11 @@ def create(args) -> int:
     labels = [x.strip() for x in args.labels.split(",")] if args.labels else list(ICH_LABELS)
     with _store(args) as store:
         rec = store.create_study(args.name, labels, score_kind=args.score_kind, arms=args.arms.split(","),
-                                 description=args.description, reference_standard=args.reference_standard)
+                                 description=args.description, reference_standard=args.reference_standard,
+                                 min_seconds=args.min_seconds)
         print(f"study {rec.name!r} created in {store.location}: labels {', '.join(rec.labels)}; "
-              f"{rec.score_kind}; arms {', '.join(rec.arms)}")
+              f"{rec.score_kind}; arms {', '.join(rec.arms)}"
+              + (f"; at least {rec.min_seconds:g} s per case" if rec.min_seconds else ""))
     return 0
 
 

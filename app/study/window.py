@@ -11,10 +11,12 @@ Closing and reopening resumes at the first unread step.
 
 from __future__ import annotations
 
+import math
 import sys
+import time
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import (QApplication, QComboBox, QDialog, QDialogButtonBox, QFormLayout, QFrame, QHBoxLayout,
                                QLabel, QMainWindow, QPushButton, QScrollArea, QSplitter, QVBoxLayout, QWidget)
@@ -134,6 +136,10 @@ class ReadingWindow(QMainWindow):
         v.addLayout(buttons)
         self.save_btn.clicked.connect(self.save)
         self.next_btn.clicked.connect(self.next_case)
+        self._step_started = time.monotonic()
+        self._tick = QTimer(self)  # counts down the study's minimum reading time
+        self._tick.setInterval(500)
+        self._tick.timeout.connect(self._update_buttons)
 
         scroll = QScrollArea(self)
         scroll.setWidgetResizable(True)
@@ -183,7 +189,10 @@ class ReadingWindow(QMainWindow):
         self.progress_label.setText(f"{c.position} of {c.total}  ({done} finished)")
         if previous is None or previous.case_id != c.case_id:
             self.image.show_case(c)
+        self._step_started = time.monotonic()
         if c.arm == "unaided":
+            if self.session.min_seconds > 0:
+                self._tick.start()
             self.step_label.setText("Unaided read: answer every finding, with your confidence. "
                                     "Nothing is preselected; the read is saved when you press Save read.")
             self.unaided = UnaidedRows(self.session.labels, self.session.score_kind, self.side)
@@ -206,14 +215,27 @@ class ReadingWindow(QMainWindow):
         self.status.setText("")
         self._update_buttons()
 
+    def remaining_seconds(self) -> float:
+        """Seconds left of the study's minimum reading time (unaided step only)."""
+        if self.unaided is None or self.correcting is not None or self.saved:
+            return 0.0
+        return max(0.0, self.session.min_seconds - (time.monotonic() - self._step_started))
+
     def _update_buttons(self) -> None:
         rows = self.unaided or self.aided
         missing = rows.missing() if rows is not None else []
-        self.save_btn.setEnabled(not self.saved and not missing)
+        wait = self.remaining_seconds()
+        if wait <= 0:
+            self._tick.stop()
+        self.save_btn.setEnabled(not self.saved and not missing and wait <= 0)
         self.next_btn.setEnabled(self.saved or self.correcting is not None)
         self.back_btn.setEnabled(self.correcting is None and bool(self.session.finished()))
-        if not self.saved and missing:
-            self.status.setText(f"<span style='color:#888'>to answer: {', '.join(missing)}</span>")
+        if not self.saved and (missing or wait > 0):
+            parts = [f"to answer: {', '.join(missing)}"] if missing else []
+            if wait > 0:
+                parts.append(f"this study asks for at least {self.session.min_seconds:g} s per case: "
+                             f"Save in {math.ceil(wait)} s")
+            self.status.setText(f"<span style='color:#888'>{'; '.join(parts)}</span>")
         elif not self.saved:
             self.status.setText("")
 

@@ -38,6 +38,7 @@ class Study(Base):
     reference_standard: Mapped[str] = mapped_column(Text, default="")
     score_kind: Mapped[str] = mapped_column(String(16))  # 'confidence' (1-5) | 'probability' (0-100)
     arms: Mapped[list] = mapped_column(JSON)  # subset of ARMS, in reading order
+    min_seconds: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")  # before a read can be saved
     created_at: Mapped[_dt.datetime] = mapped_column(DateTime, default=utcnow)
 
 

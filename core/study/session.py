@@ -25,6 +25,7 @@ class ReaderSession:
         self.labels: tuple[str, ...] = info.labels
         self.score_kind: str = info.score_kind
         self.arms: tuple[str, ...] = info.arms
+        self.min_seconds: float = info.min_seconds  # before an unaided read can be saved
         self._case: CaseView | None = None
         self._started: dict[tuple[str, str], _dt.datetime] = {}
 

@@ -78,6 +78,7 @@ class StudyRecord:
     score_kind: str
     arms: tuple[str, ...]
     created_at: _dt.datetime
+    min_seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -287,7 +288,8 @@ class StudyStore:
 
     # -- coordinator: set-up
     def create_study(self, name: str, labels: Sequence[str], score_kind: str = "confidence",
-                     arms: Sequence[str] = ARMS, description: str = "", reference_standard: str = "") -> StudyRecord:
+                     arms: Sequence[str] = ARMS, description: str = "", reference_standard: str = "",
+                     min_seconds: float = 0.0) -> StudyRecord:
         name = name.strip()
         if not name:
             raise StudyError("a study needs a name")
@@ -302,8 +304,10 @@ class StudyStore:
         if not arms or any(a not in ARMS for a in arms) or "unaided" not in arms:
             raise StudyError(f"arms must be 'unaided' or 'unaided,aided' (sequential design), got {','.join(arms)!r}")
         arms = [a for a in ARMS if a in arms]
+        if not 0 <= min_seconds <= 3600:
+            raise StudyError(f"minimum reading time must be 0-3600 s, got {min_seconds}")
         st = Study(name=name, description=description, labels=labels, reference_standard=reference_standard,
-                   score_kind=score_kind, arms=arms, created_at=utcnow())
+                   score_kind=score_kind, arms=arms, created_at=utcnow(), min_seconds=float(min_seconds))
         try:
             with self._session() as s, s.begin():
                 s.add(st)
@@ -315,7 +319,7 @@ class StudyStore:
         with self._rsession() as s:
             st = self._study(s, name)
             return StudyRecord(st.name, st.description, tuple(st.labels), st.reference_standard, st.score_kind,
-                               tuple(st.arms), st.created_at)
+                               tuple(st.arms), st.created_at, float(st.min_seconds))
 
     def studies(self) -> list[str]:
         with self._rsession() as s:
@@ -568,8 +572,12 @@ class StudyStore:
                 raise StudyError(f"case {case_id}: the unaided read cannot be corrected once the model's findings "
                                  f"may have been seen (aided arm)")
             now = utcnow()
+            spent = _seconds(seconds, started_at, now)
+            if supersedes is None and spent < st.min_seconds:
+                raise StudyError(f"case {case_id}: this study asks for at least {st.min_seconds:g} s per case "
+                                 f"({spent:.0f} s so far)")
             r = Read(case_pk=c.id, reader_pk=rd.id, arm="unaided", started_at=started_at, committed_at=now,
-                     seconds=_seconds(seconds, started_at, now), supersedes_id=supersedes, note=note)
+                     seconds=spent, supersedes_id=supersedes, note=note)
             s.add(r)
             s.flush()
             for lab in st.labels:

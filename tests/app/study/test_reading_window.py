@@ -287,3 +287,22 @@ def test_unreachable_database_says_not_saved_and_keeps_the_answers(qtbot, output
         s.close()
     finally:
         drop_pg_database(url)
+
+
+def test_minimum_reading_time_holds_save(qtbot, tmp_path):
+    s = StudyStore(str(tmp_path / "m.sqlite"))
+    s.create_study("m", ["any"], arms=("unaided",), min_seconds=3)
+    s.add_cases("m", [str(DEMO_CT / "normal")])
+    s.add_readers("m", ["ann"])
+    win = ReadingWindow(s, "m", "ann", compute_maps=False)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    answer_unaided(win, {"any": (False, 5)})
+    assert win.remaining_seconds() > 0  # two clicks take far less than 3 s
+    assert not win.save_btn.isEnabled() and "at least 3 s per case: Save in" in win.status.text()
+    qtbot.waitUntil(win.save_btn.isEnabled, timeout=8000)
+    click(win.save_btn)
+    (read,) = s.audit_trail("m", "C001", "ann")
+    assert read.seconds >= 3
+    s.close()

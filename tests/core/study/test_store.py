@@ -200,7 +200,7 @@ def test_blinding_unaided_session(store):
         store.reader_model_findings("s", "ann", s.current_case().case_id)
     public = {n for n in dir(s) if not n.startswith("_")}
     assert public == {"arms", "case", "correct", "correction_arm", "current_case", "finished", "labels",
-                      "model_findings", "my_read", "progress", "reader", "save_aided", "save_unaided", "score_kind",
+                      "min_seconds", "model_findings", "my_read", "progress", "reader", "save_aided", "save_unaided", "score_kind",
                       "study"}  # nothing that returns truth, other readers' reads, or the store
     for name in ("study", "reader", "labels", "score_kind", "arms"):  # plain values, not the store
         assert not isinstance(getattr(s, name), StudyStore)
@@ -339,3 +339,48 @@ def test_open_errors_are_one_line(tmp_path, target, message):
     with pytest.raises(StudyError, match=message) as info:
         StudyStore(target.format(tmp=tmp_path))
     assert "\n" not in str(info.value)
+
+
+def test_minimum_reading_time(store):
+    store.create_study("m", ["any"], arms=("unaided",), min_seconds=30)
+    store.add_cases("m", ["/a", "/b"])
+    store.add_readers("m", ["ann"])
+    assert store.study("m").min_seconds == 30
+    s = ReaderSession(store, "m", "ann")
+    s.current_case()
+    with pytest.raises(StudyError, match="at least 30 s per case"):
+        s.save_unaided({"any": Answer(True, 3)})
+    rid = s.save_unaided({"any": Answer(True, 3)}, seconds=31.5)
+    assert store.audit_trail("m", store.reading_order("m", "ann")[0], "ann")[0].seconds == 31.5
+    s.correct(store.reading_order("m", "ann")[0], {"any": Answer(False, 3)})  # a correction has no minimum
+    assert rid
+    with pytest.raises(StudyError, match="0-3600"):
+        store.create_study("n", ["any"], min_seconds=-1)
+
+
+def test_upgrade_from_the_first_revision_keeps_data(db_url):  # noqa: F811
+    """A database created at revision 0001 (before triggers and min_seconds) opens, migrates, keeps its rows."""
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy.exc import DatabaseError
+
+    from core.study.store import MIGRATIONS, database_url, make_engine
+
+    engine = make_engine(database_url(db_url))
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as c:
+        cfg.attributes["connection"] = c
+        command.upgrade(cfg, "0001")
+        c.execute(text("INSERT INTO studies (name, description, labels, reference_standard, score_kind, arms, created_at) "
+                       "VALUES ('old', '', '[\"any\"]', '', 'confidence', '[\"unaided\"]', '2026-01-01 00:00:00')"))
+    engine.dispose()
+    with StudyStore(db_url) as s:
+        assert s.study("old").min_seconds == 0 and s.study("old").labels == ("any",)
+        s.add_cases("old", ["/x"])
+        s.add_readers("old", ["ann"])
+        ReaderSession(s, "old", "ann").save_unaided({"any": Answer(True, 5)})
+        with pytest.raises(DatabaseError, match="append-only"), s.engine.begin() as c:
+            c.execute(text("DELETE FROM reads"))
+        with s.engine.connect() as c:
+            assert c.execute(text("SELECT version_num FROM alembic_version")).scalar() == head_revision() == "0003"
