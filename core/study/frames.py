@@ -145,7 +145,8 @@ def study_info(store: StudyStore, study: str) -> dict:
             "n_cases": len(cases), "readers": store.readers(study), "arms": list(info.arms),
             "reference_standard": info.reference_standard, "cases_per_label": per_label, "model": model,
             "score_kind": info.score_kind, "design": DESIGN, "unit_of_analysis": "case (scan level), per label",
-            "truth_complete": _truth_complete(store, study, truth), "created": info.created_at.isoformat()}
+            "truth_complete": _truth_complete(store, study, truth), "created": info.created_at.isoformat(),
+            "min_seconds": info.min_seconds}
 
 
 @dataclass
