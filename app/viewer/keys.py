@@ -95,3 +95,15 @@ def check_unique() -> None:
         if k in seen:
             raise ValueError(f"key {s.key} bound twice: {seen[k]} and {s.action}")
         seen[k] = s.action
+
+
+def markdown() -> str:
+    """The keys as a Markdown table (docs/viewer_keys.md is generated with `python -m app.viewer.keys`)."""
+    rows = ["| group | key | what it does |", "|---|---|---|"]
+    rows += [f"| {s.group} | `{s.key}` | {s.description} |" for s in SHORTCUTS]
+    rows += [f"| Mouse | {k} | {d} |" for k, d in MOUSE]
+    return "# Viewer keys\n\nGenerated from `app/viewer/keys.py` (the table the menus and the F1 sheet use).\n\n" + "\n".join(rows) + "\n"
+
+
+if __name__ == "__main__":
+    print(markdown(), end="")

@@ -156,3 +156,13 @@ def test_shortcuts_are_unique():
     check_unique()
     keys = [s.key.lower() for s in SHORTCUTS]
     assert len(keys) == len(set(keys))
+
+
+def test_keys_doc_is_current():
+    """docs/viewer_keys.md is generated from keys.py; regenerate with `python -m app.viewer.keys`."""
+    from pathlib import Path
+
+    from app.viewer.keys import markdown
+
+    doc = Path(__file__).resolve().parents[3] / "docs" / "viewer_keys.md"
+    assert doc.read_text() == markdown()
