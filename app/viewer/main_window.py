@@ -408,8 +408,9 @@ class ViewerWindow(QMainWindow):
         self.warn_label.setText(f"<b style='color:#c77700'>{n} loader warning(s)</b>: "
                                 + ", ".join(sorted({w.code.value for w in volume.warnings})) if n else "no loader warnings")
         self.warn_label.setToolTip("\n".join(str(w) for w in volume.warnings))
-        if n:
+        if n:  # warnings are news: bring the series tab to the front
             self.info_dock.show()
+            self.info_dock.raise_()
         nz, ny, nx = volume.shape
         self.statusBar().showMessage(f"{volume.modality} {nz} x {ny} x {nx}  {self.current_path or ''}", 8000)
         self.volumeLoaded.emit()

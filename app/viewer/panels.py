@@ -44,7 +44,8 @@ def attach_panels(win) -> None:
     win.splitDockWidget(win.findings_dock, win.overlay_dock, Qt.Vertical)
     win.tabifyDockWidget(win.info_dock, win.findings_dock)  # series info one tab away from the findings
     win.findings_dock.show()
-    win.findings_dock.raise_()
+    vol = win.state.volume
+    (win.info_dock if vol is not None and vol.warnings else win.findings_dock).raise_()  # loader warnings first
     width = max(findings.sizeHint().width(), overlay.sizeHint().width(), 380)
     win.resizeDocks([win.findings_dock], [min(width, win.width() // 3)], Qt.Horizontal)
 

@@ -166,3 +166,18 @@ def test_keys_doc_is_current():
 
     doc = Path(__file__).resolve().parents[3] / "docs" / "viewer_keys.md"
     assert doc.read_text() == markdown()
+
+
+def test_real_tilted_ct_shows_its_loader_warnings(viewer, qtbot, shared_data):
+    """The real GE head CT (18.5 degree tilt, uneven spacing, a LICENSE file): it opens, and the window
+    says what the loader did, in the status bar and the series panel."""
+    with qtbot.waitSignal(viewer.volumeLoaded, timeout=120000):
+        viewer.open_path(str(shared_data / "ct-ge-head-tilt"))
+    vol = viewer.state.volume
+    codes = {w.code.value for w in vol.warnings}
+    assert {"gantry-tilt", "irregular-spacing", "skipped-file"} <= codes
+    status = viewer.warn_label.text()
+    assert "3 loader warning(s)" in status and "gantry-tilt" in status
+    info = viewer.info.toPlainText()
+    assert "gantry tilt 18.5 deg" in info and "LICENSE" in info
+    assert viewer.views["axial"].labels["right"].text() == "L"
