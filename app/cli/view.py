@@ -94,8 +94,25 @@ def _interactive(args: argparse.Namespace, overlay) -> int:
         win.open_path(args.path, args.series)  # a chosen series, or no fork on this platform
     else:
         win.open_demo()
-    if overlay:
-        win.statusBar().showMessage("--overlay applies to --screenshot; in the window use the overlay panel", 6000)
+    if overlay:  # shown as soon as the background scoring has results
+        def _show_overlay() -> None:
+            from app.viewer import headless
+            from core.errors import NeuroReviewError
+
+            st = win.state
+            if st.ich is None and st.qc is None:
+                return
+            win.state.findingsChanged.disconnect(_show_overlay)
+            kind, label = overlay
+            try:
+                if kind == "occlusion" and "overlay" in win.panels:
+                    win.panels["overlay"].run_occlusion(headless.ALIASES.get(label, label))  # in its worker
+                else:
+                    headless.show_overlay(st, kind, label)
+            except NeuroReviewError as exc:
+                win.statusBar().showMessage(f"--overlay: {exc}", 10000)
+
+        win.state.findingsChanged.connect(_show_overlay)
     return app.exec()
 
 
