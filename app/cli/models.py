@@ -9,7 +9,8 @@ import json
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("models", help="list bundled and user-added models with their cards' key figures")
     p.add_argument("--json", action="store_true")
-    p.add_argument("--verify", action="store_true", help="check each file's sha256 against its card")
+    p.add_argument("--verify", action="store_true",
+                   help="check each file's sha256 against its card and open it: report the provider it really runs on")
     p.set_defaults(func=run)
 
 
@@ -29,31 +30,51 @@ def key_figures(metrics: dict) -> str:
     return "; ".join(parts) or "no held-out metrics"
 
 
+def runtime_line() -> str:
+    """Which ONNX Runtime wheel is installed (onnxruntime or onnxruntime-gpu) and what it offers.
+    The GPU wheel lists CUDA even where CUDA cannot load: sessions report what they really got."""
+    import importlib.metadata as md
+
+    import onnxruntime as ort
+
+    dists = []
+    for dist in ("onnxruntime", "onnxruntime-gpu"):
+        try:
+            dists.append(f"{dist} {md.version(dist)}")
+        except md.PackageNotFoundError:
+            pass
+    return f"ONNX Runtime {ort.__version__} ({', '.join(dists) or 'wheel unknown'}); providers offered: {', '.join(ort.get_available_providers())}"
+
+
 def run(args: argparse.Namespace) -> int:
     from core.errors import ModelError
     from core.models import ModelRegistry
+    from core.models.runtime import load_model
 
     reg = ModelRegistry()
     rows = []
     for name in reg.names():
         card = reg.card(name)
-        status = "not checked"
+        status, provider, device = "not checked", None, None
         if args.verify:
             try:
-                reg.verify(name)
-                status = "sha256 ok"
+                loaded = load_model(name, registry=reg)  # verifies the sha256 first
+                status, provider, device = "sha256 ok", loaded.provider, loaded.device
             except ModelError as exc:
                 status = f"REFUSED: {exc.message}"
         rows.append({"name": card.name, "task": card.task, "version": card.version, "labels": card.labels,
                      "training_data": card.training_data, "metrics": card.metrics, "file": str(card.onnx_path),
-                     "sha256": card.sha256, "status": status, "intended_use": card.intended_use})
+                     "sha256": card.sha256, "status": status, "provider": provider, "device": device,
+                     "intended_use": card.intended_use})
     if args.json:
         print(json.dumps(rows, indent=2))
     else:
+        print(runtime_line())
         if not rows:
             print(f"no models found in {', '.join(str(f) for f in reg.folders)}")
         for r in rows:
-            print(f"{r['name']} {r['version']} ({r['task']}): labels {', '.join(r['labels'])}; {r['status']}")
+            runs_on = f", runs on {r['device']} ({r['provider']})" if r["provider"] else ""
+            print(f"{r['name']} {r['version']} ({r['task']}): labels {', '.join(r['labels'])}; {r['status']}{runs_on}")
             td = r["training_data"]
             print(f"    trained on: {td.get('what', '?')} ({td.get('series_train', '?')} series, {td.get('slices_train', '?')} slices); held out {td.get('series_held_out', '?')} series")
             print(f"    held-out: {key_figures(r['metrics'])}")
