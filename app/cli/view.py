@@ -62,6 +62,11 @@ def run(args: argparse.Namespace) -> int:
         if os.environ.get("QT_QPA_PLATFORM") == "offscreen":  # VTK's Qt widget needs OSMesa there (DESIGN.md)
             os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkOSOpenGLRenderWindow")
         return _screenshot(args, overlay, size)
+    if not (os.environ.get("QT_QPA_PLATFORM") or os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        from core.errors import InputError
+
+        raise InputError("no display to open the window on (DISPLAY is not set); use --screenshot OUT.png to render "
+                         "without one, or run under xvfb-run")
     return _interactive(args, overlay)
 
 

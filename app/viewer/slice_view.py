@@ -103,13 +103,18 @@ class _SliceViewBox(pg.ViewBox):
         super().__init__(lockAspect=True, invertY=True, enableMenu=False, defaultPadding=0.0)
         self._view = view
         self._wl_start: tuple[float, float] | None = None
+        self._wheel = 0
 
     def wheelEvent(self, ev, axis=None):  # noqa: N802 (Qt naming)
         if ev.modifiers() & Qt.ControlModifier:
             super().wheelEvent(ev, axis)
             return
-        steps = 1 if ev.delta() > 0 else -1
-        self._view.step(steps)
+        # one slice per wheel notch (120); touchpads send small deltas, which add up to notches
+        self._wheel += ev.delta()
+        steps = int(self._wheel / 120)
+        if steps:
+            self._wheel -= steps * 120
+            self._view.step(steps)
         ev.accept()
 
     def mouseClickEvent(self, ev):  # noqa: N802

@@ -81,7 +81,7 @@ def test_keys_and_wheel_scroll(demo_viewer, qtbot):
     cor = win.views["coronal"]
     y0 = win.state.cursor[1]
     wheel(cor, QPoint(cor.width() // 2, cor.height() // 2), -3)
-    assert win.state.cursor[1] == y0 - 1 and win.active == "coronal"
+    assert win.state.cursor[1] == y0 - 3 and win.active == "coronal"  # one slice per notch
     # Ctrl+wheel zooms instead of scrolling
     z0, r0 = win.state.cursor, cor.vb.viewRange()
     wheel(cor, QPoint(cor.width() // 2, cor.height() // 2), +1, Qt.ControlModifier)
@@ -210,3 +210,18 @@ def test_cine_plays_and_stops(demo_viewer, qtbot):
     qtbot.waitUntil(lambda: win.state.cursor[0] != z0, timeout=2000)
     QTest.keyClick(win, Qt.Key_Space)
     assert not win.cine.isActive()
+
+
+def test_touchpad_wheel_deltas_add_up_to_one_slice_per_notch(demo_viewer):
+    ax = demo_viewer.views["axial"]
+    demo_viewer.state.set_cursor(z=10)
+    c = QPoint(ax.width() // 2, ax.height() // 2)
+    from PySide6.QtCore import QPointF
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QApplication
+
+    for _ in range(4):  # 4 x 30 = one notch
+        ev = QWheelEvent(QPointF(c), QPointF(ax.viewport().mapToGlobal(c)), QPoint(0, 0), QPoint(0, 30),
+                         Qt.NoButton, Qt.NoModifier, Qt.NoScrollPhase, False)
+        QApplication.sendEvent(ax.viewport(), ev)
+    assert demo_viewer.state.cursor[0] == 11
