@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 
 PRESET_CHOICES = ("brain", "subdural", "soft_tissue", "bone", "stroke", "acute_blood", "dicom", "auto")
 
@@ -57,12 +58,14 @@ def run(args: argparse.Namespace) -> int:
     overlay = _parse_overlay(args.overlay)
     size = _parse_size(args.size)
     if args.screenshot:
-        if not os.environ.get("QT_QPA_PLATFORM") and not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+        if (sys.platform.startswith("linux") and not os.environ.get("QT_QPA_PLATFORM") and not os.environ.get("DISPLAY")
+                and not os.environ.get("WAYLAND_DISPLAY")):
             os.environ["QT_QPA_PLATFORM"] = "offscreen"
         if os.environ.get("QT_QPA_PLATFORM") == "offscreen":  # VTK's Qt widget needs OSMesa there (DESIGN.md)
             os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkOSOpenGLRenderWindow")
         return _screenshot(args, overlay, size)
-    if not (os.environ.get("QT_QPA_PLATFORM") or os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+    if sys.platform.startswith("linux") and not (os.environ.get("QT_QPA_PLATFORM") or os.environ.get("DISPLAY")
+                                                 or os.environ.get("WAYLAND_DISPLAY")):
         from core.errors import InputError
 
         raise InputError("no display to open the window on (DISPLAY is not set); use --screenshot OUT.png to render "
