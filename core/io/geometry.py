@@ -8,8 +8,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from nibabel import orientations as nio
-from scipy import ndimage
 
 LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
 TILT_TOLERANCE_DEG = 0.5
@@ -60,6 +58,8 @@ def correct_tilt(stack: np.ndarray, geom: StackGeometry, fill: float) -> np.ndar
     Slices of a tilted gantry are parallel planes whose origins slide in-plane from slice to slice;
     moving each back by its in-plane offset gives an orthogonal grid (axes row, column, normal).
     """
+    from scipy import ndimage  # deferred: scipy.ndimage costs ~0.4 s at import, only tilted series need it
+
     dy, dx = geom.pixel_spacing
     out = np.empty_like(stack)
     for k in range(stack.shape[0]):
@@ -110,6 +110,8 @@ def to_canonical(voxels_zyx: np.ndarray, affine_xyz: np.ndarray) -> tuple[np.nda
 
     Returns (voxels [z, y, x], affine, changed?). Works for any input orientation.
     """
+    from nibabel import orientations as nio  # deferred: keeps `import core.io` (and the viewer's start) light
+
     ornt = nio.io_orientation(affine_xyz)
     target = nio.axcodes2ornt(("R", "A", "S"))
     transform = nio.ornt_transform(ornt, target)

@@ -6,7 +6,6 @@ import gzip
 import zlib
 from pathlib import Path
 
-import nibabel as nib
 import numpy as np
 
 from core.errors import LoadError
@@ -22,6 +21,8 @@ def is_nifti(path: str | Path) -> bool:
 
 
 def load_nifti(path: str | Path, modality: str = "MR") -> Volume:
+    import nibabel as nib  # deferred: ~0.2 s at import, only NIfTI needs it
+
     name = str(path)
     try:
         img = nib.load(name)
