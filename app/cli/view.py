@@ -63,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
             os.environ["QT_QPA_PLATFORM"] = "offscreen"
         if os.environ.get("QT_QPA_PLATFORM") == "offscreen":  # VTK's Qt widget needs OSMesa there (DESIGN.md)
             os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkOSOpenGLRenderWindow")
+            _quiet_offscreen_plugin()
         return _screenshot(args, overlay, size)
     if sys.platform.startswith("linux") and not (os.environ.get("QT_QPA_PLATFORM") or os.environ.get("DISPLAY")
                                                  or os.environ.get("WAYLAND_DISPLAY")):
@@ -71,6 +72,18 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("no display to open the window on (DISPLAY is not set); use --screenshot OUT.png to render "
                          "without one, or run under xvfb-run")
     return _interactive(args, overlay)
+
+
+def _quiet_offscreen_plugin() -> None:
+    """The offscreen platform warns once per window-manager call it cannot honour ("This plugin does not
+    support raise()"): noise for a headless render, so those lines are dropped; every other Qt message passes."""
+    from PySide6.QtCore import qInstallMessageHandler
+
+    def handler(_mode, _context, message: str) -> None:
+        if not message.startswith("This plugin does not support"):
+            sys.stderr.write(message + "\n")
+
+    qInstallMessageHandler(handler)
 
 
 def _interactive(args: argparse.Namespace, overlay) -> int:
