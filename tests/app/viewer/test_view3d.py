@@ -1,7 +1,11 @@
 """The 3D pane with real VTK (OSMesa under offscreen Qt, the X window under Xvfb): presets render what
-they should where they should (patient space, anterior view), MR renders, close() is safe twice."""
+they should where they should (patient space, anterior view), MR renders, close() is safe twice;
+opening a volume never renders at still quality on the way (data prepared off the GUI thread, a
+preview frame first, the refine only when idle and visible)."""
 
 from __future__ import annotations
+
+import time
 
 import numpy as np
 import pytest
@@ -23,6 +27,12 @@ def view(qtbot):
     v.close()
 
 
+def show(view, volume, preset=None, qtbot=None):
+    """set_volume, then wait (event loop running) until that volume's first frame is up."""
+    view.set_volume(volume, preset)
+    assert view.wait_ready(120), view.error
+
+
 def lit(rgb: np.ndarray, thr: int = 30) -> np.ndarray:
     return rgb.max(axis=2) > thr
 
@@ -36,7 +46,8 @@ def blocks_ct() -> Volume:
 
 
 def test_bone_preset_renders_the_skull_in_patient_space(view, demo_volume):
-    view.set_volume(demo_volume, "bone")
+    show(view, demo_volume, "bone")
+    view.reset_camera(0, 0)  # straight anterior: the silhouette is width x height
     assert view.preset == "bone" and view.presets() == ["bone", "skin", "brain"]
     assert view.stride == 2  # 512 x 512 handed to the renderer at 256 x 256
     rgb = view.render_to_array()
@@ -67,7 +78,11 @@ def test_bone_preset_renders_the_skull_in_patient_space(view, demo_volume):
 
 def test_anterior_view_has_patient_right_on_screen_left_and_superior_up(view):
     vol = blocks_ct()
-    view.set_volume(vol, "bone")
+    show(view, vol, "bone")
+    cam = view.renderer.GetActiveCamera()
+    pos, focal = np.array(cam.GetPosition()), np.array(cam.GetFocalPoint())
+    d = pos - focal  # the default view: anterior-oblique, from the patient's right and above
+    assert d[1] > 0 and d[0] > 0 and d[2] > 0 and d[1] > 1.5 * abs(d[0]) and cam.GetViewUp()[2] > 0.9
     rgb = view.render_to_array()
     ys, xs = np.nonzero(lit(rgb))
     assert len(xs) > 50
@@ -76,7 +91,7 @@ def test_anterior_view_has_patient_right_on_screen_left_and_superior_up(view):
     assert ys.mean() < h / 2  # superior: up
     # shifting the affine's origin moves the volume in patient space, and reset_camera follows it
     moved = Volume(vol.voxels, ras_affine((2.0, 2.0, 2.0), (500.0, -300.0, 200.0)), "CT")
-    view.set_volume(moved, "bone")
+    show(view, moved, "bone")
     b = view.renderer.GetActiveCamera().GetFocalPoint()
     assert b[0] > 400 and b[1] < -200 and b[2] > 150
     ys2, xs2 = np.nonzero(lit(view.render_to_array()))
@@ -90,7 +105,8 @@ def test_anterior_view_has_patient_right_on_screen_left_and_superior_up(view):
 
 
 def test_presets_change_the_image_and_brain_shows_the_blood(view, demo_volume):
-    view.set_volume(demo_volume, "bone")
+    show(view, demo_volume, "bone")
+    view.reset_camera(0, 0)
     bone = view.render_to_array().astype(float)
     assert view.set_preset("skin") and view.preset == "skin"
     skin = view.render_to_array().astype(float)
@@ -98,6 +114,7 @@ def test_presets_change_the_image_and_brain_shows_the_blood(view, demo_volume):
     assert np.abs(skin - bone).mean() > 5
     assert lit(skin.astype(np.uint8)).sum() >= lit(bone.astype(np.uint8)).sum()  # the scalp is outside the skull
     view.set_preset("brain")
+    assert view.wait_ready(60) and view.preset == "brain"  # the brain image may still be on the worker
     brain = view.render_to_array()
     assert np.abs(brain.astype(float) - skin).mean() > 5
     r, g = brain[..., 0].astype(float), brain[..., 1].astype(float)
@@ -117,26 +134,86 @@ def test_presets_change_the_image_and_brain_shows_the_blood(view, demo_volume):
 
 def test_mr_volume_renders_with_its_own_preset(view, mri_volume, demo_volume):
     view.set_preset("brain")  # a CT preference
-    view.set_volume(mri_volume)
+    show(view, mri_volume)
     assert view.presets() == ["mr"] and view.preset == "mr"
     rgb = view.render_to_array()
     assert 0.1 < lit(rgb).mean() < 0.9
     assert view.set_preset("bone") is False and view.preset == "mr"  # not offered for MR: kept for later
-    view.set_volume(demo_volume)
+    show(view, demo_volume)
     assert view.preset == "bone"  # the last preference asked for
 
 
-def test_interaction_rates_and_axial_plane_outline(view, demo_volume):
+def test_interaction_rates_and_axial_plane_outline(view, demo_volume, qtbot):
     iren = view.vtk_widget.GetRenderWindow().GetInteractor()
     assert iren.GetDesiredUpdateRate() >= 10 and iren.GetStillUpdateRate() < 0.01
-    view.set_volume(demo_volume, "skin")
+    show(view, demo_volume, "bone")
     before = view.render_to_array().astype(int)
-    yellow = lambda im: ((im[..., 0] > 200) & (im[..., 1] > 150) & (im[..., 2] < 80)).sum()  # noqa: E731
+    yellow = lambda im: (im[..., 0] > 200) & (im[..., 1] > 150) & (im[..., 2] < 80)  # noqa: E731
+    head = lit(before)
     view.set_cursor((15, 256, 256))
+    assert view.renders[-1][0] == "still"  # the outline waits for the event loop (scrolling coalesces)
     after = view.render_to_array().astype(int)
-    assert yellow(after) > yellow(before) + 50
+    ys, xs = np.nonzero(yellow(after) & ~yellow(before))
+    assert len(xs) > 50
+    # an outline around the head, seen from above-right: a quadrilateral, not a line across the pane
+    hx = np.nonzero(head.any(axis=0))[0]
+    w = after.shape[1]
+    assert xs.min() > hx.min() - 0.15 * w and xs.max() < hx.max() + 0.15 * w and np.ptp(xs) < 0.9 * w
+    assert np.ptp(ys) > 10
+    # a slice higher up moves the outline up the screen (superior is up)
+    view.set_cursor((25, 256, 256))
+    ys_up = np.nonzero(yellow(view.render_to_array().astype(int)) & ~yellow(before))[0]
+    assert ys_up.mean() < ys.mean() - 10
     view.set_cursor(None)
-    assert yellow(view.render_to_array().astype(int)) <= yellow(before) + 5
+    assert yellow(view.render_to_array().astype(int)).sum() <= yellow(before).sum() + 5
+
+
+def test_set_volume_returns_before_any_render_and_refines_when_idle(view, demo_volume, qtbot):
+    """The freeze fix, checked by structure: set_volume only starts the worker; the first frame is a
+    preview; the still-quality frame comes from the idle timer. Plus a generous responsiveness bound
+    (a 10 ms timer must keep ticking: the old code blocked the event loop ~10 s here)."""
+    n = len(view.renders)
+    ticks: list[float] = []
+    from PySide6.QtCore import QTimer
+
+    timer = QTimer()
+    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    timer.start(10)
+    t0 = time.perf_counter()
+    with qtbot.waitSignal(view.ready, timeout=120000):
+        view.set_volume(demo_volume, "bone")
+        assert view.preparing and len(view.renders) == n and view.first_frame_s is None  # nothing rendered
+    t1 = time.perf_counter()
+    timer.stop()
+    new = view.renders[n:]
+    assert new and all(q == "preview" for q, _ in new) and view.quality == "preview"
+    gaps = np.diff([t0, *ticks, t1])
+    assert gaps.max() < 1.5, f"event loop stalled {gaps.max():.2f} s while the 3D pane prepared the volume"
+    with qtbot.waitSignal(view.refined, timeout=60000):
+        pass
+    assert view.renders[-1][0] == "still" and view.quality == "still"
+    # dragging the camera draws previews again; the refine follows when idle
+    style = view.vtk_widget.GetRenderWindow().GetInteractor().GetInteractorStyle()
+    style.InvokeEvent("StartInteractionEvent")
+    view.vtk_widget.GetRenderWindow().Render()
+    assert view.renders[-1][0] == "preview"
+    style.InvokeEvent("EndInteractionEvent")
+    with qtbot.waitSignal(view.refined, timeout=60000):
+        pass
+
+
+def test_hidden_pane_never_renders_and_a_newer_volume_wins(view, demo_volume, mri_volume, qtbot):
+    view.hide()
+    n = len(view.renders)
+    view.set_volume(mri_volume)
+    view.set_volume(demo_volume, "skin")  # arrives before the MR is prepared: the MR result is dropped
+    qtbot.waitUntil(lambda: not view.preparing, timeout=120000)
+    qtbot.wait(2 * 700)  # longer than the refine delay
+    assert len(view.renders) == n and view.first_frame_s is None  # hidden (1x1 layout): no frame at all
+    assert view.presets() == ["bone", "skin", "brain"] and view.preset == "skin"
+    with qtbot.waitSignal(view.ready, timeout=60000):
+        view.show()
+    assert view.renders[n][0] == "preview" and lit(view.render_to_array()).mean() > 0.1
 
 
 def test_close_twice_is_safe(qtbot, demo_volume):
@@ -146,7 +223,7 @@ def test_close_twice_is_safe(qtbot, demo_volume):
     qtbot.addWidget(v)
     v.resize(200, 200)
     v.show()
-    v.set_volume(demo_volume)
+    v.set_volume(demo_volume)  # closed while the worker prepares: waited for, its result ignored
     v.close()
     v.close()
     v.set_volume(demo_volume)  # ignored once closed, no crash
