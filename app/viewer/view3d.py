@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 from PySide6.QtCore import QEvent, QEventLoop, QObject, QPoint, Qt, QThread, QTimer, Signal
 from PySide6.QtGui import QGuiApplication, QImage, QPainter, QPixmap
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
 from app.viewer.presets3d import CT_PRESETS, Preset3D, brain_and_skull_mask, mr_preset, presets_for, upsample_z, z_factor
 from core.volume import Volume
@@ -246,13 +246,14 @@ class VolumeView3D(QWidget):
         reset.clicked.connect(lambda: self.reset_camera())
         self.info = QLabel("")
         self.info.setStyleSheet("color: #aaa")
+        self.info.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)  # a longer text never widens the pane
+        self.info.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
         bar = QHBoxLayout()
         bar.setContentsMargins(4, 2, 4, 2)
         bar.addWidget(QLabel("3D"))
         bar.addWidget(self.preset_box)
         bar.addWidget(reset)
-        bar.addStretch(1)
-        bar.addWidget(self.info)
+        bar.addWidget(self.info, 1)
         self._controls = QWidget()
         self._controls.setLayout(bar)
         self._controls.setVisible(show_controls)
