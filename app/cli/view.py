@@ -171,8 +171,8 @@ def _screenshot(args: argparse.Namespace, overlay, size: tuple[int, int]) -> int
             # the crosshair on the map's peak (on --slice, else anywhere) so every view cuts through it
             headless.cursor_to_peak(win.state, keep_slice=args.slice is not None)
         win.ensure_panels()
-        if win.layout_name == "2x2":
-            win.pane3d.ensure()
+        if win.layout_name == "2x2" and win.pane3d.ensure() and not win.pane3d.wait_ready():
+            print(f"3-D view: {win.pane3d.view.error or 'not ready in time'}", file=sys.stderr)
         for _ in range(3):
             app.processEvents()
         out = Path(args.screenshot)

@@ -71,6 +71,13 @@ class Pane3D(QWidget):
         if self.view is not None:
             self.view.set_preset(name)
 
+    def wait_ready(self, timeout_s: float = 120.0) -> bool:
+        """Headless screenshots: run the event loop until the 3-D view shows the volume (it is prepared
+        on a worker thread). True at once when there is no view or no volume."""
+        if self.view is None or self.state.volume is None:
+            return True
+        return self.view.wait_ready(timeout_s)
+
     def paint_over(self, pixmap, root: QWidget) -> None:
         """QWidget.grab() cannot see the OpenGL surface: draw the real render into a window grab."""
         if self.view is not None and self.isVisible():

@@ -1,7 +1,10 @@
 """Render docs/screenshots/viewer_3d.png (bone) and viewer_3d_brain.png (brain + blood) from the demo
-hemorrhage CT in the 3D pane, anterior-oblique.
+hemorrhage CT in the 3D pane, anterior-oblique (face to the viewer, superior up, from the patient's
+right and above: the view a radiologist expects of a skull).
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python -m app.viewer.screenshot3d [OUT_DIR [CUT_SLICE]]
+
+CUT_SLICE (optional) cuts the bone view at that axial slice, keeping what is inferior.
 """
 
 from __future__ import annotations
@@ -10,10 +13,10 @@ import sys
 from pathlib import Path
 
 
-def main(out_dir: str = "docs/screenshots", cut: str = "10") -> int:
+def main(out_dir: str = "docs/screenshots", cut: str | None = None) -> int:
     from PySide6.QtWidgets import QApplication
 
-    from app.viewer.view3d import VolumeView3D
+    from app.viewer.view3d import DEFAULT_AZIMUTH, DEFAULT_ELEVATION, VolumeView3D
     from core.io import load
     from core.paths import demo_dir
 
@@ -24,17 +27,24 @@ def main(out_dir: str = "docs/screenshots", cut: str = "10") -> int:
     view.show()
     app.processEvents()
     view.set_volume(volume, "bone")
+    if not view.wait_ready():
+        print(f"3D view not ready: {view.error}", file=sys.stderr)
+        return 1
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    # azimuth > 0 turns the camera towards the patient's left, < 0 towards the right (the subdural side)
-    cut = int(cut)  # the axial slice the bone view is cut at
-    for preset, azimuth, elevation, z, name in (("bone", 30, 45, cut, "viewer_3d.png"), ("brain", -30, 10, None, "viewer_3d_brain.png")):
+    # azimuth < 0 turns the camera towards the patient's right (the subdural side), elevation > 0 from above
+    shots = (("bone", DEFAULT_AZIMUTH, DEFAULT_ELEVATION, None if cut is None else int(cut), "viewer_3d.png"),
+             ("brain", DEFAULT_AZIMUTH, DEFAULT_ELEVATION, None, "viewer_3d_brain.png"))
+    for preset, azimuth, elevation, z, name in shots:
         view.set_preset(preset)
+        if not view.wait_ready():
+            print(f"3D view not ready: {view.error}", file=sys.stderr)
+            return 1
         view.set_cut(z)
         view.reset_camera(azimuth, elevation)
         app.processEvents()
         pix = view.grab()
-        view.paint_over(pix, view)  # grab() cannot see the OpenGL surface
+        view.paint_over(pix, view)  # grab() cannot see the OpenGL surface; renders at still quality
         pix.save(str(out / name))
         print(f"wrote {out / name}")
     view.close()
