@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -64,8 +66,10 @@ class Runner:
     def first_paint(self, pre: list[str] | None = None, cwd: Path | None = None, timeout: float = 120) -> float:
         """Seconds from process start to the viewer's first-paint line."""
         t0 = time.perf_counter()
+        # own process group: xvfb-run does not pass SIGTERM on to Xvfb and the app, so end the group
         proc = subprocess.Popen(self.cmd([*(pre or []), "view"], {"NEUROREVIEW_REPORT_FIRST_PAINT": "1"}),
-                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=cwd or self.home)
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=cwd or self.home,
+                                start_new_session=True)
         try:
             for line in proc.stdout:
                 if line.startswith("first-paint"):
@@ -74,11 +78,11 @@ class Runner:
                     break
             raise SystemExit(f"FAILED: the viewer did not report a first paint (exit {proc.poll()})")
         finally:
-            proc.terminate()
+            os.killpg(proc.pid, signal.SIGTERM)
             try:
                 proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
-                proc.kill()
+                os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
 
 
