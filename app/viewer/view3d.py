@@ -35,6 +35,8 @@ STILL_UPDATE_RATE = 0.0001  # frames/s asked for when still: full quality (~1 fp
 INTERACTIVE_UPDATE_RATE = 10.0  # frames/s asked for while dragging: VTK lowers sampling to get there
 PREVIEW_RAYS = 200  # preview quality: about this many rays across the longer side of the pane
 REFINE_DELAY_MS = 700  # idle time after the last change or interaction before the still-quality frame
+CURSOR_DEBOUNCE_MS = 150  # slice scrolling in the 2D views: one preview frame once the scrolling pauses
+STILL_BUDGET_S = 1.5  # an idle refine that took longer makes the next ones coarser (software OpenGL)
 DEFAULT_AZIMUTH = -25.0  # reset view: anterior-oblique, from the patient's right ...
 DEFAULT_ELEVATION = 15.0  # ... and a little from above
 
@@ -192,6 +194,7 @@ class VolumeView3D(QWidget):
         self._generation = 0  # bumped by every set_volume: late worker results are dropped
         self._workers: list[_Worker] = []
         self._quality = "preview"
+        self._still_isd = 1.0  # image sample distance of the idle refine; grows if it overran its budget
         self._dirty = False  # something changed that is not on screen yet (e.g. while hidden)
         self._t_open = 0.0
         self.first_frame_s: float | None = None  # set_volume -> first frame of that volume
@@ -234,7 +237,7 @@ class VolumeView3D(QWidget):
         self._refine_timer.timeout.connect(self._refine)
         self._soon = QTimer(self)  # coalesces bursts (cursor scrolling) into one preview frame
         self._soon.setSingleShot(True)
-        self._soon.setInterval(0)
+        self._soon.setInterval(CURSOR_DEBOUNCE_MS)
         self._soon.timeout.connect(lambda: self._render("preview"))
 
         self.preset_box = QComboBox()
@@ -281,7 +284,8 @@ class VolumeView3D(QWidget):
 
     @property
     def quality(self) -> str:
-        """'preview' (coarse, what the first frame and dragging use) or 'still' (refined when idle)."""
+        """'preview' (coarse: the first frame, dragging), 'still' (the idle refine, within
+        STILL_BUDGET_S) or 'full' (every ray and fine samples: screenshots, `render_to_array`)."""
         return self._quality
 
     @property
@@ -334,7 +338,7 @@ class VolumeView3D(QWidget):
             if self.error is not None:
                 return False
             done = not self.preparing and (self._preset != "brain" or self._image_brain is not None)
-            if done and (not refined or self._quality == "still"):
+            if done and (not refined or self._quality in ("still", "full")):
                 return True
             loop = QEventLoop()
             QTimer.singleShot(20, loop.quit)
@@ -423,23 +427,23 @@ class VolumeView3D(QWidget):
 
     def bind(self, state) -> None:
         """Follow an `app.viewer.state.ViewerState`: its volume, and the cursor's axial plane."""
-        state.volumeChanged.connect(lambda: self.set_volume(state.volume))
+        state.volumeChanged.connect(lambda: (self.set_volume(state.volume), self.set_cursor(state.cursor)))
         state.cursorChanged.connect(lambda: self.set_cursor(state.cursor if state.volume is not None else None))
         if state.volume is not None:
             self.set_volume(state.volume)
             self.set_cursor(state.cursor)
 
     def render_to_array(self) -> np.ndarray:
-        """The current render at still quality as RGB uint8 [h, w, 3] (top row first), read back from
-        VTK's frame buffer; renders first if the frame on screen is a preview, stale or resized."""
+        """The current render at full quality as RGB uint8 [h, w, 3] (top row first), read back from
+        VTK's frame buffer; renders first if the frame on screen is not full quality, stale or resized."""
         if self._closed:
             raise RuntimeError("the 3D view is closed")
         from vtkmodules.util.numpy_support import vtk_to_numpy
         from vtkmodules.vtkRenderingCore import vtkWindowToImageFilter
 
         win = self.vtk_widget.GetRenderWindow()
-        if self._dirty or self._quality != "still" or tuple(win.GetSize()) != self._rendered_size:
-            self._render("still", force=True)
+        if self._dirty or self._quality != "full" or tuple(win.GetSize()) != self._rendered_size:
+            self._render("full", force=True)
         grab = vtkWindowToImageFilter()
         grab.SetInput(win)
         grab.SetInputBufferTypeToRGB()
@@ -484,7 +488,7 @@ class VolumeView3D(QWidget):
         super().showEvent(event)
         if self._dirty:  # changed while hidden (1x1 layout): draw now, refine later
             self._soon.start()
-        elif self._quality != "still" and self._actor is not None:
+        elif self._quality == "preview" and self._actor is not None:
             self._refine_timer.start()
 
     def eventFilter(self, obj, event) -> bool:  # noqa: N802
@@ -515,16 +519,20 @@ class VolumeView3D(QWidget):
             if self.first_frame_s is None:
                 self.first_frame_s = time.perf_counter() - self._t_open
                 self.ready.emit()
-            if quality == "still":
+            if quality != "preview":
                 self._refine_timer.stop()
             else:
                 self._refine_timer.start()
 
     def _refine(self) -> None:
         """The idle timer: the still-quality frame, unless hidden, closed or the volume is not there yet."""
-        if self._closed or self._actor is None or not self._visible() or self._quality == "still":
+        if self._closed or self._actor is None or not self._visible() or self._quality != "preview":
             return
+        t0 = time.perf_counter()
         self._render("still")
+        took = time.perf_counter() - t0
+        if took > STILL_BUDGET_S:  # software OpenGL: fewer rays next time (time ~ 1 / distance^2)
+            self._still_isd = min(2.0, self._still_isd * math.sqrt(took / STILL_BUDGET_S))
         self.refined.emit()
 
     def _set_quality(self, quality: str) -> None:
@@ -533,8 +541,8 @@ class VolumeView3D(QWidget):
             return
         mapper = self._actor.GetMapper()
         spacing = self._prep.image.GetSpacing()
-        if quality == "still":
-            mapper.SetImageSampleDistance(1.0)
+        if quality in ("still", "full"):
+            mapper.SetImageSampleDistance(self._still_isd if quality == "still" else 1.0)
             mapper.SetSampleDistance(0.66 * min(spacing))
         else:
             w, h = self.vtk_widget.GetRenderWindow().GetSize()

@@ -151,7 +151,7 @@ def test_interaction_rates_and_axial_plane_outline(view, demo_volume, qtbot):
     yellow = lambda im: (im[..., 0] > 200) & (im[..., 1] > 150) & (im[..., 2] < 80)  # noqa: E731
     head = lit(before)
     view.set_cursor((15, 256, 256))
-    assert view.renders[-1][0] == "still"  # the outline waits for the event loop (scrolling coalesces)
+    assert view.renders[-1][0] == "full"  # the outline waits for the event loop (scrolling coalesces)
     after = view.render_to_array().astype(int)
     ys, xs = np.nonzero(yellow(after) & ~yellow(before))
     assert len(xs) > 50
