@@ -33,7 +33,7 @@ ALL_PRESETS = (*CT_PRESETS, "mr")
 MAX_RENDER_DIM = 256  # in-plane voxels handed to the renderer; larger volumes are strided (speed)
 STILL_UPDATE_RATE = 0.0001  # frames/s asked for when still: full quality (~1 fps in software)
 INTERACTIVE_UPDATE_RATE = 10.0  # frames/s asked for while dragging: VTK lowers sampling to get there
-PREVIEW_RAYS = 200  # preview quality: about this many rays across the longer side of the pane
+PREVIEW_RAYS = 160  # preview quality: about this many rays across the longer side of the pane
 REFINE_DELAY_MS = 700  # idle time after the last change or interaction before the still-quality frame
 CURSOR_DEBOUNCE_MS = 150  # slice scrolling in the 2D views: one preview frame once the scrolling pauses
 STILL_BUDGET_S = 1.5  # an idle refine that took longer makes the next ones coarser (software OpenGL)
@@ -184,6 +184,7 @@ class VolumeView3D(QWidget):
         self._preset: str | None = None
         self._image_brain = None  # same grid, only the intracranial voxels (CT brain preset), from the worker
         self._actor = None
+        self._mapper = None
         self._plane_actor = None
         self._cursor: tuple[int, int, int] | None = None
         self._bounds: tuple[float, ...] = (0, 1, 0, 1, 0, 1)
@@ -570,10 +571,13 @@ class VolumeView3D(QWidget):
         from vtkmodules.vtkRenderingVolumeOpenGL2 import vtkOpenGLGPUVolumeRayCastMapper
 
         self._prep = p
-        mapper = vtkOpenGLGPUVolumeRayCastMapper()
+        if self._mapper is None:  # one mapper for every volume: its shaders are built once
+            self._mapper = vtkOpenGLGPUVolumeRayCastMapper()
+            self._mapper.SetBlendModeToComposite()
+            self._mapper.SetAutoAdjustSampleDistances(False)  # quality set explicitly: preview, then still when idle
+        mapper = self._mapper
+        mapper.RemoveAllClippingPlanes()
         mapper.SetInputData(p.image)
-        mapper.SetBlendModeToComposite()
-        mapper.SetAutoAdjustSampleDistances(False)  # quality is set explicitly: preview, then still when idle
         actor = vtkVolume()
         actor.SetMapper(mapper)
         actor.SetUserMatrix(self._user_matrix(p.volume))
@@ -648,7 +652,7 @@ class VolumeView3D(QWidget):
         if self._actor is not None:
             self.renderer.RemoveVolume(self._actor)
         self._set_plane_actor(None)
-        self._actor = self._prep = self._image_brain = self._volume = None
+        self._actor = self._mapper = self._prep = self._image_brain = self._volume = None
         self.vtk_widget.setUpdatesEnabled(False)
         self.vtk_widget.close()  # QVTK closeEvent -> render window Finalize, without a later repaint
         self.vtk_widget.hide()
