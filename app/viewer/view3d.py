@@ -37,6 +37,8 @@ PREVIEW_RAYS = 160  # preview quality: about this many rays across the longer si
 REFINE_DELAY_MS = 700  # idle time after the last change or interaction before the still-quality frame
 CURSOR_DEBOUNCE_MS = 150  # slice scrolling in the 2D views: one preview frame once the scrolling pauses
 STILL_BUDGET_S = 1.5  # an idle refine that took longer makes the next ones coarser (software OpenGL)
+SOFTWARE_STILL_ISD = 1.6  # software OpenGL starts the idle refine at this ray spacing (px), not at 1
+SOFTWARE_GL = ("llvmpipe", "softpipe", "swrast", "software rasterizer", "basic render driver")
 DEFAULT_AZIMUTH = -25.0  # reset view: anterior-oblique, from the patient's right ...
 DEFAULT_ELEVATION = 15.0  # ... and a little from above
 
@@ -196,6 +198,7 @@ class VolumeView3D(QWidget):
         self._workers: list[_Worker] = []
         self._quality = "preview"
         self._still_isd = 1.0  # image sample distance of the idle refine; grows if it overran its budget
+        self.software_gl: bool | None = None  # known after the first frame (OpenGL renderer string)
         self._dirty = False  # something changed that is not on screen yet (e.g. while hidden)
         self._t_open = 0.0
         self.first_frame_s: float | None = None  # set_volume -> first frame of that volume
@@ -529,6 +532,12 @@ class VolumeView3D(QWidget):
         """The idle timer: the still-quality frame, unless hidden, closed or the volume is not there yet."""
         if self._closed or self._actor is None or not self._visible() or self._quality != "preview":
             return
+        if self.software_gl is None:
+            caps = self.vtk_widget.GetRenderWindow().ReportCapabilities() or ""
+            line = next((ln for ln in caps.splitlines() if "renderer string" in ln.lower()), "")
+            self.software_gl = any(name in line.lower() for name in SOFTWARE_GL)
+            if self.software_gl:
+                self._still_isd = max(self._still_isd, SOFTWARE_STILL_ISD)
         t0 = time.perf_counter()
         self._render("still")
         took = time.perf_counter() - t0
