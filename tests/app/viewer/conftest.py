@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from core.io import load
+from tests.app.viewer.qt_helpers import show_active
 from core.paths import demo_ct_dir, demo_dir
 
 
@@ -33,8 +34,7 @@ def viewer(qtbot, settings):
     win = ViewerWindow(settings=settings, layout="2x2", panels=False, view3d=False)
     qtbot.addWidget(win)
     win.resize(1200, 900)
-    win.show()
-    qtbot.waitExposed(win)
+    show_active(qtbot, win)
     yield win
     win.close()
 

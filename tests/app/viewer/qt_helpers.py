@@ -48,3 +48,13 @@ def grab_rgb(widget) -> np.ndarray:
     w, h = img.width(), img.height()
     buf = np.frombuffer(img.constBits(), dtype=np.uint8, count=img.bytesPerLine() * h).reshape(h, img.bytesPerLine())
     return buf[:, : w * 3].reshape(h, w, 3).copy()
+
+
+def show_active(qtbot, win) -> None:
+    """Show the window and give it the keyboard focus: under Xvfb (Qt's xcb platform, as CI runs) window
+    shortcuts only fire in the active window; offscreen activates every shown window by itself."""
+    win.show()
+    qtbot.waitExposed(win)
+    win.raise_()
+    win.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is win, timeout=5000)

@@ -8,6 +8,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
 from core.paths import demo_dir
+from tests.app.viewer.qt_helpers import show_active
 
 
 @pytest.fixture
@@ -17,8 +18,7 @@ def full_viewer(qtbot, settings):
     win = ViewerWindow(settings=settings, layout="2x2", panels=True, view3d=False)
     qtbot.addWidget(win)
     win.resize(1400, 900)
-    win.show()
-    qtbot.waitExposed(win)
+    show_active(qtbot, win)
     yield win
     win.close()
 
