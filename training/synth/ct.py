@@ -66,8 +66,9 @@ def draw_findings(rng: np.random.Generator, lesions: tuple[str, ...] | None, bg_
                   bg_fraction: float = BG_FRACTION) -> tuple[tuple[str, ...], str]:
     """Random findings when not given: ~30% normal, else 1-3 subtypes; `bg_fraction` with a BG hematoma.
 
-    The same random draws are made whatever `bg_fraction` is, so a seed's anatomy does not change
-    with it; only which heads get a hematoma does.
+    The default reproduces the historical rule (r < 0.125 left, r < 0.25 right), so existing seeds
+    give the same data. The head anatomy is drawn before this, so it does not depend on
+    `bg_fraction`; the findings (and the draws after them) do.
     """
     if not 0.0 <= bg_fraction <= 1.0:
         raise ValueError(f"bg_fraction must be within [0, 1], got {bg_fraction}")
