@@ -29,7 +29,10 @@ def gradcam_to_volume(cam: np.ndarray, label_index: int, volume: Volume) -> np.n
     maps = normalise(cam[:, label_index].astype(np.float32))
     nz, ny, nx = volume.shape
     out = np.empty((nz, ny, nx), dtype=np.float32)
+    # back from display orientation to canonical R, A, S: flip the small map, not the upsampled one
+    # (bilinear resizing with pixel-centre alignment commutes with flips), and resize straight into
+    # the output: one pass over the large array instead of two
+    small = np.ascontiguousarray(maps[:, ::-1, ::-1])
     for k in range(nz):
-        up = cv2.resize(maps[k], (nx, ny), interpolation=cv2.INTER_LINEAR)
-        out[k] = up[::-1, ::-1]  # back from display orientation to canonical R, A, S
+        cv2.resize(small[k], (nx, ny), dst=out[k], interpolation=cv2.INTER_LINEAR)
     return out

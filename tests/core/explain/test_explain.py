@@ -67,3 +67,15 @@ def test_occlusion_finds_the_region_skips_outside_the_head_and_is_deterministic(
     assert inside > 0.03 and outside < 1e-6
     again, _, _ = occlusion_map(model, image, hu, patch=8, stride=8, batch=8)
     np.testing.assert_array_equal(drop, again)
+
+
+def test_gradcam_upsampling_equals_resize_then_flip():
+    """The map is flipped before upsampling (cheaper); bilinear resizing commutes with the flip."""
+    import cv2
+
+    cam = np.random.default_rng(0).random((3, 2, 8, 8)).astype(np.float32)
+    vol = Volume(np.zeros((3, 96, 80), np.float32), ras_affine((5, 1, 1)), "CT")
+    maps = gradcam_to_volume(cam, 1, vol)
+    ref = cam[:, 1] / cam[:, 1].max()
+    for k in range(3):
+        np.testing.assert_allclose(maps[k], cv2.resize(ref[k], (80, 96), interpolation=cv2.INTER_LINEAR)[::-1, ::-1], atol=1e-6)
