@@ -11,13 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-import cv2
 import numpy as np
 from scipy import ndimage
 
-from core.explain import gradcam_to_volume, occlusion_map
+from core.explain import gradcam_to_volume, in_head_boxes, model_slice_to_volume, occlusion_map
 from core.explain.gradcam import normalise
-from core.explain.occlusion import patch_origins
 from core.models.preprocess import bg_input, head_mask_2d, ich_input
 from core.tasks.ct import ModelInfo
 from core.volume import Volume
@@ -124,18 +122,12 @@ def gradcam_overlay(volume: Volume, label: str, ich: Any = None, bg: Any = None,
 # -- occlusion -----------------------------------------------------------------------------------
 def model_to_volume_slice(m: np.ndarray, volume: Volume) -> np.ndarray:
     """[H, W] model-grid map (radiological, 256x256) -> [y, x] on the volume grid (canonical)."""
-    _, ny, nx = volume.shape
-    up = cv2.resize(np.ascontiguousarray(m, dtype=np.float32), (nx, ny), interpolation=cv2.INTER_LINEAR)
-    return np.ascontiguousarray(up[::-1, ::-1])
+    return model_slice_to_volume(m, volume)
 
 
 def occlusion_passes(hu_slice: np.ndarray, patch: int, stride: int, batch: int) -> int:
     """How many model runs `occlusion_map` will make for this slice (1 base + patch batches): for progress."""
-    h, w = hu_slice.shape
-    head = head_mask_2d(hu_slice)
-    n = sum(1 for y in patch_origins(h, patch, stride) for x in patch_origins(w, patch, stride)
-            if head[y:y + patch, x:x + patch].mean() > 0.1)
-    return 1 + (n + batch - 1) // batch
+    return 1 + (len(in_head_boxes(hu_slice, patch, stride)) + batch - 1) // batch
 
 
 @dataclass

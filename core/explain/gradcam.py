@@ -24,15 +24,24 @@ def normalise(maps: np.ndarray) -> np.ndarray:
     return maps / peak if peak > 0 else np.zeros_like(maps)
 
 
+def model_slice_to_volume(m: np.ndarray, volume: Volume, out: np.ndarray | None = None) -> np.ndarray:
+    """[h, w] map on the model grid (radiological orientation) -> [y, x] on the volume's grid (canonical R, A, S).
+
+    The small map is flipped, not the upsampled one (bilinear resizing with pixel-centre alignment
+    commutes with flips), and resized straight into `out`: one pass over the large array.
+    """
+    _, ny, nx = volume.shape
+    if out is None:
+        out = np.empty((ny, nx), dtype=np.float32)
+    small = np.ascontiguousarray(m[::-1, ::-1], dtype=np.float32)
+    cv2.resize(small, (nx, ny), dst=out, interpolation=cv2.INTER_LINEAR)
+    return out
+
+
 def gradcam_to_volume(cam: np.ndarray, label_index: int, volume: Volume) -> np.ndarray:
     """[z, C, h, w] model-grid maps (radiological orientation) -> [z, y, x] on the volume's grid, 0..1."""
     maps = normalise(cam[:, label_index].astype(np.float32))
-    nz, ny, nx = volume.shape
-    out = np.empty((nz, ny, nx), dtype=np.float32)
-    # back from display orientation to canonical R, A, S: flip the small map, not the upsampled one
-    # (bilinear resizing with pixel-centre alignment commutes with flips), and resize straight into
-    # the output: one pass over the large array instead of two
-    small = np.ascontiguousarray(maps[:, ::-1, ::-1])
-    for k in range(nz):
-        cv2.resize(small[k], (nx, ny), dst=out[k], interpolation=cv2.INTER_LINEAR)
+    out = np.empty(volume.shape, dtype=np.float32)
+    for k in range(volume.shape[0]):
+        model_slice_to_volume(maps[k], volume, out=out[k])
     return out

@@ -17,6 +17,14 @@ def patch_origins(size: int, patch: int, stride: int) -> list[int]:
     return starts
 
 
+def in_head_boxes(hu: np.ndarray, patch: int, stride: int) -> list[tuple[int, int]]:
+    """Top-left corners of the patches worth occluding: those at least 10% inside the head."""
+    h, w = hu.shape
+    head = head_mask_2d(hu)
+    return [(y, x) for y in patch_origins(h, patch, stride) for x in patch_origins(w, patch, stride)
+            if head[y:y + patch, x:x + patch].mean() > 0.1]
+
+
 def occlusion_map(model: LoadedModel, image: np.ndarray, hu: np.ndarray, patch: int = 32, stride: int = 32,
                   batch: int = 16, fill: float = 0.0) -> tuple[np.ndarray, np.ndarray, int]:
     """image [3, H, W] model input; hu [H, W] the same slice in HU (for the head mask).
@@ -25,10 +33,8 @@ def occlusion_map(model: LoadedModel, image: np.ndarray, hu: np.ndarray, patch: 
     base probs [C], number of forward passes). `fill` 0 is the channel mean after normalisation: grey.
     """
     _, h, w = image.shape
-    head = head_mask_2d(hu)
     base = model.run({"image": image[None]}, ["probs"])["probs"][0]
-    boxes = [(y, x) for y in patch_origins(h, patch, stride) for x in patch_origins(w, patch, stride)
-             if head[y:y + patch, x:x + patch].mean() > 0.1]
+    boxes = in_head_boxes(hu, patch, stride)
     drop = np.zeros((len(base), h, w), dtype=np.float32)
     count = np.zeros((h, w), dtype=np.float32)
     for i in range(0, len(boxes), batch):
