@@ -41,7 +41,9 @@ def model_slice_to_volume(m: np.ndarray, volume: Volume, out: np.ndarray | None 
 def gradcam_to_volume(cam: np.ndarray, label_index: int, volume: Volume) -> np.ndarray:
     """[z, C, h, w] model-grid maps (radiological orientation) -> [z, y, x] on the volume's grid, 0..1."""
     maps = normalise(cam[:, label_index].astype(np.float32))
-    out = np.empty(volume.shape, dtype=np.float32)
-    for k in range(volume.shape[0]):
-        model_slice_to_volume(maps[k], volume, out=out[k])
+    nz, ny, nx = volume.shape
+    out = np.empty((nz, ny, nx), dtype=np.float32)
+    small = np.ascontiguousarray(maps[:, ::-1, ::-1])  # one flip for the stack (hot path: 6 labels x every slice)
+    for k in range(nz):
+        cv2.resize(small[k], (nx, ny), dst=out[k], interpolation=cv2.INTER_LINEAR)
     return out
