@@ -40,6 +40,13 @@ class WarningCode(str, Enum):
     SINGLE_SLICE = "single-slice"
     FIXED_ENCODING = "fixed-encoding"
     REORIENTED = "reoriented"
+    INVALID_TAG = "invalid-tag"  # a geometry or value tag missing, malformed, non-finite or out of range
+    GEOMETRY_UNVERIFIED = "geometry-unverified"  # left/right cannot be trusted: no laterality from this volume
+    MIXED_IDENTITY = "mixed-identity"  # one SeriesInstanceUID, several patients or studies
+    DUPLICATE_UID = "duplicate-uid"  # several files share one SOPInstanceUID
+    SUSPICIOUS_VALUES = "suspicious-values"  # values outside what the modality can hold (e.g. HU > 30000)
+    LARGE_VOLUME = "large-volume"
+    LIBRARY_WARNING = "library-warning"  # a warning raised by pydicom/nibabel while reading, captured
     OTHER = "other"
 
 
@@ -148,6 +155,12 @@ class Volume:
         out = (p @ inv[:3, :3].T + inv[:3, 3])[:, ::-1]
         return out[0] if np.ndim(ras) == 1 else out
 
+    @property
+    def geometry_verified(self) -> bool:
+        """False when the loader could not establish where the patient's left and right are
+        (mirrored, non-orthogonal or missing geometry): no laterality may be reported from it."""
+        return not any(w.code == WarningCode.GEOMETRY_UNVERIFIED for w in self.warnings)
+
     def with_warnings(self, *extra: LoadWarning) -> "Volume":
         return replace(self, warnings=self.warnings + tuple(extra))
 
@@ -165,7 +178,7 @@ class Volume:
             "source": self.ids.source,
             "n_files": len(self.ids.files),
             "window": None if self.window is None else {"width": self.window.width, "level": self.window.level},
-            "value_range": [float(np.nanmin(self.voxels)), float(np.nanmax(self.voxels))],
+            "value_range": [float(np.min(self.voxels)), float(np.max(self.voxels))],  # NaN shows as NaN, never hidden
             "warnings": [w.to_dict() for w in self.warnings],
         }
 
