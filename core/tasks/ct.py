@@ -55,7 +55,7 @@ class BGResult:
     classes: tuple[str, ...]
     slice_probs: np.ndarray  # [z, 3]
     p_hemorrhage: float
-    side: str  # 'none' | 'left' | 'right' (patient side)
+    side: str  # 'none' | 'left' | 'right' (patient side) | 'unverified' (volume.geometry_verified is False)
     series_probs: dict[str, float]
     cam: np.ndarray  # [z, 3, h, w]
     model: ModelInfo
@@ -129,6 +129,8 @@ class CTScorer:
         left, right = float(p[:, 1].max()), float(p[:, 2].max())
         thr = float(m.card.thresholds.get("hemorrhage", 0.5))
         side = "none" if p_hem < thr else ("left" if left >= right else "right")
+        if side != "none" and not volume.geometry_verified:  # issue 17: no side from geometry the loader could not verify
+            side = "unverified"
         return BGResult(BG_CLASSES, p, p_hem, side, {"none": 1 - p_hem, "left": left, "right": right}, out["cam"], ModelInfo.of(m), t)
 
 
