@@ -32,6 +32,8 @@ def check_ct_series(volume: Volume, task: str) -> None:
     if min(volume.shape[1:]) < 64:
         raise InputError(f"slices of {volume.shape[1]}x{volume.shape[2]} pixels are too small for {task}", volume.ids.source or None)
     vmin, vmax = float(volume.voxels.min()), float(volume.voxels.max())
+    if not (np.isfinite(vmin) and np.isfinite(vmax)):  # NaN fails every comparison below: refuse it here
+        raise InputError(f"the volume holds NaN or infinite values: {task} refused", volume.ids.source or None, code="non-finite-values")
     if vmin > -500 or vmax < 300:
         raise InputError(f"values {vmin:.0f}..{vmax:.0f} do not look like CT Hounsfield units (air about -1000, bone > 300)", volume.ids.source or None, code="not-hu")
 
