@@ -2,14 +2,14 @@
 # Set up NeuroReview on a fresh Debian/Ubuntu machine: the system libraries Qt and VTK need
 # (only those missing), a virtual environment in .venv, and the project with the extras given.
 #   scripts/setup.sh            runtime only (viewer, CLI, ONNX Runtime)
-#   scripts/setup.sh test       + test and training needs (torch CPU wheel, Xvfb, PostgreSQL)
+#   scripts/setup.sh test       + test and training needs (torch CPU wheel, Xvfb, PostgreSQL, Orthanc, dcmtk, dicom3tools)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MODE="${1:-run}"
 
 APT_RUN="libgl1 libegl1 libglib2.0-0 libdbus-1-3 libfontconfig1 libxkbcommon0 libosmesa6"
 APT_X="xvfb xauth libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-randr0 libxcb-render-util0 libxcb-image0 libxcb-xinerama0 libxkbcommon-x11-0 libxcursor1"
-APT_TEST="postgresql"
+APT_TEST="postgresql orthanc dcmtk dicom3tools curl"  # PACS tests: a real PACS, storescu as a peer, dciodvfy
 want="$APT_RUN $APT_X"
 [ "$MODE" = test ] && want="$want $APT_TEST"
 
