@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (QAbstractButton, QButtonGroup, QGridLayout, QHBox
                                QRadioButton, QSpinBox, QVBoxLayout, QWidget)
 
 from core.study import AidedAnswer, Answer, ModelFinding
+from core.study.consistency import derived_parent, groups
 from core.study.schema import RATINGS
 
 CONFIDENCE_TIPS = {1: "1: very unsure", 2: "2: unsure", 3: "3: fairly sure", 4: "4: sure", 5: "5: certain"}
@@ -28,6 +29,12 @@ def _group(parent: QWidget, texts: list[str]) -> tuple[QButtonGroup, list[QRadio
         group.addButton(b, i)
         buttons.append(b)
     return group, buttons
+
+
+def _derived_note(parent: str, value: bool, present: dict[str, bool]) -> str:
+    subs = [lab for lab, v in present.items() if v and lab != parent]
+    why = f"{', '.join(subs)} present" if value else "every subtype absent"
+    return f"{parent} set to {'present' if value else 'absent'} because {why}"
 
 
 class ScoreInput(QWidget):
@@ -108,9 +115,32 @@ class UnaidedRows(QWidget):
             score = ScoreInput(kind, self)
             score.setObjectName(f"score_{label}")
             grid.addWidget(score, i, 3)
-            group.idClicked.connect(lambda _i: self.changed.emit())
+            group.idClicked.connect(lambda _i: self._derive())
             score.changed.connect(self.changed)
             self.answer[label], self.present_btn[label], self.absent_btn[label], self.score[label] = group, yes, no, score
+        self.derived_note = QLabel("")  # says when "any" follows from the subtypes (never silently)
+        self.derived_note.setObjectName("derived_note")
+        self.derived_note.setStyleSheet("color:#2a6fb0")
+        grid.addWidget(self.derived_note, len(labels) + 1, 0, 1, len(heads))
+        self.derived: dict[str, bool] = {}
+
+    def _present(self) -> dict[str, bool]:
+        return {lab: self.answer[lab].checkedId() == 0 for lab in self.labels if self.answer[lab].checkedId() >= 0}
+
+    def _derive(self) -> None:
+        """Set "any" from the subtypes (a subtype present means any hemorrhage) and lock it while derived."""
+        answered = {k: v for k, v in self._present().items() if k not in self.derived}
+        self.derived = derived_parent(self.labels, answered)
+        notes = []
+        for lab in self.labels:
+            if lab in self.derived:
+                (self.present_btn if self.derived[lab] else self.absent_btn)[lab].setChecked(True)
+                notes.append(_derived_note(lab, self.derived[lab], answered))
+        for parent, _subs, _complete in groups(self.labels):
+            for b in (self.present_btn[parent], self.absent_btn[parent]):
+                b.setEnabled(parent not in self.derived)
+        self.derived_note.setText("; ".join(notes))
+        self.changed.emit()
 
     def missing(self) -> list[str]:
         return [lab for lab in self.labels if self.answer[lab].checkedId() < 0 or self.score[lab].value() is None]
@@ -125,13 +155,15 @@ class UnaidedRows(QWidget):
     def set_enabled(self, on: bool) -> None:
         for w in self.findChildren(QAbstractButton) + self.findChildren(QSpinBox):
             w.setEnabled(on)
+        if on:
+            self._derive()  # a derived "any" stays locked
 
     def fill(self, answers: dict[str, Answer]) -> None:
         """Show the reader's own earlier read (going back to correct it)."""
         for lab, a in answers.items():
             (self.present_btn if a.present else self.absent_btn)[lab].setChecked(True)
             self.score[lab].set_value(int(a.confidence if a.confidence is not None else a.probability))
-        self.changed.emit()
+        self._derive()
 
 
 class AidedRows(QWidget):
@@ -213,15 +245,36 @@ class AidedRows(QWidget):
                 rgrid.addWidget(b, k, j)
             rg.idClicked.connect(lambda _i: self.changed.emit())
             self.rating[label], self.rating_btn[label] = rg, rbs
+        self.derived: dict[str, bool] = {}
+        self.derived_note = QLabel("")  # says when the final "any" follows from the subtypes
+        self.derived_note.setObjectName("derived_note")
+        self.derived_note.setStyleSheet("color:#2a6fb0")
+        grid.addWidget(self.derived_note, len(labels) + 1, 0, 1, len(heads))
 
     def _final(self, label: str) -> bool | None:
         i = self.agree[label].checkedId()
         return None if i < 0 else (self.findings[label].present if i == 0 else not self.findings[label].present)
 
     def _on_agree(self, label: str) -> None:
-        final = self._final(label)
-        self.final_label[label].setText("-" if final is None else ("present" if final else "absent"))
+        self._derive()
+        for lab in self.labels:
+            final = self._final(lab)
+            self.final_label[lab].setText("-" if final is None else ("present" if final else "absent"))
         self.changed.emit()
+
+    def _derive(self) -> None:
+        """Final "any" follows from the final subtype answers: set agree/disagree to match, lock it, say so."""
+        answered = {lab: f for lab in self.labels if lab not in self.derived and (f := self._final(lab)) is not None}
+        self.derived = derived_parent(self.labels, answered)
+        notes = []
+        for parent, _subs, _complete in groups(self.labels):
+            if parent in self.derived:
+                agree = self.derived[parent] == self.findings[parent].present
+                (self.agree_btn if agree else self.disagree_btn)[parent].setChecked(True)
+                notes.append("final " + _derived_note(parent, self.derived[parent], answered))
+            for b in (self.agree_btn[parent], self.disagree_btn[parent]):
+                b.setEnabled(parent not in self.derived)
+        self.derived_note.setText("; ".join(notes))
 
     def missing(self) -> list[str]:
         out = []

@@ -56,6 +56,9 @@ def simulate_study(n_cases: int = 20, readers: tuple[str, ...] = ("reader A", "r
         secs_aid = rng.lognormal(np.log(40), 0.35, n_cases)
         for arm, x, secs in (("unaided", x_un, secs_un), ("aided", x_aid, secs_aid)):
             pres, conf = x > cut, _confidence(x, cut)
+            if "any" in labels:  # a consistent read: "any" is the union of the subtypes (the store refuses others)
+                sub = [j for j, lab in enumerate(labels) if lab != "any"]
+                pres[:, labels.index("any")] = pres[:, sub].any(axis=1)
             for i, cid in enumerate(case_ids):
                 for j, lab in enumerate(labels):
                     reads.append([reader, cid, arm, lab, bool(pres[i, j]), confidence_score(bool(pres[i, j]), int(conf[i, j])),

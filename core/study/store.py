@@ -26,6 +26,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModu
 from sqlalchemy.orm import Session, selectinload
 
 from core.errors import NeuroReviewError
+from core.study.consistency import contradictions
 from core.study.schema import (ARMS, RATINGS, SCORE_KINDS, Agreement, Case, HeatmapRating, ModelOutput, Read,
                                ReadAnswer, Reader, Study, Truth, utcnow)
 
@@ -531,6 +532,12 @@ class StudyStore:
             if isinstance(probability, bool) or not isinstance(probability, (int, float)) or not 0 <= probability <= 100:
                 raise StudyError(f"{where}{label}: probability must be 0-100, got {probability!r}")
 
+    @staticmethod
+    def _check_consistent(st: Study, present: Mapping[str, bool], where: str) -> None:
+        bad = contradictions(st.labels, present)
+        if bad:
+            raise StudyError(f"{where}contradictory answers: {'; '.join(bad)}")
+
     def _check_labels(self, st: Study, answers: Mapping[str, object]) -> None:
         missing = [lab for lab in st.labels if answers.get(lab) is None]
         unknown = [lab for lab in answers if lab not in st.labels]
@@ -566,6 +573,7 @@ class StudyStore:
                 if not isinstance(a, Answer) or not isinstance(a.present, bool):
                     raise StudyError(f"{lab}: the answer must say present or absent")
                 self._check_score(st, lab, a.confidence, a.probability, "")
+            self._check_consistent(st, {lab: answers[lab].present for lab in st.labels}, "")
             prior = self._prior(s, c, rd, "unaided")
             self._check_supersedes(prior, supersedes, case_id, "unaided")
             if prior is not None and "aided" in st.arms:
@@ -634,6 +642,7 @@ class StudyStore:
                     raise StudyError(f"{lab}: heat-map rating must be one of {', '.join(RATINGS)}, got {a.rating!r}")
                 if m.present and a.rating is None:
                     raise StudyError(f"{lab}: the model calls it present, so its heat map needs a rating")
+            self._check_consistent(st, {lab: answers[lab].final_present for lab in st.labels}, "final answers: ")
             prior = self._prior(s, c, rd, "aided")
             self._check_supersedes(prior, supersedes, case_id, "aided")
             now = utcnow()

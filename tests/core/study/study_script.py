@@ -51,15 +51,26 @@ def reader_answers(rng, truth: dict, cid: str, labels, skill: float, score_kind:
             out[lab] = Answer(present, int(rng.integers(1, 6)))
         else:
             out[lab] = Answer(present, probability=float(rng.integers(51, 101) if present else rng.integers(0, 50)))
+    if "any" in out:  # a reader who sees a subtype sees "any": the store refuses contradictory reads
+        a, anyp = out["any"], any(out[lab].present for lab in labels if lab != "any")
+        if score_kind == "confidence":
+            out["any"] = Answer(anyp, a.confidence)
+        elif anyp != a.present:
+            out["any"] = Answer(anyp, probability=100.0 - a.probability)
     return out
 
 
 def aided_answers(rng, sc: Script, session: ReaderSession, cid: str, skill: float) -> dict:
     found = session.model_findings()
     out = {}
+    finals = {}
     for lab in session.labels:
         truth = sc.truth[(cid, lab)]
-        final = truth if rng.random() < skill else not truth
+        finals[lab] = truth if rng.random() < skill else not truth
+    if "any" in finals:  # consistent final answers: "any" is the union of the subtypes
+        finals["any"] = any(v for lab, v in finals.items() if lab != "any")
+    for lab in session.labels:
+        final = finals[lab]
         m = found[lab].present
         out[lab] = AidedAnswer(agree=(final == m), final_present=final, confidence=int(rng.integers(1, 6)),
                                rating=(["correct", "partially correct", "incorrect"][int(rng.integers(0, 3))] if m else None))

@@ -13,17 +13,23 @@ import numpy as np
 from core.study import AidedAnswer, Answer, ReaderSession, StudyStore
 
 
+def _consistent(present: dict) -> dict:
+    """'any' is the union of the subtypes (the store refuses contradictory reads)."""
+    if "any" in present:
+        present["any"] = any(v for lab, v in present.items() if lab != "any")
+    return present
+
+
 def answers_for(labels, rng) -> dict:
-    return {lab: Answer(bool(rng.random() < 0.5), int(rng.integers(1, 6))) for lab in labels}
+    present = _consistent({lab: bool(rng.random() < 0.5) for lab in labels})
+    return {lab: Answer(present[lab], int(rng.integers(1, 6))) for lab in labels}
 
 
 def aided_for(session: ReaderSession, rng) -> dict:
-    out = {}
-    for lab, f in session.model_findings().items():
-        final = bool(rng.random() < 0.5)
-        out[lab] = AidedAnswer(final == f.present, final, int(rng.integers(1, 6)),
-                               rating="correct" if f.present else None)
-    return out
+    findings = session.model_findings()
+    final = _consistent({lab: bool(rng.random() < 0.5) for lab in findings})
+    return {lab: AidedAnswer(final[lab] == f.present, final[lab], int(rng.integers(1, 6)),
+                             rating="correct" if f.present else None) for lab, f in findings.items()}
 
 
 def read_everything(db: str, study: str, reader: str, barrier=None, delay: float = 0.0) -> int:
