@@ -1,0 +1,148 @@
+"""The real 8-bit head CT slice sets in ../shared/data, at the model grid, split by patient.
+
+- CT-ICH (Hssayeni et al. 2020, PhysioNet, CC BY 4.0 up to v1.2): 67 trauma patients, per-slice labels of
+  the five subtypes, anterior up. No masks.
+- PHE-SICH-CT-IDS (Ma et al. 2024, non-commercial use): 99 patients with a basal-ganglia hematoma, outlines
+  of the perihematomal region (the hematoma lies inside), anterior at the image's left (rotate 90 clockwise).
+  Only "any" and "intraparenchymal" are known on it (intraventricular and subarachnoid extension is not
+  labelled: masked in the loss); the patient side of the export is undocumented, so its lesions count as
+  "basal-ganglia hemorrhage, side unknown".
+
+Splits are by patient, stratified by the rarest finding a patient has, made once with a fixed seed and
+stored in `splits.json` beside this file: the test patients are never used for any choice.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from core.imaging.pseudo_hu import hu_to_window8
+from core.models.preprocess import MODEL_SIZE, slice_image_to_hu
+from training.ct_data.phantom import SliceSeries
+from training.datasets.rsna import ICH_LABELS
+
+SPLITS_FILE = Path(__file__).with_name("splits.json")
+SUBTYPES_BY_RARITY = ("subdural", "intraventricular", "subarachnoid", "intraparenchymal", "epidural")
+FRACTIONS = {"test": 0.2, "val": 0.15}
+PHE_ROTATE = 90
+
+
+def to_grid8(image: np.ndarray, rotate: int = 0) -> np.ndarray:
+    """An 8-bit brain-window slice image -> uint8 [256, 256] at the model grid (the one shared path)."""
+    return hu_to_window8(slice_image_to_hu(image, "brain", rotate))
+
+
+def mask_to_grid(mask: np.ndarray, rotate: int = 0) -> np.ndarray:
+    from core.models.preprocess import square_pad
+
+    m = (mask > 0).astype(np.uint8)
+    if rotate:
+        m = np.rot90(m, k=-rotate // 90)
+    m = square_pad(np.ascontiguousarray(m), 0)
+    return cv2.resize(m, (MODEL_SIZE, MODEL_SIZE), interpolation=cv2.INTER_NEAREST).astype(bool)
+
+
+def _read_gray(path: Path) -> np.ndarray:
+    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if img is None:
+        raise OSError(f"cannot read image {path}")
+    return img
+
+
+def load_ct_ich(root: Path, cache: Path) -> list[SliceSeries]:
+    cpath = cache / "ct_ich.npz"
+    df = pd.read_csv(root / "slices.csv").sort_values(["patient", "slice"])
+    if not cpath.exists():
+        cache.mkdir(parents=True, exist_ok=True)
+        imgs = np.stack([to_grid8(_read_gray(root / "images" / f)) for f in tqdm(df.filename, desc="CT-ICH", unit="img")])
+        np.savez_compressed(cache / ".ct_ich.tmp.npz", img=imgs)
+        os.replace(cache / ".ct_ich.tmp.npz", cpath)
+    imgs = np.load(cpath)["img"]
+    out = []
+    pos = 0
+    for pid, g in df.groupby("patient", sort=False):
+        n = len(g)
+        labels = g[list(ICH_LABELS)].to_numpy(np.float32)
+        bg = np.where(labels[:, 2] > 0, -1, 0).astype(np.int8)  # an intraparenchymal bleed may be in the basal ganglia
+        out.append(SliceSeries(f"ctich_{int(pid):03d}", "ct-ich", imgs[pos:pos + n], labels, bg, None, patient=f"ctich_{int(pid):03d}"))
+        pos += n
+    return out
+
+
+def load_phe_sich(root: Path, cache: Path) -> list[SliceSeries]:
+    cpath = cache / "phe_sich.npz"
+    df = pd.read_csv(root / "slices.csv", dtype={"patient": str}).sort_values("filename")
+    if not cpath.exists():
+        cache.mkdir(parents=True, exist_ok=True)
+        imgs, masks = [], []
+        for f in tqdm(df.filename, desc="PHE-SICH", unit="img"):
+            imgs.append(to_grid8(_read_gray(root / "images" / f), PHE_ROTATE))
+            mp = root / "masks" / f
+            masks.append(mask_to_grid(_read_gray(mp) if mp.exists() else np.zeros((512, 512), np.uint8), PHE_ROTATE))
+        np.savez_compressed(cache / ".phe.tmp.npz", img=np.stack(imgs), mask=np.stack(masks))
+        os.replace(cache / ".phe.tmp.npz", cpath)
+    z = np.load(cpath)
+    imgs, masks = z["img"], z["mask"]
+    out = []
+    pos = 0
+    for pid, g in df.groupby("patient", sort=False):
+        n = len(g)
+        les = g["lesion"].to_numpy(np.float32)
+        labels = np.zeros((n, len(ICH_LABELS)), np.float32)
+        labels[:, 0] = les  # any
+        labels[:, 2] = les  # intraparenchymal
+        labels[:, 3] = -1  # intraventricular: not labelled
+        labels[:, 4] = -1  # subarachnoid: not labelled
+        bg = np.where(les > 0, 3, 0).astype(np.int8)
+        m = masks[pos:pos + n] & (les[:, None, None] > 0)
+        out.append(SliceSeries(f"phe_{pid}", "phe-sich", imgs[pos:pos + n], labels, bg, m, patient=f"phe_{pid}"))
+        pos += n
+    return out
+
+
+def _stratum(s: SliceSeries) -> str:
+    if s.source == "phe-sich":
+        return "phe"
+    present = {lab for j, lab in enumerate(ICH_LABELS) if (s.labels[:, j] > 0).any()}
+    for sub in SUBTYPES_BY_RARITY:
+        if sub in present:
+            return sub
+    return "none"
+
+
+def make_splits(series: list[SliceSeries], seed: int = 2026) -> dict[str, str]:
+    """patient -> 'train' | 'val' | 'test', stratified by the rarest finding (each stratum of >= 3 gives a test patient)."""
+    rng = np.random.default_rng(seed)
+    strata: dict[str, list[str]] = {}
+    for s in series:
+        strata.setdefault(_stratum(s), []).append(s.patient)
+    out = {}
+    for name in sorted(strata):
+        pts = sorted(strata[name])
+        rng.shuffle(pts)
+        n = len(pts)
+        n_test = max(1, round(n * FRACTIONS["test"])) if n >= 3 else 0
+        n_val = max(1, round(n * FRACTIONS["val"])) if n >= 5 else 0
+        for i, p in enumerate(pts):
+            out[p] = "test" if i < n_test else ("val" if i < n_test + n_val else "train")
+    return out
+
+
+def load_splits(series: list[SliceSeries]) -> dict[str, str]:
+    """The stored split; patients not in it (a new data version) are refused, not silently re-split."""
+    if not SPLITS_FILE.exists():
+        splits = make_splits(series)
+        SPLITS_FILE.write_text(json.dumps(dict(sorted(splits.items())), indent=0) + "\n")
+        return splits
+    splits = json.loads(SPLITS_FILE.read_text())
+    missing = [s.patient for s in series if s.patient not in splits]
+    if missing:
+        raise ValueError(f"{len(missing)} patients are not in {SPLITS_FILE} (e.g. {missing[:3]}): the data changed; make new splits deliberately")
+    return splits
