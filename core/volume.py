@@ -46,6 +46,7 @@ class WarningCode(str, Enum):
     DUPLICATE_UID = "duplicate-uid"  # several files share one SOPInstanceUID
     SUSPICIOUS_VALUES = "suspicious-values"  # values outside what the modality can hold (e.g. HU > 30000)
     LARGE_VOLUME = "large-volume"
+    MODALITY_INFERRED = "modality-inferred"  # NIfTI: CT or MR decided from the header's words or the values
     LIBRARY_WARNING = "library-warning"  # a warning raised by pydicom/nibabel while reading, captured
     OTHER = "other"
 
