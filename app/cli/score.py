@@ -15,15 +15,28 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def card_thresholds(scorer) -> dict[str, float]:
+    """Series flags at the BiLSTM card's thresholds (0.5 where the card names none)."""
+    return {k: float(v) for k, v in scorer.model("ich_bilstm").card.thresholds.items()}
+
+
 def run(args: argparse.Namespace) -> int:
+    from core.errors import InputError
     from core.io import load
     from core.paths import demo_ct_dir
     from core.tasks import CTScorer
+    from core.tasks.dispatch import analyses_for
 
     t0 = time.perf_counter()
     path = args.path or str(demo_ct_dir())
     vol = load(path, series_uid=args.series)
     t_load = time.perf_counter() - t0
+    found = analyses_for(vol)  # the one dispatch decision (core.tasks.dispatch)
+    if found.kind == "mr":
+        raise InputError("no CT model applies: this is an MRI volume (its skull-strip QC runs with `neuroreview qc`)", path,
+                         code="no-model-applies")
+    if found.kind is None:
+        raise InputError(found.reason, path, code="no-model-applies")
     scorer = CTScorer()
     ich = scorer.score_ich(vol)
     bg = scorer.score_bg(vol)
@@ -38,11 +51,12 @@ def run(args: argparse.Namespace) -> int:
     for w in vol.warnings:
         print(f"  warning {w}")
     m = ich.models[0]
+    thr = card_thresholds(scorer)
     print(f"intracranial hemorrhage ({m.name} {m.version} + {ich.models[1].name}, {m.device}: {m.provider})")
     for lab in ich.labels:
         p = ich.series_probs[lab]
         top = int(ich.slice_probs[:, ich.labels.index(lab)].argmax())
-        flag = "POSITIVE" if p >= 0.5 else ""
+        flag = "POSITIVE" if p >= thr.get(lab, 0.5) else ""
         print(f"  {lab:<18} {p:6.3f}  (most likely slice {top + 1}) {flag}")
     print(f"basal-ganglia hemorrhage ({bg.model.name} {bg.model.version}, {bg.model.device}): "
           f"P(hemorrhage) {bg.p_hemorrhage:.3f}, side {bg.side} (left {bg.series_probs['left']:.3f}, right {bg.series_probs['right']:.3f})")

@@ -8,6 +8,7 @@ import numpy as np
 
 from app.viewer.state import ViewerState
 from core.errors import InputError
+from core.tasks.dispatch import analyses_for
 
 
 _CT_SCORER = None
@@ -26,13 +27,16 @@ def run_models(state: ViewerState) -> None:
     vol = state.volume
     if vol is None:
         raise InputError("no volume loaded")
-    if vol.modality == "CT":
+    found = analyses_for(vol)  # the one dispatch decision (core.tasks.dispatch)
+    if found.kind == "ct":
         scorer = _ct_scorer()
         state.set_findings(ich=scorer.score_ich(vol), bg=scorer.score_bg(vol))
-    else:
+    elif found.kind == "mr":
         from core.tasks.skullstrip import score_skullstrip
 
         state.set_findings(qc=score_skullstrip(vol))
+    else:
+        raise InputError(found.reason, vol.ids.source or None, code="no-model-applies")
 
 
 ALIASES = {"left": "bg_left", "right": "bg_right"}
@@ -52,7 +56,7 @@ def show_overlay(state: ViewerState, kind: str, label: str) -> None:
         m = overlay_cache(state).gradcam(vol, label, state.ich, state.bg, state.qc)
     elif kind == "occlusion":
         name = occlusion_model_name(label)
-        if name is None or vol.modality != "CT":
+        if name is None or analyses_for(vol).kind != "ct":
             raise InputError(f"occlusion is available for the CT labels, not {label!r}")
         scorer = _ct_scorer()
         z = state.cursor[0]

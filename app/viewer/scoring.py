@@ -14,6 +14,7 @@ import logging
 import math
 import threading
 import time
+import weakref
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -24,13 +25,13 @@ from core.models.preprocess import check_ct_series
 from core.models.registry import ModelRegistry
 from core.models.runtime import LoadedModel
 from core.tasks.ct import BATCH, CTScorer
+from core.tasks.dispatch import Analyses, analyses_for
 from core.tasks.skullstrip import SkullStripScorer
 from core.volume import Volume
 
 log = logging.getLogger(__name__)
 
 STAGE_OF_MODEL = {"ich_cnn": "ICH CNN", "ich_bilstm": "BiLSTM", "bg_laterality": "BG laterality", "skullstrip_qc": "skull-strip QC"}
-MR_MODALITIES = ("MR", "MRI", "OT", "")
 
 
 class Cancelled(Exception):
@@ -227,9 +228,20 @@ def shared_mr_scorer() -> SkullStripScorer:
     return _SHARED["mr"]
 
 
-def task_for(volume: Volume) -> str:
-    """'mr' for MRI (and modality-less NIfTI) volumes, 'ct' for everything else (CT checks refuse non-CT)."""
-    return "mr" if volume.modality in MR_MODALITIES else "ct"
+_LAST_ANALYSES: list = [lambda: None, None]  # [weakref to the volume, its Analyses]
+
+
+def analyses(volume: Volume) -> Analyses:
+    """core.tasks.dispatch.analyses_for, remembered for the last volume (the panels ask again and again for the
+    shown one); a weak reference, so a closed series is not kept alive."""
+    if _LAST_ANALYSES[0]() is not volume:
+        _LAST_ANALYSES[:] = [weakref.ref(volume), analyses_for(volume)]
+    return _LAST_ANALYSES[1]
+
+
+def task_for(volume: Volume) -> str | None:
+    """'ct' | 'mr' | None (no model applies; `analyses(volume).reason` says why): the one dispatch decision."""
+    return analyses(volume).kind
 
 
 def score_ct(volume: Volume, scorer: WatchedCTScorer, job: Job) -> ScoringOutcome:
@@ -314,12 +326,19 @@ class ScoringRunner(QObject):
         return self._runner.is_running()
 
     def start(self, task: str | None = None) -> bool:
-        """Score the state's volume: task 'ct', 'mr' or None (by modality). False when nothing started
-        (no volume, or a run is going on)."""
+        """Score the state's volume: task 'ct', 'mr' or None (what core.tasks.dispatch says applies). False when
+        nothing started (no volume, a run is going on, or no model applies: then `failed` carries the reason)."""
         volume = self.state.volume
         if volume is None or self._runner.is_running():
             return False
-        task = task or task_for(volume)
+        if task is None:
+            found = analyses(volume)
+            if not found.applies:  # said as a failed run would say it, so every listener resets the same way
+                src = volume.ids.source
+                self.failed.emit(f"{found.reason} [{src}]" if src else found.reason)
+                self.finished.emit("failed")
+                return False
+            task = found.kind
         if task not in ("ct", "mr"):
             raise ValueError(task)
         self._volume, self._discarded = volume, False
