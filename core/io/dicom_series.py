@@ -13,6 +13,7 @@ from core.errors import LoadError
 from core.io import geometry
 from core.io.headers import DicomHeader
 from core.io.pixels import CT_AIR_HU, read_slice
+from core.io.safety import is_decoder_failure, one_line, volume_size_check
 from core.volume import LoadWarning, SeriesIds, Volume, WarningCode, Window
 
 DUPLICATE_TOLERANCE_MM = 0.01
@@ -32,43 +33,93 @@ class Stack:
 
 
 def group_stacks(headers: list[DicomHeader]) -> list[Stack]:
-    """Group by SeriesInstanceUID, split by orientation/matrix (and acquisition), drop localizers."""
+    """Group by SeriesInstanceUID (split by patient/study identity), split by orientation/matrix
+    (and acquisition), drop localizers."""
     by_uid: dict[str, list[DicomHeader]] = defaultdict(list)
     for h in headers:
         by_uid[h.series_uid].append(h)
     stacks: list[Stack] = []
-    for uid, hs in by_uid.items():
-        dropped = [h for h in hs if h.is_localizer]
-        hs = [h for h in hs if not h.is_localizer]
-        parts: dict[tuple, list[DicomHeader]] = defaultdict(list)
-        for h in hs:
+    for uid, all_hs in by_uid.items():
+        identities = _split_identities(uid, all_hs)
+        for ident_uid, hs, ident_warnings in identities:
+            found = _stacks_of_uid(ident_uid, hs)
+            if found:
+                found[0].warnings[:0] = ident_warnings + _duplicate_uid_warnings(hs)
+            stacks.extend(found)
+    return stacks
+
+
+def _split_identities(uid: str, hs: list[DicomHeader]) -> list[tuple[str, list[DicomHeader], list[LoadWarning]]]:
+    """One series UID holding files of several patients or studies is split, each part warned about."""
+    parts: dict[tuple[str, str], list[DicomHeader]] = defaultdict(list)
+    for h in hs:
+        parts[(h.patient_id, h.study_uid)].append(h)
+    if len(parts) == 1:
+        return [(uid, hs, [])]
+    ordered = sorted(parts.items(), key=lambda kv: len(kv[1]), reverse=True)
+    out = []
+    for i, ((pid, study), part) in enumerate(ordered):
+        others = ", ".join(f"{len(p)} file(s) of patient {o_pid or '?'} study {o_study or '?'}"
+                           for (o_pid, o_study), p in ordered if p is not part)
+        warn = LoadWarning(WarningCode.MIXED_IDENTITY,
+                           f"series {uid} mixes {len(ordered)} patient/study identities; split: this part is "
+                           f"{len(part)} file(s) of patient {pid or '?'} study {study or '?'}; others: {others}",
+                           part[0].path)
+        out.append((uid if i == 0 else f"{uid}@{i + 1}", part, [warn]))
+    return out
+
+
+def _duplicate_uid_warnings(hs: list[DicomHeader]) -> list[LoadWarning]:
+    seen: dict[str, list[DicomHeader]] = defaultdict(list)
+    for h in hs:
+        if h.sop_uid:
+            seen[h.sop_uid].append(h)
+    out = []
+    for sop, dup in seen.items():
+        if len(dup) > 1:
+            out.append(LoadWarning(WarningCode.DUPLICATE_UID,
+                                   f"{len(dup)} files share SOPInstanceUID {sop} (copies or a broken export)", dup[1].path))
+    return out[:5]
+
+
+def _stacks_of_uid(uid: str, hs: list[DicomHeader]) -> list[Stack]:
+    stacks: list[Stack] = []
+    dropped = [h for h in hs if h.is_localizer]
+    hs = [h for h in hs if not h.is_localizer]
+    parts: dict[tuple, list[DicomHeader]] = defaultdict(list)
+    broken = [h for h in hs if h.orientation is None and h.problems]  # invalid orientation: not a scout
+    for h in hs:
+        if not (h.orientation is None and h.problems):
             parts[(h.orientation_key(), h.rows, h.columns)].append(h)
-        ordered = sorted(parts.values(), key=len, reverse=True)
-        if len(ordered) > 1:
-            # a handful of slices in another orientation beside a real stack are scouts
-            main = len(ordered[0])
-            keep = [p for p in ordered if len(p) > 3 or len(p) * 4 > main]
-            for p in ordered:
-                if not any(p is k for k in keep):
-                    dropped.extend(p)
-            ordered = keep
-        split: list[list[DicomHeader]] = []
-        for part in ordered:
-            split.extend(_split_acquisitions(part))
-        for i, part in enumerate(split):
-            stack = Stack(uid if i == 0 else f"{uid}#{i + 1}", part)
-            if len(split) > 1:
-                stack.warnings.append(LoadWarning(
-                    WarningCode.MIXED_SERIES,
-                    f"series {uid} holds {len(split)} stacks (orientation, matrix or acquisition differ); this is stack {i + 1}",
-                    os.path.dirname(part[0].path)))
-            if i == 0:
-                for h in dropped:
-                    stack.warnings.append(LoadWarning(WarningCode.LOCALIZER_DROPPED, "localizer/scout image left out of the volume", h.path))
-            stacks.append(stack)
-        if not split and dropped:
+    for h in broken:  # joins the largest part of its matrix; load_stack names it and leaves it out
+        same = [p for p in parts.values() if (p[0].rows, p[0].columns) == (h.rows, h.columns)]
+        (max(same, key=len) if same else parts[((), h.rows, h.columns)]).append(h)
+    ordered = sorted(parts.values(), key=len, reverse=True)
+    if len(ordered) > 1:
+        # a handful of slices in another orientation beside a real stack are scouts
+        main = len(ordered[0])
+        keep = [p for p in ordered if len(p) > 3 or len(p) * 4 > main]
+        for p in ordered:
+            if not any(p is k for k in keep):
+                dropped.extend(p)
+        ordered = keep
+    split: list[list[DicomHeader]] = []
+    for part in ordered:
+        split.extend(_split_acquisitions(part))
+    for i, part in enumerate(split):
+        stack = Stack(uid if i == 0 else f"{uid}#{i + 1}", part)
+        if len(split) > 1:
+            stack.warnings.append(LoadWarning(
+                WarningCode.MIXED_SERIES,
+                f"series {uid} holds {len(split)} stacks (orientation, matrix or acquisition differ); this is stack {i + 1}",
+                os.path.dirname(part[0].path)))
+        if i == 0:
             for h in dropped:
-                stacks.append(Stack(uid, [h], [LoadWarning(WarningCode.LOCALIZER_DROPPED, "series holds only localizer images", h.path)]))
+                stack.warnings.append(LoadWarning(WarningCode.LOCALIZER_DROPPED, "localizer/scout image left out of the volume", h.path))
+        stacks.append(stack)
+    if not split and dropped:
+        for h in dropped:
+            stacks.append(Stack(uid, [h], [LoadWarning(WarningCode.LOCALIZER_DROPPED, "series holds only localizer images", h.path)]))
     return stacks
 
 
@@ -99,19 +150,23 @@ def _read_into(headers: list[DicomHeader], modality: str, flip_rows: bool, flip_
             return warns, win
         except LoadError as exc:
             return LoadWarning(WarningCode.SKIPPED_FILE, exc.message, h.path)
+        except BaseException as exc:  # noqa: BLE001 - one bad slice costs that slice (native panics included)
+            if not is_decoder_failure(exc):
+                raise
+            return LoadWarning(WarningCode.SKIPPED_FILE, f"slice cannot be read ({type(exc).__name__}: {one_line(exc, 160)})", h.path)
     if len(headers) < 8:
         return [one(k) for k in range(len(headers))]
     with ThreadPoolExecutor(max_workers=min(4, (os.cpu_count() or 2))) as pool:
         return list(pool.map(one, range(len(headers))))
 
 
-def load_stack(stack: Stack, source: str) -> Volume:
+def load_stack(stack: Stack, source: str, modality: str | None = None) -> Volume:
     """Read pixels, order slices, check spacing, correct tilt, resample, reorient to R, A, S."""
     warnings = list(stack.warnings)
-    headers = stack.headers
+    headers, geometric, geo_warnings = _usable_geometry(stack.headers, source)
+    warnings.extend(geo_warnings)
     first = headers[0]
-    modality = first.modality
-    geometric = all(h.position is not None and h.orientation is not None and h.pixel_spacing is not None for h in headers)
+    modality = (modality or first.modality).upper()
     flip_rows = flip_cols = False
     if geometric:
         row_dir = first.orientation[:3] / np.linalg.norm(first.orientation[:3])
@@ -130,8 +185,12 @@ def load_stack(stack: Stack, source: str) -> Volume:
         flip_rows, flip_cols = geometry.inplane_flips(row_dir, col_dir)
     else:
         headers = sorted(headers, key=lambda h: h.instance)
-        warnings.append(LoadWarning(WarningCode.OTHER, "no ImagePositionPatient/Orientation/PixelSpacing: slices ordered by InstanceNumber, 1 mm spacing assumed", source))
+        warnings.append(LoadWarning(WarningCode.GEOMETRY_UNVERIFIED, "no valid ImagePositionPatient/Orientation/PixelSpacing: slices "
+                                    "ordered by InstanceNumber, 1 mm spacing and axial orientation assumed; left/right not verified", source))
 
+    big = volume_size_check((len(headers), first.rows, first.columns), source)
+    if big:
+        warnings.append(big)
     stack_arr = np.empty((len(headers), first.rows, first.columns), dtype=np.float32)
     results = _read_into(headers, modality, flip_rows, flip_cols, stack_arr)
     good_idx, window = [], None
@@ -186,7 +245,10 @@ def load_stack(stack: Stack, source: str) -> Volume:
     else:
         aff = np.diag([-1.0, -1.0, 1.0, 1.0])
 
-    voxels, aff, _ = geometry.to_canonical(stack_arr, aff)
+    try:
+        voxels, aff, _ = geometry.to_canonical(stack_arr, aff)
+    except (ValueError, np.linalg.LinAlgError) as exc:  # geometry is validated upstream; this is the last guard
+        raise LoadError(f"slice geometry cannot be resolved ({type(exc).__name__}: {exc})", source, code="invalid-geometry") from None
     ids = SeriesIds(
         patient_id=first.patient_id, study_uid=first.study_uid, series_uid=stack.uid,
         series_description=first.series_description, series_number=first.series_number,
@@ -194,6 +256,30 @@ def load_stack(stack: Stack, source: str) -> Volume:
     )
     win = Window(width=window[0], level=window[1]) if window else None
     return Volume(voxels=voxels, affine=aff, modality=modality, ids=ids, warnings=tuple(warnings), window=win)
+
+
+def _usable_geometry(headers: list[DicomHeader], source: str) -> tuple[list[DicomHeader], bool, list[LoadWarning]]:
+    """(headers to use, geometric?, warnings): files with invalid geometry tags are left out, each named,
+    when the rest of the stack has valid geometry; otherwise the stack loads without geometry, unverified."""
+    warnings: list[LoadWarning] = []
+    geo = [h for h in headers if h.geometric]
+    if len(geo) == len(headers) or (len(geo) >= 2 and 2 * len(geo) >= len(headers)):
+        used = geo
+        for h in headers:
+            if not h.geometric:
+                why = "; ".join(h.problems) or "ImagePositionPatient/Orientation/PixelSpacing missing"
+                warnings.append(LoadWarning(WarningCode.INVALID_TAG, f"{why}: slice left out", h.path))
+    else:
+        used = list(headers)
+    for h in used:
+        for why in h.problems:
+            warnings.append(LoadWarning(WarningCode.INVALID_TAG, why, h.path))
+    mirrored = [h for h in used if h.mirrored_spacing]
+    if mirrored:
+        warnings.append(LoadWarning(WarningCode.GEOMETRY_UNVERIFIED,
+                                    f"negative PixelSpacing in {len(mirrored)} file(s) (made positive): the image may be "
+                                    "mirrored, left/right not verified", mirrored[0].path))
+    return used, len(geo) == len(used), warnings[:50]
 
 
 def _collapse(warnings: list[LoadWarning]) -> list[LoadWarning]:

@@ -9,7 +9,9 @@ from pathlib import Path
 from core.errors import LoadError
 from core.io.dicom_series import Stack, group_stacks, load_stack
 from core.io.headers import DicomHeader, iter_files, read_header
-from core.io.nifti import is_nifti, load_nifti
+from core.io.modality import MODALITIES
+from core.io.nifti import is_nifti, load_nifti, nifti_summary
+from core.io.safety import captured_library_warnings, library_warnings
 from core.volume import LoadWarning, Volume, WarningCode
 
 
@@ -46,34 +48,49 @@ class ScanResult:
 
 
 def scan(path: str | os.PathLike) -> ScanResult:
-    """Find the series under a file or folder (headers only; fast)."""
+    """Find the series under a file or folder (headers only; fast). Library warnings become coded warnings."""
     root = Path(path)
     if not root.exists():
         raise LoadError("no such file or folder", str(root), code="not-found")
-    if root.is_file():
-        files = [str(root)]
-    else:
+    if root.is_dir():
         if not os.access(root, os.R_OK | os.X_OK):
             raise LoadError("permission denied: cannot list this folder", str(root))
         files = iter_files(root)
+    elif root.is_file():
+        files = [str(root)]
+    else:
+        raise LoadError("not a regular file or folder (a device, pipe or socket)", str(root), code="not-a-file")
     problems: list[LoadWarning] = []
     headers: list[DicomHeader] = []
     series: list[SeriesSummary] = []
-    for f in files:
-        if is_nifti(f):
-            series.append(SeriesSummary(series_uid=os.path.basename(f), modality="MR", description=os.path.basename(f),
-                                        n_files=1, shape=(0, 0, 0), pixel_spacing=None, kind="nifti", path=f))
-            continue
-        h = read_header(f)
-        if isinstance(h, LoadWarning):
-            problems.append(h)
-        else:
-            headers.append(h)
+    noted: dict[str, list[LoadWarning]] = {}
+    messages: list[str] = []
+    with captured_library_warnings(messages):
+        for f in files:
+            before = len(messages)
+            if is_nifti(f):
+                try:
+                    shape, modality, spacing = nifti_summary(f)
+                except LoadError as exc:
+                    problems.append(LoadWarning(WarningCode.SKIPPED_FILE, exc.message, f))
+                    continue
+                series.append(SeriesSummary(series_uid=os.path.basename(f), modality=modality, description=os.path.basename(f),
+                                            n_files=1, shape=shape, pixel_spacing=spacing, kind="nifti", path=f))
+            else:
+                h = read_header(f)
+                if isinstance(h, LoadWarning):
+                    problems.append(h)
+                else:
+                    headers.append(h)
+            if len(messages) > before:
+                noted[f] = library_warnings(messages[before:], f)
+                del messages[before:]
     stacks = group_stacks(headers)
     by_uid: dict[str, Stack] = {}
     for st in stacks:
         by_uid[st.uid] = st
         f0 = st.first
+        st.warnings.extend(w for h in st.headers for w in noted.get(h.path, ()))
         series.append(SeriesSummary(
             series_uid=st.uid, modality=f0.modality, description=f0.series_description, n_files=len(st.headers),
             shape=(len(st.headers), f0.rows, f0.columns), pixel_spacing=f0.pixel_spacing,
@@ -82,15 +99,26 @@ def scan(path: str | os.PathLike) -> ScanResult:
     return ScanResult(series=series, problems=problems, _stacks=by_uid, root=str(root))
 
 
-def load(path: str | os.PathLike, series_uid: str | None = None, scanned: ScanResult | None = None) -> Volume:
+def load(path: str | os.PathLike, series_uid: str | None = None, scanned: ScanResult | None = None,
+         modality: str | None = None) -> Volume:
     """Load one series (DICOM file/folder) or one NIfTI file as a canonical R, A, S Volume.
 
     With several series and no ``series_uid``, the largest image series is loaded and a
     ``mixed-series`` warning lists the others. Unreadable files are skipped and named in warnings.
+    ``modality`` ('CT' or 'MR') overrides the file's (or, for NIfTI, the recognised) modality.
+    Warnings that pydicom/nibabel raise while reading are captured as ``library-warning``s.
     """
-    p = Path(path)
+    if modality is not None and modality.upper() not in MODALITIES:
+        raise LoadError(f"modality must be one of {', '.join(MODALITIES)}, got {modality!r}", str(path))
+    messages: list[str] = []
+    with captured_library_warnings(messages):
+        vol = _load(Path(path), series_uid, scanned, modality.upper() if modality else None)
+    return vol.with_warnings(*library_warnings(messages, str(path))) if messages else vol
+
+
+def _load(p: Path, series_uid: str | None, scanned: ScanResult | None, modality: str | None) -> Volume:
     if p.is_file() and is_nifti(p):
-        return load_nifti(p)
+        return load_nifti(p, modality)
     result = scanned or scan(p)
     dicom = [s for s in result.series if s.kind == "dicom"]
     if series_uid is not None:
@@ -103,16 +131,19 @@ def load(path: str | os.PathLike, series_uid: str | None = None, scanned: ScanRe
         chosen = (real or dicom)[0]
     elif result.series:
         chosen = result.series[0]
+    elif len(result.problems) == 1 and p.is_file():  # one file given: its own reason, its own name
+        raise LoadError(result.problems[0].message, result.problems[0].path, code="unreadable-file")
     else:
-        detail = f"; {len(result.problems)} file(s) unreadable, first: {result.problems[0]}" if result.problems else ""
+        first = result.problems[0] if result.problems else None
+        detail = f"; {len(result.problems)} file(s) unreadable, first {os.path.basename(first.path or '')}: {first.message}" if first else ""
         raise LoadError(f"no DICOM series or NIfTI volume found{detail}", str(p), code="nothing-found")
     if chosen.kind == "nifti":
-        return load_nifti(chosen.path)
+        return load_nifti(chosen.path, modality)
     extra: list[LoadWarning] = list(result.problems)
     others = [s for s in result.series if s is not chosen]
     if others and series_uid is None:
         extra.append(LoadWarning(WarningCode.MIXED_SERIES,
             f"{len(others) + 1} series found; loaded the largest ({chosen.n_files} files, {chosen.description or chosen.series_uid}); others: "
             + "; ".join(f"{s.description or s.series_uid} ({s.n_files} files)" for s in others[:5]), str(p)))
-    vol = load_stack(result._stacks[chosen.series_uid], str(p))
+    vol = load_stack(result._stacks[chosen.series_uid], str(p), modality)
     return vol.with_warnings(*extra)

@@ -6,6 +6,7 @@ import numpy as np
 import pydicom
 
 from core.errors import LoadError
+from core.io.safety import MAX_ABS_INTERCEPT, MAX_ABS_SLOPE, MAX_CT_HU, is_decoder_failure, one_line
 from core.volume import LoadWarning, WarningCode
 
 CT_AIR_HU = -1024.0
@@ -36,6 +37,20 @@ def _raw_pixels(ds: pydicom.Dataset, path: str) -> np.ndarray:
     return ds.pixel_array
 
 
+def _rescale(ds: pydicom.Dataset, has_slope: bool, has_intercept: bool, path: str) -> tuple[float, float]:
+    """RescaleSlope/Intercept, checked: finite, slope non-zero, both within bounds that keep HU finite in float32."""
+    try:
+        slope = float(ds.RescaleSlope) if has_slope else 1.0
+        intercept = float(ds.RescaleIntercept) if has_intercept else 0.0
+    except (TypeError, ValueError, OverflowError):
+        raise LoadError(f"RescaleSlope/Intercept {one_line(ds.get('RescaleSlope'), 30)!s}/{one_line(ds.get('RescaleIntercept'), 30)!s} "
+                        "are not numbers; slice left out", path, code="invalid-tag") from None
+    if not (np.isfinite(slope) and np.isfinite(intercept) and 0 < abs(slope) <= MAX_ABS_SLOPE and abs(intercept) <= MAX_ABS_INTERCEPT):
+        raise LoadError(f"RescaleSlope {slope:g} / RescaleIntercept {intercept:g} not finite or out of range "
+                        "(values would be NaN, infinite or meaningless); slice left out", path, code="invalid-tag")
+    return slope, intercept
+
+
 def read_slice(ds_or_path, modality: str, flip_rows: bool = False, flip_cols: bool = False,
                out: np.ndarray | None = None) -> tuple[np.ndarray, list[LoadWarning], tuple[float, float] | None]:
     """Decode one single-frame image into real-world values, optionally flipped, into ``out``.
@@ -50,8 +65,10 @@ def read_slice(ds_or_path, modality: str, flip_rows: bool = False, flip_cols: bo
         raw = _raw_pixels(ds, path)
     except PermissionError as exc:
         raise LoadError("permission denied: cannot read this file", path) from exc
-    except Exception as exc:  # any decoder failure means this file's pixels are unusable
-        raise LoadError(f"pixel data cannot be decoded ({type(exc).__name__}: {exc})", path, code="corrupt-pixel-data") from exc
+    except BaseException as exc:  # noqa: BLE001 - any decoder failure, native panics included, costs this file only
+        if not is_decoder_failure(exc):
+            raise
+        raise LoadError(f"pixel data cannot be decoded ({type(exc).__name__}: {one_line(exc, 160)})", path, code="corrupt-pixel-data") from None
     if raw.ndim != 2:
         raise LoadError(f"multi-frame or colour image (pixel array shape {raw.shape}) is not a CT/MR slice", path, code="unsupported-image")
     if flip_rows or flip_cols:
@@ -61,8 +78,7 @@ def read_slice(ds_or_path, modality: str, flip_rows: bool = False, flip_cols: bo
     pixel_rep = int(ds.get("PixelRepresentation", 0) or 0)
     has_slope = ds.get("RescaleSlope") not in (None, "")
     has_intercept = ds.get("RescaleIntercept") not in (None, "")
-    slope = float(ds.RescaleSlope) if has_slope else 1.0
-    intercept = float(ds.RescaleIntercept) if has_intercept else 0.0
+    slope, intercept = _rescale(ds, has_slope, has_intercept, path)
     padding = ds.get("PixelPaddingValue")
 
     values = out if out is not None else np.empty(raw.shape, dtype=np.float32)
@@ -93,6 +109,12 @@ def read_slice(ds_or_path, modality: str, flip_rows: bool = False, flip_cols: bo
             values[pad] = CT_AIR_HU if modality == "CT" else float(values[~pad].min(initial=0.0))
     if modality == "CT":
         np.maximum(values, np.float32(CT_AIR_HU), out=values)  # padding written without PixelPaddingValue
+        top = float(values.max())
+        if not top <= MAX_CT_HU:  # also catches NaN (float pixel data)
+            raise LoadError(f"values up to {top:g} HU: beyond any CT scale (signed data stored as unsigned, or a bad "
+                            "RescaleSlope/Intercept); slice left out", path, code="suspicious-values")
+    elif raw.dtype.kind == "f" and not np.isfinite(values).all():
+        raise LoadError("pixel data holds NaN or infinite values; slice left out", path, code="non-finite-values")
 
     window = None
     try:

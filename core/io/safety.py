@@ -1,0 +1,126 @@
+"""Limits and guards for hostile input: what a file may ask us to allocate, which failures cost one file,
+and the capture of library warnings into coded LoadWarnings (never printed to the user's terminal).
+
+Why here: every reader (DICOM headers, pixel decoding, NIfTI) must apply the same limits, and a native
+decoder that panics (pyo3's PanicException derives from BaseException) must cost one file, not the series.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import numpy as np
+
+from core.volume import LoadWarning, WarningCode
+
+MAX_MATRIX = 8192  # rows or columns of one image; larger is not a CT/MR slice
+MAX_FORCED_PARSE_BYTES = 64 * 1024 * 1024  # a file without the DICM preamble is parsed only below this size
+LARGE_VOLUME_BYTES = 1 << 30  # float32 volume size that earns a large-volume warning
+DEFAULT_MAX_VOLUME_MB = 2048  # float32 volume ceiling; NEUROREVIEW_MAX_VOLUME_MB overrides it
+MAX_ABS_POSITION_MM = 1e5  # 100 m from the scanner's origin: a position beyond that is corrupt
+PIXEL_SPACING_RANGE_MM = (0.005, 50.0)
+ORTHOGONAL_TOLERANCE = 0.01  # |cos| between row and column directions; also |norm - 1|
+MAX_ABS_SLOPE = 1e4
+MAX_ABS_INTERCEPT = 1e6
+MAX_CT_HU = 32767.0  # above any CT scale (even the extended one): signed data read as unsigned, or a bad slope
+
+
+def max_volume_bytes() -> int:
+    """The configurable memory ceiling of one loaded volume (float32 voxels)."""
+    try:
+        mb = float(os.environ.get("NEUROREVIEW_MAX_VOLUME_MB", DEFAULT_MAX_VOLUME_MB))
+    except ValueError:
+        mb = DEFAULT_MAX_VOLUME_MB
+    return int(max(mb, 1.0) * 1024 * 1024)
+
+
+def volume_size_check(shape: tuple[int, ...], path: str) -> LoadWarning | None:
+    """Raise LoadError before allocating a volume over the ceiling; a warning for a large one."""
+    from core.errors import LoadError
+
+    n = 1
+    for s in shape:
+        n *= int(s)
+    nbytes = n * 4
+    ceiling = max_volume_bytes()
+    if nbytes > ceiling:
+        raise LoadError(f"volume of {' x '.join(str(int(s)) for s in shape)} voxels needs {nbytes / 2**30:.1f} GiB, over the "
+                        f"{ceiling / 2**30:.1f} GiB limit (set NEUROREVIEW_MAX_VOLUME_MB to raise it)", path, code="too-large")
+    if nbytes > LARGE_VOLUME_BYTES:
+        return LoadWarning(WarningCode.LARGE_VOLUME, f"large volume: {nbytes / 2**30:.1f} GiB in memory", path)
+    return None
+
+
+def is_decoder_failure(exc: BaseException) -> bool:
+    """True for failures that make one file unusable: any Exception, and native-decoder panics
+    (pyo3_runtime.PanicException derives from BaseException). Never Ctrl-C or exit."""
+    if isinstance(exc, (KeyboardInterrupt, SystemExit, GeneratorExit)):
+        return False
+    return isinstance(exc, Exception) or type(exc).__name__ == "PanicException"
+
+
+def one_line(text: object, limit: int = 300) -> str:
+    """Library messages can span lines (nibabel, pydicom): the user gets one line."""
+    s = " ".join(str(text).split())
+    return s if len(s) <= limit else s[: limit - 3] + "..."
+
+
+def finite_floats(value, count: int | None = None) -> np.ndarray | None:
+    """A tag's numbers as float64, or None when missing, malformed, of the wrong count or not finite."""
+    if value is None:
+        return None
+    try:
+        items = list(value) if not isinstance(value, (str, bytes, int, float)) else [value]
+        arr = np.asarray([float(v) for v in items], dtype=np.float64)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    if count is not None and arr.size != count:
+        return None
+    return arr if arr.size and np.all(np.isfinite(arr)) else None
+
+
+class _Collect(logging.Handler):
+    def __init__(self, sink: list[str]) -> None:
+        super().__init__(logging.WARNING)
+        self.sink = sink
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.sink.append(record.getMessage())
+
+
+_LOGGERS = ("pydicom", "nibabel")
+
+
+@contextmanager
+def captured_library_warnings(sink: list[str]) -> Iterator[list[str]]:
+    """Record Python warnings and pydicom/nibabel log records (WARNING and up) into ``sink``
+    instead of letting them reach stderr. Use on the calling thread around a whole load."""
+    handler = _Collect(sink)
+    saved = []
+    for name in _LOGGERS:
+        lg = logging.getLogger(name)
+        saved.append((lg, lg.propagate))
+        lg.addHandler(handler)
+        lg.propagate = False
+    try:
+        with warnings.catch_warnings(record=True) as rec:
+            warnings.simplefilter("always")
+            yield sink
+        sink.extend(str(w.message) for w in rec)
+    finally:
+        for lg, prop in saved:
+            lg.removeHandler(handler)
+            lg.propagate = prop
+
+
+def library_warnings(messages: list[str], path: str) -> list[LoadWarning]:
+    """Coded warnings for captured library messages, one per distinct message (with a count)."""
+    counts: dict[str, int] = {}
+    for m in messages:
+        key = one_line(m, 200)
+        counts[key] = counts.get(key, 0) + 1
+    return [LoadWarning(WarningCode.LIBRARY_WARNING, m + (f" ({n} times)" if n > 1 else ""), path) for m, n in counts.items()]
