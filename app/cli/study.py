@@ -4,7 +4,7 @@
     study add-cases NAME FOLDER|CSV      study add-readers NAME R1 R2 ...      study import-truth NAME CSV
     study score-cases NAME [--rescore]   study status NAME [--json]            study list
     study audit NAME CASE_ID READER      (every read of a case by a reader, corrections included)
-    study export NAME --format csv|xlsx|html --out DIR                          study read NAME [--reader R]
+    study export NAME --format csv|xlsx|html|imrmc --out DIR                          study read NAME [--reader R]
 
 Every subcommand takes --db FILE|URL (default: studies.sqlite in the user data dir, NEUROREVIEW_HOME
 when set); a postgresql+psycopg:// URL shares one study between workstations.
@@ -76,7 +76,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     e = ss.add_parser("export", parents=[common], help="write the comparison tables (CSV, XLSX) or the HTML report")
     e.add_argument("name")
-    e.add_argument("--format", dest="fmt", choices=("csv", "xlsx", "html"), default="csv")
+    e.add_argument("--format", dest="fmt", choices=("csv", "xlsx", "html", "imrmc"), default="csv",
+                   help="csv/xlsx tables, the html report, or imrmc: one iMRMC input file per label "
+                        "(iMRMC desktop tool, RJafroc DfReadDataFile(format='iMRMC'))")
     e.add_argument("--out", required=True, help="folder to write into")
     e.set_defaults(func=export)
 

@@ -14,7 +14,6 @@ Conventions:
 from __future__ import annotations
 
 import datetime as _dt
-import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -304,17 +303,6 @@ def raw_reads(reads: pd.DataFrame) -> pd.DataFrame:
     return df[["reader", "treatment", "case", "label", "truth", "rating", "score_kind", "present", "seconds"]]
 
 
-def imrmc(reads: pd.DataFrame, label: str) -> pd.DataFrame:
-    """One label in the iMRMC data-frame layout (readerID, caseID, modalityID, score), with the truth
-    rows iMRMC expects (readerID = modalityID = 'truth', score 0/1); cases without truth left out."""
-    r = _known(reads[reads["label"] == label])
-    truth = r.drop_duplicates("case_id")
-    rows = pd.DataFrame({"readerID": "truth", "caseID": truth["case_id"], "modalityID": "truth",
-                         "score": truth["truth"].astype(int)})
-    obs = pd.DataFrame({"readerID": r["reader"], "caseID": r["case_id"], "modalityID": r["arm"], "score": r["score"]})
-    return pd.concat([rows, obs], ignore_index=True)
-
-
 def descriptor(info: dict, reads: pd.DataFrame, model: pd.DataFrame) -> pd.DataFrame:
     """The study descriptor as key/value rows (explicit keys only: nothing else from `info` leaks)."""
     rows = [("study", info.get("name", "")), ("description", info.get("description", "")),
@@ -364,6 +352,4 @@ def build_tables(frames) -> Tables:
         "discordant_cases": discordant_cases(reads, model, labels),
         "raw_reads": raw_reads(reads),
     }
-    for i, label in enumerate(labels):  # file/sheet-safe names
-        tables[f"imrmc_{i + 1}_{re.sub(r'[^A-Za-z0-9]+', '_', label)[:20]}"] = imrmc(reads, label)
     return Tables(tables)

@@ -1,5 +1,5 @@
-"""Write a reader study's tables as CSV (one file per table), XLSX (one sheet per table) or one
-self-contained HTML report.
+"""Write a reader study's tables as CSV (one file per table), XLSX (one sheet per table), one
+self-contained HTML report, or iMRMC input files (`.imrmc`, one per label: core.study.imrmc).
 
 Exports carry pseudonymous case IDs only. Tables are built from an explicit column list
 (core.study.analysis) so nothing else from the frames is copied, and every writer re-checks that each
@@ -17,7 +17,7 @@ import pandas as pd
 from core.errors import NeuroReviewError
 from core.study.analysis import build_tables
 
-FORMATS = ("csv", "xlsx", "html")
+FORMATS = ("csv", "xlsx", "html", "imrmc")
 
 ALLOWED_COLUMNS = frozenset({
     # descriptor, table 5
@@ -40,8 +40,6 @@ ALLOWED_COLUMNS = frozenset({
     # discordant cases and raw reads
     "truth", "model_probability", "model_correct", "wrong_unaided", "wrong_aided", "readers_wrong_unaided",
     "readers_wrong_aided", "rating", "score_kind", "present", "seconds",
-    # iMRMC layout
-    "readerID", "caseID", "modalityID", "score",
 })
 
 
@@ -78,6 +76,10 @@ def export_study(frames, fmt: str, out: Path) -> list[Path]:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise ExportError(f"cannot create the export folder: {e.strerror}", str(out)) from e
+    if fmt == "imrmc":
+        from core.study.imrmc import write_imrmc
+
+        return write_imrmc(frames, out)
     labels = [str(x) for x in (frames.info.get("labels") or [])]
     tables = _checked(build_tables(frames).tables, labels)
     if fmt == "csv":

@@ -20,6 +20,7 @@ from core.study import StudyStore
 from core.study.export import ExportError, check_columns, export_study
 from core.study.frames import load_frames
 from core.study.simulate import simulate_study
+from tests.core.study.imrmc_reader import ImrmcFormatError, parse
 from tests.core.study.study_script import LABELS, read_all, setup_study
 
 Z = norm.ppf(0.975)
@@ -248,13 +249,41 @@ def test_missing_truth_and_a_label_without_positives(tmp_path):
     assert "not analysed" in html.read_text(encoding="utf-8")
 
 
-def test_imrmc_layout_per_label(study, csv_dir):
-    """iMRMC's data-frame layout (dfMRMC_example): readerID, caseID, modalityID, score, plus one truth row
-    per case with readerID = modalityID = 'truth' and score 0/1."""
-    df = pd.read_csv(csv_dir / "imrmc_1_any.csv")
-    assert list(df.columns) == ["readerID", "caseID", "modalityID", "score"]
-    truth = df[df.readerID == "truth"]
-    assert len(truth) == 20 and set(truth.modalityID) == {"truth"} and set(truth.score) <= {0, 1}
-    exp = study.reads[study.reads.label == "any"].drop_duplicates("case_id").set_index("case_id").truth.astype(int)
-    assert truth.set_index("caseID").score.to_dict() == exp.to_dict()
-    assert len(df) - 20 == 3 * 2 * 20 and set(df.modalityID) == {"truth", "unaided", "aided"}
+def test_imrmc_file_parsed_back(study, tmp_path):
+    """`study export --format imrmc`: the real .imrmc file (size lines, BEGIN DATA:, integer case IDs, truth
+    rows, the model as a third modality), parsed back by a reader written from the iMRMC specification;
+    every score is the read's score or the model's probability."""
+    paths = export_study(study, "imrmc", tmp_path)
+    assert [p.name for p in paths][:2] == ["1_any.imrmc", "2_epidural.imrmc"] and len(paths) == 6
+    text = paths[0].read_text(encoding="utf-8")
+    assert "BEGIN DATA:" in text.splitlines() and "N0: " in text
+    p = parse(paths[0])
+    reads = study.reads[study.reads.label == "any"]
+    truth = reads.drop_duplicates("case_id").set_index("case_id").truth.astype(int)
+    assert p.truth == {int(c[1:]): int(v) for c, v in truth.items()}
+    assert (p.n0, p.n1, p.nr, p.nm) == (int((truth == 0).sum()), int(truth.sum()), 3, 3)
+    assert "reader 1 = reader A" in p.description and "modality 3 = model (the same score for every reader)" in p.description
+    mods = {"1": "unaided", "2": "aided"}
+    names = {"1": "reader A", "2": "reader B", "3": "reader C"}
+    model = study.model[study.model.label == "any"].set_index("case_id").probability
+    for (r, m, c), v in p.scores.items():
+        cid = f"C{c:03d}"
+        if m == "3":
+            assert v == pytest.approx(model[cid], rel=1e-9)
+        else:
+            row = reads[(reads.reader == names[r]) & (reads.arm == mods[m]) & (reads.case_id == cid)]
+            assert v == row.score.item()
+
+
+def test_imrmc_leaves_out_cases_not_fully_crossed(study, tmp_path):
+    fr = simulate_study(n_cases=20, seed=1)
+    fr.reads = fr.reads[~((fr.reads.reader == "reader B") & (fr.reads.case_id == "C005"))].copy()
+    fr.reads["truth"] = fr.reads["truth"].astype("boolean")
+    fr.reads.loc[fr.reads.case_id == "C007", "truth"] = pd.NA
+    p = parse(export_study(fr, "imrmc", tmp_path)[0])
+    assert p.n0 + p.n1 == 18 and 5 not in p.truth and 7 not in p.truth
+    assert "cases = 18 with truth read by every reader in every modality (2 left out)" in p.description
+    bad = tmp_path / "bad.imrmc"
+    bad.write_text("N0: 1\nN1: 0\nNR: 1\nNM: 1\nBEGIN DATA:\n-1,C001,0,0\n1,C001,1,3\n")
+    with pytest.raises(ImrmcFormatError, match="integers"):  # what the old CSV's case IDs would hit
+        parse(bad)
