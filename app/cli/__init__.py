@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except NeuroReviewError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(error_line(exc), file=sys.stderr)
         return 2
     except BrokenPipeError:  # output piped into `head` and the like
         return 0
@@ -54,8 +54,21 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # a bug: say so plainly, traceback only on --debug
         if args.debug:
             traceback.print_exc()
-        print(f"error: unexpected {type(exc).__name__}: {exc} (rerun with --debug for details)", file=sys.stderr)
+        print(f"error: unexpected {type(exc).__name__}: {_one_line(exc)} (rerun with --debug for details)", file=sys.stderr)
         return 1
+
+
+def _one_line(text: object) -> str:
+    return " ".join(str(text).split())
+
+
+def error_line(exc: NeuroReviewError) -> str:
+    """The error contract of every command: one line, `error: MESSAGE [PATH]`, the path once."""
+    message = _one_line(exc.message)
+    path = exc.path
+    if path and (f"[{path}]" in message or message.endswith(str(path))):
+        path = None
+    return f"error: {message} [{path}]" if path else f"error: {message}"
 
 
 if __name__ == "__main__":  # pragma: no cover
