@@ -6,12 +6,15 @@ import argparse
 import json
 import time
 
+from app.cli.options import add_modality_argument
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("score", help="score a head CT series for intracranial hemorrhage and BG laterality")
     p.add_argument("path", nargs="?", default=None, help="DICOM folder/file or NIfTI (default: the bundled demo CT)")
     p.add_argument("--series", default=None, help="SeriesInstanceUID when the folder holds several")
     p.add_argument("--json", action="store_true", help="machine-readable output with per-slice probabilities")
+    add_modality_argument(p)
     p.set_defaults(func=run)
 
 
@@ -29,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
 
     t0 = time.perf_counter()
     path = args.path or str(demo_ct_dir())
-    vol = load(path, series_uid=args.series)
+    vol = load(path, series_uid=args.series, modality=args.modality)
     t_load = time.perf_counter() - t0
     found = analyses_for(vol)  # the one dispatch decision (core.tasks.dispatch)
     if found.kind == "mr":
@@ -59,6 +62,8 @@ def run(args: argparse.Namespace) -> int:
         flag = "POSITIVE" if p >= thr.get(lab, 0.5) else ""
         print(f"  {lab:<18} {p:6.3f}  (most likely slice {top + 1}) {flag}")
     print(f"basal-ganglia hemorrhage ({bg.model.name} {bg.model.version}, {bg.model.device}): "
-          f"P(hemorrhage) {bg.p_hemorrhage:.3f}, side {bg.side} (left {bg.series_probs['left']:.3f}, right {bg.series_probs['right']:.3f})")
+          f"P(hemorrhage) {bg.p_hemorrhage:.3f}, " + (
+              "side not reported: the loader could not verify left/right (see the geometry-unverified warning)" if bg.side == "unverified"
+              else f"side {bg.side} (left {bg.series_probs['left']:.3f}, right {bg.series_probs['right']:.3f})"))
     print(f"time: load {t_load:.2f} s, total {total:.2f} s")
     return 0

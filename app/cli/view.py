@@ -11,6 +11,8 @@ import argparse
 import os
 import sys
 
+from app.cli.options import add_modality_argument
+
 PRESET_CHOICES = ("brain", "subdural", "soft_tissue", "bone", "stroke", "acute_blood", "dicom", "auto")
 
 
@@ -18,6 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("view", help="open the viewer (axial/MPR/3D, windows, AI findings and heat maps)")
     p.add_argument("path", nargs="?", default=None, help="DICOM folder/file or NIfTI file (default: the bundled demo CT)")
     p.add_argument("--series", default=None, help="SeriesInstanceUID to open when the folder holds several")
+    add_modality_argument(p)
     p.add_argument("--layout", choices=("1x1", "2x2"), default=None, help="default: the last one used")
     p.add_argument("--preset", choices=PRESET_CHOICES, default=None, help="window preset (default: brain for CT, auto for MRI)")
     p.add_argument("--slice", type=int, default=None, help="axial slice index (0-based, as `neuroreview score` counts)")
@@ -91,7 +94,7 @@ def _interactive(args: argparse.Namespace, overlay) -> int:
     from core.paths import demo_ct_dir
 
     # read the series in a forked process while this one imports Qt and builds the window (before Qt: fork-safe)
-    prefetch = Prefetch.start(args.path or demo_ct_dir()) if not args.series else None
+    prefetch = Prefetch.start(args.path or demo_ct_dir()) if not (args.series or args.modality) else None
     from PySide6.QtWidgets import QApplication
 
     from app.viewer.main_window import ViewerWindow
@@ -111,6 +114,11 @@ def _interactive(args: argparse.Namespace, overlay) -> int:
     win.show()
     if prefetch is not None:
         win.open_prefetched(prefetch)
+    elif args.modality:  # the user overrides the modality: load here, as the headless path does
+        from core.io import load
+
+        path = args.path or str(demo_ct_dir())
+        win.set_volume(load(path, series_uid=args.series, modality=args.modality), path)
     elif args.path:
         win.open_path(args.path, args.series)  # a chosen series, or no fork on this platform
     else:
@@ -151,7 +159,7 @@ def _screenshot(args: argparse.Namespace, overlay, size: tuple[int, int]) -> int
 
     app = QApplication.instance() or QApplication(["neuroreview"])
     path = args.path or str(demo_ct_dir())
-    volume = load(path, series_uid=args.series)  # LoadError -> one line naming the file, exit 2
+    volume = load(path, series_uid=args.series, modality=args.modality)  # LoadError -> one line naming the file, exit 2
     with tempfile.TemporaryDirectory() as tmp:  # a screenshot never changes the user's layout or recent files
         win = ViewerWindow(settings=ViewerSettings(Path(tmp) / "viewer.ini"), layout=args.layout or "2x2", auto_score=False)
         win.set_volume(volume, path)
