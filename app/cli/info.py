@@ -5,12 +5,15 @@ from __future__ import annotations
 import argparse
 import json
 
+from app.cli.options import add_modality_argument
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("info", help="list the series in a DICOM folder/file or a NIfTI file, with warnings")
     p.add_argument("path", nargs="?", default=None, help="file or folder (default: the bundled demo CT)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--headers-only", action="store_true", help="do not read pixels (faster; no resampling warnings)")
+    add_modality_argument(p)
     p.set_defaults(func=run)
 
 
@@ -21,14 +24,18 @@ def run(args: argparse.Namespace) -> int:
 
     path = args.path or str(demo_ct_dir())
     result = scan(path)
+    if not result.series:
+        load(path, scanned=result)  # raises the LoadError that names the file(s): exit 2, one line on stderr
     series_out = []
+    failures: list[LoadError] = []
     for s in result.series:
         entry = s.to_dict()
         if not args.headers_only:
             try:
-                vol = load(path, series_uid=s.series_uid, scanned=result) if s.kind == "dicom" else load(s.path)
+                vol = (load(path, series_uid=s.series_uid, scanned=result, modality=args.modality) if s.kind == "dicom"
+                       else load(s.path, modality=args.modality))
                 desc = vol.describe()
-                entry.update({
+                entry.update({"modality": vol.modality, "geometry_verified": vol.geometry_verified,
                     "volume_shape_zyx": desc["shape_zyx"], "spacing_zyx_mm": desc["spacing_zyx_mm"],
                     "axcodes": desc["axcodes"], "value_range": desc["value_range"], "window": desc["window"],
                     "warnings": [w for w in desc["warnings"] if w["code"] != "skipped-file" or w["path"] not in {p.path for p in result.problems}],
@@ -36,13 +43,18 @@ def run(args: argparse.Namespace) -> int:
                 entry["warnings"] = [w for w in entry["warnings"] if not (w["code"] == "mixed-series" and w["path"] == path)]
             except LoadError as exc:
                 entry["error"] = str(exc)
+                failures.append(exc)
         series_out.append(entry)
     report = {"path": path, "series": series_out, "skipped_files": [w.to_dict() for w in result.problems]}
     if args.json:
         print(json.dumps(report, indent=2))
     else:
         _print_text(report)
-    return 0 if series_out else 2
+    if failures and len(failures) == len(series_out):  # nothing loaded: an error, not a listing
+        if len(failures) == 1:
+            raise failures[0]
+        raise LoadError(f"none of the {len(failures)} series could be loaded; first: {failures[0]}", None, code="nothing-loaded")
+    return 0
 
 
 def _print_text(report: dict) -> None:
@@ -56,7 +68,7 @@ def _print_text(report: dict) -> None:
               f"{shape[0]} x {shape[1]} x {shape[2]} voxels (slices x rows x columns), {sp}")
         print(f"      series {s['series_uid']}")
         if s.get("error"):
-            print(f"      ERROR: {s['error']}")
+            print(f"      not loaded: {s['error']}")
         for w in s.get("warnings", []):
             where = f" [{w['path']}]" if w.get("path") else ""
             print(f"      warning {w['code']}: {w['message']}{where}")
