@@ -18,7 +18,7 @@ import numpy as np
 from core.errors import InputError
 from core.imaging.pseudo_hu import as_model_window_hu, to_gray8, window8_to_hu
 from core.imaging.windows import PRESETS, window_unit
-from core.volume import Volume, Window
+from core.volume import Volume, WarningCode, Window
 
 MODEL_SIZE = 256
 #: channel windows, all inside the brain window (0..80 HU) an 8-bit export keeps
@@ -41,7 +41,8 @@ def check_ct_series(volume: Volume, task: str) -> None:
     if min(volume.shape[1:]) < 64:
         raise InputError(f"slices of {volume.shape[1]}x{volume.shape[2]} pixels are too small for {task}", volume.ids.source or None)
     vmin, vmax = float(volume.voxels.min()), float(volume.voxels.max())
-    if not (np.isfinite(vmin) and np.isfinite(vmax)):  # NaN fails every comparison below: refuse it here
+    if not (np.isfinite(vmin) and np.isfinite(vmax)) or any(w.code == WarningCode.NON_FINITE_VALUES for w in volume.warnings):
+        # NaN fails every comparison below, and NaN voxels the loader filled in are not HU: refuse either
         raise InputError(f"the volume holds NaN or infinite values: {task} refused", volume.ids.source or None, code="non-finite-values")
     if vmin > -500 or vmax < 300:
         raise InputError(f"values {vmin:.0f}..{vmax:.0f} do not look like CT Hounsfield units (air about -1000, bone > 300)", volume.ids.source or None, code="not-hu")
