@@ -14,6 +14,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("path", nargs="?", default=None, help="DICOM folder/file or NIfTI (default: the bundled demo CT)")
     p.add_argument("--series", default=None, help="SeriesInstanceUID when the folder holds several")
     p.add_argument("--json", action="store_true", help="machine-readable output with per-slice probabilities")
+    p.add_argument("--sr", default=None, metavar="OUT.dcm", help="also write the results as a DICOM SR (TID 1500) for the PACS")
     add_modality_argument(p)
     p.set_defaults(func=run)
 
@@ -44,6 +45,12 @@ def run(args: argparse.Namespace) -> int:
     ich = scorer.score_ich(vol)
     bg = scorer.score_bg(vol)
     total = time.perf_counter() - t0
+    if args.sr:
+        import sys
+
+        from core.pacs.results import write_sr
+
+        print(f"wrote DICOM SR {write_sr(vol, ich, bg, scorer, args.sr)[0]}", file=sys.stderr)
     if args.json:
         print(json.dumps({"path": path, "series_uid": vol.ids.series_uid, "slices": vol.shape[0],
                           "warnings": [w.to_dict() for w in vol.warnings], "ich": ich.to_dict(), "bg": bg.to_dict(),
