@@ -16,6 +16,7 @@ from scipy import ndimage
 
 from core.explain import gradcam_to_volume, in_head_boxes, model_slice_to_volume, occlusion_map
 from core.explain.gradcam import normalise
+from core.explain.intracranial import intracranial_masks
 from core.models.preprocess import bg_input, head_mask_2d, ich_input
 from core.tasks.ct import ModelInfo
 from core.volume import Volume
@@ -101,8 +102,9 @@ def gradcam_overlay(volume: Volume, label: str, ich: Any = None, bg: Any = None,
                     head: np.ndarray | None = None) -> OverlayMap:
     """The Grad-CAM of one label mapped to the volume grid, with its legend. KeyError when no result has it.
 
-    CT maps are cut to the head outline (`head`, computed when not given): an 8x8 map upsampled to
-    512x512 otherwise paints the air beside the skull, which reads as a finding outside the patient."""
+    CT maps are cut to the intracranial space (`head`, core.explain.intracranial_masks, computed when not
+    given): an 8x8 map upsampled to 512x512 otherwise paints the scalp, the skull base and the air beside
+    the skull, which reads as a finding outside the brain."""
     if ich is not None and label in ich.labels:
         data = gradcam_to_volume(ich.cam, ich.labels.index(label), volume)
         model = ich.models[0]  # the slice CNN makes the map (the BiLSTM has none)
@@ -115,7 +117,7 @@ def gradcam_overlay(volume: Volume, label: str, ich: Any = None, bg: Any = None,
     else:
         raise KeyError(f"no result explains {label!r}")
     if label not in MR_LABELS:
-        data *= head if head is not None else head_masks(volume)
+        data *= head if head is not None else intracranial_masks(volume)
     return OverlayMap("gradcam", label, data, 0.0, 1.0, model_legend(f"Grad-CAM {label}", model), units_for("gradcam", label))
 
 
@@ -193,7 +195,7 @@ class OverlayCache:
         self._sync(volume, (ich, bg, qc))
         if label not in self._gradcam:
             if self._head is None and label not in MR_LABELS:
-                self._head = head_masks(volume)
+                self._head = intracranial_masks(volume)
             self._gradcam[label] = gradcam_overlay(volume, label, ich, bg, qc, head=self._head)
         return self._gradcam[label]
 

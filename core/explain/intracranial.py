@@ -1,0 +1,119 @@
+"""The intracranial space of a head CT slice, for cutting CT heat maps to where a hemorrhage can be.
+
+An 8x8 Grad-CAM upsampled to the slice paints the scalp, the skull base and the air beside the head;
+a map that peaks there reads as a finding outside the brain. The mask is computed in what the CT models
+read, the brain-window 8-bit export (`core.imaging.pseudo_hu`), where bone saturates at 255:
+
+1. the skull is the saturated pixels, closed over small gaps (sutures, foramina, partial volume);
+2. the cranium is the closed skull with its holes filled (the head outline bounds it: no scalp);
+3. the skull shell (saturated pixels within `SHELL_MM` of the cranium's outer edge) is removed, and
+   saturated pixels deeper inside are kept: a dense clot also saturates in the brain window, and an
+   epidural or subdural collection lies against the inner table;
+4. the result is widened by `MARGIN_MM` so a collection along the inner table keeps its rim.
+
+When the skull does not enclose anything (vertex cap, skull base, a tight crop) the convex hull of the
+bone stands in for step 2; with no bone at all the head outline is returned (`MaskKind` says which).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from scipy import ndimage
+
+from core.imaging.pseudo_hu import hu_to_window8
+from core.models.preprocess import head_mask_2d
+from core.volume import Volume
+
+BONE_LEVEL = 250  # 8-bit brain-window value treated as saturated (JPEG exports blur 255 a little)
+CLOSE_MM = 4.0
+SHELL_MM = 9.0  # outer table to inner table, with the closing's growth
+MARGIN_MM = 2.0
+HEADREST_MM = 3.0  # head-rest shells and blankets are thinner than this; the scalp and skull are not
+NEAR_MM = 8.0  # skull pieces (skull base, a craniotomy's edges) lie this close to the main one
+MIN_INTERIOR = 0.08
+WORK_GRID = 256  # of the head's area: less means the skull did not close
+
+
+@dataclass(frozen=True)
+class IntracranialMask:
+    mask: np.ndarray  # bool [h, w]
+    kind: str  # 'skull' | 'bone hull' | 'head outline'
+
+
+def _disk(radius_px: float) -> np.ndarray:
+    r = max(1, int(round(radius_px)))
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+
+
+def _hull(mask: np.ndarray) -> np.ndarray:
+    pts = cv2.findNonZero(mask.astype(np.uint8))
+    out = np.zeros(mask.shape, np.uint8)
+    if pts is not None:
+        cv2.fillPoly(out, [cv2.convexHull(pts)], 1)
+    return out.astype(bool)
+
+
+def _skull_part(bone: np.ndarray, px_mm: float) -> np.ndarray:
+    """The largest bone piece and what lies within NEAR_MM of it: the skull, not a head-rest shell beside it."""
+    n, lab, stats, _ = cv2.connectedComponentsWithStats(bone.astype(np.uint8), connectivity=8)
+    if n <= 2:
+        return bone
+    big = lab == 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    near = cv2.dilate(big.astype(np.uint8), _disk(NEAR_MM / px_mm)).astype(bool)
+    keep = np.unique(lab[near & bone])
+    return np.isin(lab, keep[keep > 0])
+
+
+def _inside(cranium: np.ndarray, bone: np.ndarray, px_mm: float) -> np.ndarray:
+    """Cranium minus its skull shell, widened by the margin, kept within the cranium."""
+    depth = cv2.distanceTransform(cranium.astype(np.uint8), cv2.DIST_L2, 5) * px_mm  # mm from the cranium's outer edge
+    shell = bone & (depth <= SHELL_MM)
+    inner = cranium & ~shell
+    inner = ndimage.binary_fill_holes(inner)
+    n, lab = cv2.connectedComponents(inner.astype(np.uint8), connectivity=4)
+    if n > 2:  # keep the brain, not specks between the tables
+        sizes = np.bincount(lab.ravel())[1:]
+        inner = lab == 1 + int(np.argmax(sizes))
+    inner = cv2.dilate(inner.astype(np.uint8), _disk(MARGIN_MM / px_mm)).astype(bool)
+    return inner & cranium
+
+
+def intracranial_mask(hu_slice: np.ndarray, pixel_mm: float) -> IntracranialMask:
+    """bool [h, w] of the space inside the skull's inner table; `hu_slice` in HU or brain-window pseudo-HU."""
+    v = hu_to_window8(hu_slice)
+    # the head outline, after an opening that cuts the thin head-rest and blanket arcs touching it
+    body = cv2.morphologyEx((v > 0).astype(np.uint8), cv2.MORPH_OPEN, _disk(HEADREST_MM / pixel_mm))
+    head = head_mask_2d(np.where(body > 0, 0.0, -1000.0).astype(np.float32))
+    bone = (v >= BONE_LEVEL) & head
+    if bone.sum() * pixel_mm ** 2 < 50.0:  # under 0.5 cm2 of bone: no skull in this slice
+        return IntracranialMask(head, "head outline")
+    closed = cv2.morphologyEx(bone.astype(np.uint8), cv2.MORPH_CLOSE, _disk(CLOSE_MM / pixel_mm)).astype(bool)
+    closed = _skull_part(closed, pixel_mm)
+    bone &= closed
+    cranium = ndimage.binary_fill_holes(closed) & head
+    inner = _inside(cranium, closed, pixel_mm)
+    if inner.sum() >= MIN_INTERIOR * head.sum():
+        return IntracranialMask(inner, "skull")
+    cranium = _hull(bone) & head
+    inner = _inside(cranium, closed, pixel_mm)
+    if inner.sum() >= MIN_INTERIOR * head.sum():
+        return IntracranialMask(inner, "bone hull")
+    return IntracranialMask(head, "head outline")
+
+
+def intracranial_masks(volume: Volume, grid: int = WORK_GRID) -> np.ndarray:
+    """bool [z, y, x] on the volume's grid (canonical orientation): one mask per axial slice, computed at
+    about `grid` pixels across (the skull is centimetres wide; 512x512 would only cost time) and resized back."""
+    _, ny, nx = volume.shape
+    f = min(1.0, grid / max(ny, nx))
+    px = float(np.sqrt(volume.spacing[1] * volume.spacing[2])) / f
+    size = (max(1, round(nx * f)), max(1, round(ny * f)))
+    out = np.empty(volume.shape, dtype=bool)
+    for k, sl in enumerate(volume.voxels):
+        small = cv2.resize(sl, size, interpolation=cv2.INTER_AREA) if f < 1 else sl
+        m = intracranial_mask(small, px).mask.astype(np.uint8)
+        out[k] = cv2.resize(m, (nx, ny), interpolation=cv2.INTER_NEAREST) > 0 if f < 1 else m > 0
+    return out
