@@ -30,7 +30,11 @@ def run(args: argparse.Namespace) -> int:
     failures: list[LoadError] = []
     for s in result.series:
         entry = s.to_dict()
-        if not args.headers_only:
+        if args.headers_only:  # tilt and uneven spacing are visible in the headers: say so before loading
+            from core.io.preview import series_header_warnings
+
+            entry["warnings"] += [w.to_dict() for w in series_header_warnings(result, s.series_uid)]
+        else:
             try:
                 vol = (load(path, series_uid=s.series_uid, scanned=result, modality=args.modality) if s.kind == "dicom"
                        else load(s.path, modality=args.modality))

@@ -3,6 +3,7 @@
     neuroreview view                                  # the bundled demo head CT
     neuroreview view FOLDER_OR_FILE [--layout 1x1|2x2] [--preset subdural] [--slice 15]
     neuroreview view PATH --screenshot out.png [--overlay gradcam:subdural] [--findings] [--size 1600x1000]
+    neuroreview view PATH --slab mip:10 --interp nearest --anonymised   # thick slab, MPR sampling, corner text
 """
 
 from __future__ import annotations
@@ -28,6 +29,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="heat map: gradcam:LABEL or occlusion:LABEL (LABEL an ICH label, bg_left/bg_right, or face/brain_loss "
                         "for MRI); the crosshair goes to the map's peak (on --slice when given)")
     p.add_argument("--findings", action="store_true", help="with --screenshot: run the models and show their results")
+    p.add_argument("--slab", default=None, metavar="MODE:MM", help="thick slab: mip:10, minip:5 or avg:10 (mm)")
+    p.add_argument("--interp", choices=("linear", "nearest"), default=None,
+                   help="through-slice sampling of the MPR views (default linear)")
+    p.add_argument("--anonymised", action="store_true", help="corner text without the patient lines")
     p.add_argument("--preset3d", choices=("bone", "skin", "brain"), default=None, help="3-D rendering preset")
     p.add_argument("--screenshot", default=None, metavar="OUT.png", help="render the window headless to a PNG and exit")
     p.add_argument("--size", default="1600x1000", metavar="WxH", help="window size for --screenshot (default 1600x1000)")
@@ -45,6 +50,32 @@ def _parse_overlay(text: str | None) -> tuple[str, str] | None:
     return kind, label
 
 
+def _parse_slab(text: str | None) -> tuple[str, float] | None:
+    from core.errors import InputError
+
+    if not text:
+        return None
+    mode, _, mm = text.partition(":")
+    try:
+        value = float(mm)
+    except ValueError:
+        value = -1.0
+    if mode not in ("mip", "minip", "avg") or value <= 0:
+        raise InputError(f"--slab must be mip:MM, minip:MM or avg:MM with MM > 0, got {text!r}")
+    return mode, value
+
+
+def _apply_view_options(win, args) -> None:
+    """--slab, --interp and --anonymised on a window's state (interactive and screenshot paths)."""
+    slab = _parse_slab(args.slab)
+    if slab:
+        win.state.set_mpr(slab_mode=slab[0], slab_mm=slab[1])
+    if args.interp:
+        win.state.set_mpr(interp=args.interp)
+    if args.anonymised:
+        win.state.set_corner(anonymised=True)
+
+
 def _parse_size(text: str) -> tuple[int, int]:
     from core.errors import InputError
 
@@ -60,6 +91,7 @@ def _parse_size(text: str) -> tuple[int, int]:
 def run(args: argparse.Namespace) -> int:
     overlay = _parse_overlay(args.overlay)
     size = _parse_size(args.size)
+    _parse_slab(args.slab)  # a bad value fails before any window opens
     if args.screenshot:
         if (sys.platform.startswith("linux") and not os.environ.get("QT_QPA_PLATFORM") and not os.environ.get("DISPLAY")
                 and not os.environ.get("WAYLAND_DISPLAY")):
@@ -102,6 +134,7 @@ def _interactive(args: argparse.Namespace, overlay) -> int:
     app = QApplication.instance() or QApplication(["neuroreview"])
     app.setApplicationName("NeuroReview")
     win = ViewerWindow(layout=args.layout)
+    _apply_view_options(win, args)
     if args.preset or args.slice is not None:
         def _apply() -> None:
             if args.preset:
@@ -162,6 +195,7 @@ def _screenshot(args: argparse.Namespace, overlay, size: tuple[int, int]) -> int
     volume = load(path, series_uid=args.series, modality=args.modality)  # LoadError -> one line naming the file, exit 2
     with tempfile.TemporaryDirectory() as tmp:  # a screenshot never changes the user's layout or recent files
         win = ViewerWindow(settings=ViewerSettings(Path(tmp) / "viewer.ini"), layout=args.layout or "2x2", auto_score=False)
+        _apply_view_options(win, args)
         win.set_volume(volume, path)
         if args.preset:
             win.state.set_preset(args.preset)
@@ -172,6 +206,7 @@ def _screenshot(args: argparse.Namespace, overlay, size: tuple[int, int]) -> int
         win.resize(*size)
         win.show()
         app.processEvents()
+        win.finish_loading()  # header facts for the corner text and stored measurements, without waiting for a timer
         if args.findings or overlay:
             headless.run_models(win.state)  # synchronous: the picture shows the finished results
         if overlay:
@@ -179,6 +214,8 @@ def _screenshot(args: argparse.Namespace, overlay, size: tuple[int, int]) -> int
             # the crosshair on the map's peak (on --slice, else anywhere) so every view cuts through it
             headless.cursor_to_peak(win.state, keep_slice=args.slice is not None)
         win.ensure_panels()
+        if args.findings and getattr(win, "findings_dock", None) is not None:
+            win.findings_dock.raise_()  # asked for the findings: they are the picture, loader warnings or not
         if win.layout_name == "2x2" and win.pane3d.ensure() and not win.pane3d.wait_ready():
             print(f"3-D view: {win.pane3d.view.error or 'not ready in time'}", file=sys.stderr)
         for _ in range(3):

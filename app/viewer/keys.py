@@ -20,6 +20,7 @@ class Shortcut:
 
 PAGE_STEP = 10  # slices per PageUp/PageDown
 CINE_FPS = 10
+SLAB_STEP_MM = 5.0  # ] and [ change the slab thickness by this much
 
 SHORTCUTS: tuple[Shortcut, ...] = (
     # File
@@ -27,6 +28,10 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("Ctrl+Shift+O", "file.open_file", "Open a file (DICOM or NIfTI)", "File", "File"),
     Shortcut("Ctrl+D", "file.open_demo", "Open the bundled demo head CT", "File", "File"),
     Shortcut("Ctrl+Shift+S", "file.save_screenshot", "Save a screenshot of the window (PNG)", "File", "File"),
+    Shortcut("Ctrl+Shift+E", "file.export_sc", "Export the active view as a DICOM secondary capture (and a PNG beside it)",
+             "File", "File"),
+    Shortcut("Ctrl+Down", "series.next", "Open the next series of the study (series browser)", "File", "File"),
+    Shortcut("Ctrl+Up", "series.prev", "Open the previous series of the study", "File", "File"),
     Shortcut("Ctrl+Q", "file.quit", "Quit", "File", "File"),
     # Navigation
     Shortcut("Up", "slice.next", "Next slice (superior / anterior / right)", "Navigation", "Navigate"),
@@ -45,9 +50,23 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("+", "view.zoom_in", "Zoom in (active view)", "View", "View"),
     Shortcut("-", "view.zoom_out", "Zoom out (active view)", "View", "View"),
     Shortcut("X", "view.crosshair", "Show / hide the crosshair", "View", "View"),
-    Shortcut("I", "view.info", "Show / hide the corner text", "View", "View"),
+    Shortcut("T", "view.info", "Show / hide the corner text", "View", "View"),
+    Shortcut("Shift+T", "view.anonymise", "Anonymised corner text: hide the patient lines (reader studies, screenshots)",
+             "View", "View"),
+    Shortcut("I", "view.tags", "Tag viewer: the DICOM header of the current slice (NIfTI: header fields), searchable",
+             "View", "View"),
+    Shortcut("B", "view.browser", "Show / hide the series browser (thumbnails of the study's series)", "View", "View"),
+    Shortcut("N", "mpr.interp", "Through-slice interpolation: linear / nearest neighbour", "View", "View"),
+    Shortcut("S", "mpr.slab", "Thick slab: off / MIP / MinIP / average", "View", "View"),
+    Shortcut("]", "mpr.thicker", f"Slab {SLAB_STEP_MM:g} mm thicker", "View", "View"),
+    Shortcut("[", "mpr.thinner", f"Slab {SLAB_STEP_MM:g} mm thinner", "View", "View"),
     Shortcut("M", "tool.measure", "Ruler: drag with the left button to measure in mm (M again: off)", "Tools", "Tools"),
-    Shortcut("Esc", "tool.clear", "Clear rulers and leave the ruler tool", "Tools", "Tools"),
+    Shortcut("E", "tool.ellipse", "Ellipse ROI: drag; HU mean / SD / min / max and area in mm\u00b2", "Tools", "Tools"),
+    Shortcut("D", "tool.freehand", "Freehand ROI: draw the outline with the left button held", "Tools", "Tools"),
+    Shortcut("K", "tool.angle", "Angle: click three points (the middle one is the vertex)", "Tools", "Tools"),
+    Shortcut("Del", "tool.delete", "Delete the newest measurement on the active view's slice", "Tools", "Tools"),
+    Shortcut("Ctrl+E", "tool.export_csv", "Export the series' measurements as CSV", "Tools", "Tools"),
+    Shortcut("Esc", "tool.clear", "Leave the measuring tool (measurements stay)", "Tools", "Tools"),
     # Windows
     Shortcut("1", "preset.brain", "Window: brain (W 80 / L 40)", "Window", "Window"),
     Shortcut("2", "preset.subdural", "Window: subdural (W 200 / L 80)", "Window", "Window"),
@@ -78,6 +97,9 @@ MOUSE: tuple[tuple[str, str], ...] = (
     ("Right drag", "Window: horizontal = width, vertical = level"),
     ("Shift+Left click / drag", "Move the crosshair (the other views follow)"),
     ("M, then Left drag", "Ruler in mm"),
+    ("E / D, then Left drag", "Ellipse / freehand ROI with statistics"),
+    ("K, then three Left clicks", "Angle in degrees"),
+    ("Click a series in the browser, or drag it into a view", "Open that series"),
     ("Double click", "Make the view active; in 2x2, show it alone (1x1)"),
     ("Drop a file or folder", "Open it"),
 )

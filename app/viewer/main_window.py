@@ -17,8 +17,8 @@ from PySide6.QtWidgets import (QDockWidget, QFileDialog, QGridLayout, QLabel, QM
                                QStackedLayout, QWidget)
 
 from app.viewer.info_panel import InfoPanel
-from app.viewer.keys import CINE_FPS, PAGE_STEP, SHORTCUTS, check_unique
-from app.viewer.open_dialog import BackgroundLoader, SeriesPicker
+from app.viewer.keys import CINE_FPS, PAGE_STEP, SHORTCUTS, SLAB_STEP_MM, check_unique
+from app.viewer.open_dialog import BackgroundLoader
 from app.viewer.settings import ViewerSettings
 from app.viewer.slice_view import SliceView
 from app.viewer.state import ViewerState
@@ -95,7 +95,8 @@ class ViewerWindow(QMainWindow):
     firstPainted = Signal(float)
 
     def __init__(self, state: ViewerState | None = None, settings: ViewerSettings | None = None,
-                 layout: str | None = None, panels: bool = True, view3d: bool = True, auto_score: bool = True) -> None:
+                 layout: str | None = None, panels: bool = True, view3d: bool = True, auto_score: bool = True,
+                 annotation_db: str | Path | None = None) -> None:
         super().__init__()
         check_unique()
         self.setWindowTitle(TITLE)
@@ -129,6 +130,23 @@ class ViewerWindow(QMainWindow):
 
         self.info = InfoPanel(self.state)
         self.info_dock = self._dock("Series", self.info, "info")
+        from app.viewer.measure_panel import MeasurePanel
+        from app.viewer.series_browser import SeriesBrowser
+
+        self.measure_panel = MeasurePanel(self.state)
+        self.measure_dock = self._dock("Measurements", self.measure_panel, "measurements")
+        self.tabifyDockWidget(self.info_dock, self.measure_dock)
+        self.info_dock.raise_()
+        self.browser = SeriesBrowser(self.state)
+        self.browser.openRequested.connect(self.open_series)
+        self.browser_dock = self._dock("Series browser", self.browser, "browser", Qt.LeftDockWidgetArea)
+        self.browser_dock.hide()  # shown when a folder is scanned
+        self.tag_viewer = None
+        # measurements are kept per series; the database lives beside the settings (NEUROREVIEW_HOME in tests)
+        self._annotation_db = annotation_db or self.settings.path.parent / "viewer.sqlite"
+        self._annotation_store = None  # created after the first image (SQLAlchemy is slow to import)
+        self.state.annotationsChanged.connect(self._store_annotations)
+        self.state.set_corner(anonymised=self.settings.anonymised, fields=self.settings.corner_fields)
 
         self.loader = BackgroundLoader(self)
         self.loader.scanned.connect(self._on_scanned)
@@ -186,9 +204,24 @@ class ViewerWindow(QMainWindow):
             "view.zoom_in": lambda: self.views[self.active].zoom(1.25),
             "view.zoom_out": lambda: self.views[self.active].zoom(0.8),
             "view.crosshair": self.toggle_crosshair,
-            "view.info": self.toggle_text,
-            "tool.measure": self.toggle_measure,
+            "view.info": lambda: st.set_corner(visible=not st.corner.visible),
+            "view.anonymise": self.toggle_anonymised,
+            "view.tags": self.show_tags,
+            "view.browser": lambda: self.browser_dock.setVisible(not self.browser_dock.isVisible()),
+            "series.next": lambda: self.browser.step(1),
+            "series.prev": lambda: self.browser.step(-1),
+            "mpr.interp": lambda: st.set_mpr(interp="nearest" if st.mpr.interp == "linear" else "linear"),
+            "mpr.slab": self.cycle_slab,
+            "mpr.thicker": lambda: st.set_mpr(slab_mm=st.mpr.slab_mm + SLAB_STEP_MM),
+            "mpr.thinner": lambda: st.set_mpr(slab_mm=max(0.0, st.mpr.slab_mm - SLAB_STEP_MM)),
+            "tool.measure": lambda: self.toggle_tool("ruler"),
+            "tool.ellipse": lambda: self.toggle_tool("ellipse"),
+            "tool.freehand": lambda: self.toggle_tool("freehand"),
+            "tool.angle": lambda: self.toggle_tool("angle"),
+            "tool.delete": self.delete_last_measurement,
+            "tool.export_csv": self.export_csv_dialog,
             "tool.clear": self.clear_tools,
+            "file.export_sc": self.export_sc_dialog,
             "view3d.bone": lambda: self.pane3d.set_preset("bone"),
             "view3d.skin": lambda: self.pane3d.set_preset("skin"),
             "view3d.brain": lambda: self.pane3d.set_preset("brain"),
@@ -227,7 +260,8 @@ class ViewerWindow(QMainWindow):
         for name in ("1x1", "2x2"):
             act = layout_menu.addAction(name)
             act.triggered.connect((lambda n: lambda: self.set_layout(n))(name))
-        menus["View"].addAction(self.info_dock.toggleViewAction())
+        for dock in (self.info_dock, self.measure_dock, self.browser_dock):
+            menus["View"].addAction(dock.toggleViewAction())
         self.menus = menus
 
     def _rebuild_recent(self) -> None:
@@ -304,21 +338,124 @@ class ViewerWindow(QMainWindow):
         for v in self.views.values():
             v.set_crosshair_visible(on)
 
-    def toggle_text(self) -> None:
-        on = not getattr(self.views["axial"], "_show_text", True)
-        for v in self.views.values():
-            v.set_text_visible(on)
+    def toggle_anonymised(self) -> None:
+        on = not self.state.corner.anonymised
+        self.state.set_corner(anonymised=on)
+        self.settings.anonymised = on
+        self.statusBar().showMessage("anonymised corner text" if on else "corner text with patient lines", 3000)
 
-    def toggle_measure(self) -> None:
-        on = not self.views["axial"].measuring
-        for v in self.views.values():
-            v.set_measuring(on)
+    def toggle_tool(self, tool: str) -> None:
+        self.state.set_tool(None if self.state.tool == tool else tool)
 
     def clear_tools(self) -> None:
         self.cine.stop()
-        for v in self.views.values():
-            v.set_measuring(False)
-            v.clear_rulers()
+        self.state.set_tool(None)
+
+    def cycle_slab(self) -> None:
+        """off -> MIP -> MinIP -> average -> off; a slab starts at 10 mm."""
+        st = self.state
+        order = ["off", "mip", "minip", "avg"]
+        now = "off" if st.mpr.slab_mm <= 0 else st.mpr.slab_mode
+        nxt = order[(order.index(now) + 1) % len(order)]
+        if nxt == "off":
+            st.set_mpr(slab_mm=0.0)
+        else:
+            st.set_mpr(slab_mode=nxt, slab_mm=st.mpr.slab_mm if st.mpr.slab_mm > 0 else 2 * SLAB_STEP_MM)
+
+    def delete_last_measurement(self) -> None:
+        here = self.views[self.active].annotations_here()
+        if here:
+            self.state.remove_annotation(here[-1].id)
+
+    @property
+    def annotations(self):
+        """The measurement store (app.viewer.annotation_store), opened on first use."""
+        if self._annotation_store is None:
+            from app.viewer.annotation_store import AnnotationStore
+
+            self._annotation_store = AnnotationStore(self._annotation_db)
+        return self._annotation_store
+
+    def finish_loading(self) -> None:
+        """The slower parts of showing a series: its stored measurements and the header facts of the corner text."""
+        vol = self.state.volume
+        if vol is None:
+            return
+        from app.viewer.header_facts import series_facts
+
+        try:
+            saved = self.annotations.load(vol)
+        except Exception as exc:  # an unreadable database: the series still opens, and the user is told
+            saved = []
+            self.statusBar().showMessage(f"saved measurements not available: {type(exc).__name__}: {exc}", 10000)
+        self._stored_for = vol  # from now on, changes of this volume's list are written through
+        self.state.set_annotations(saved + [a for a in self.state.annotations if a.id not in {s.id for s in saved}])
+        self.state.set_facts(series_facts(vol))
+
+    def _store_annotations(self) -> None:
+        """Every change is written at once, so closing (or a crash) loses nothing."""
+        vol = self.state.volume
+        if vol is None or getattr(self, "_stored_for", None) is not vol:  # its stored list is not loaded yet
+            return
+        try:
+            self.annotations.sync(vol, self.state.annotations)
+        except Exception as exc:  # the database is locked or read-only: say so, keep the marks on screen
+            self.statusBar().showMessage(f"measurements NOT saved: {type(exc).__name__}: {exc}", 10000)
+
+    def export_csv_dialog(self) -> None:
+        from app.viewer.measure import write_csv
+
+        path, _ = QFileDialog.getSaveFileName(self, "Export measurements", str(Path.home() / "measurements.csv"), "CSV (*.csv)")
+        if path:
+            n = write_csv(self.state.annotations, path)
+            self.statusBar().showMessage(f"wrote {n} measurement(s) to {path}", 5000)
+
+    def show_tags(self):
+        from app.viewer.tag_viewer import TagViewer
+
+        if self.tag_viewer is None:
+            self.tag_viewer = TagViewer(self)
+        self.tag_viewer.show_volume(self.state.volume, self.state.cursor[0])
+        self.tag_viewer.show()
+        self.tag_viewer.raise_()
+        return self.tag_viewer
+
+    def export_view(self, path: str | Path) -> tuple[Path, Path]:
+        """The active view as rendered (window, overlay, measurements, corner text) to a DICOM secondary
+        capture at `path` and a PNG beside it."""
+        from PySide6.QtGui import QImage
+        import numpy as np
+
+        from app.viewer.header_facts import slice_dataset
+        from app.viewer.secondary_capture import write_secondary_capture
+
+        vol = self.state.volume
+        if vol is None:
+            raise ValueError("no series loaded")
+        view = self.views[self.active]
+        img = view.grab().toImage().convertToFormat(QImage.Format_RGB888)
+        w, h = img.width(), img.height()
+        rgb = np.frombuffer(img.constBits(), dtype=np.uint8, count=img.bytesPerLine() * h).reshape(h, -1)[:, : w * 3]
+        rgb = rgb.reshape(h, w, 3).copy()
+        path = Path(path)
+        png = path.with_suffix(".png")
+        png.parent.mkdir(parents=True, exist_ok=True)
+        if not img.save(str(png)):
+            raise OSError(f"could not write {png}")
+        src = slice_dataset(vol, self.state.cursor[0])
+        desc = f"{self.active} view of {vol.ids.series_description or 'series'}"
+        return write_secondary_capture(path, rgb, src, desc), png
+
+    def export_sc_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export view as DICOM secondary capture",
+                                              str(Path.home() / "neuroreview_view.dcm"), "DICOM (*.dcm)")
+        if path:
+            try:
+                dcm, png = self.export_view(path)
+            except (OSError, ValueError) as exc:
+                self.statusBar().showMessage(f"could not export: {exc} [{path}]", 10000)
+                return
+            self.statusBar().showMessage(f"wrote {dcm} and {png}", 6000)
 
     def show_cheatsheet(self):
         from app.viewer.cheatsheet import CheatSheet
@@ -376,6 +513,15 @@ class ViewerWindow(QMainWindow):
         else:
             self.loader.scan(path)
 
+    def open_series(self, path: str, series_uid: str = "") -> None:
+        """A series of the browser's study (its scan is reused: no second pass over the folder)."""
+        scan = self.browser.scan
+        if series_uid and scan is not None and series_uid in getattr(scan, "_stacks", {}):
+            self.statusBar().showMessage(f"opening {path} ...")
+            self.loader.load(path, series_uid, scan)
+        else:
+            self.open_path(path, series_uid or None)
+
     def open_prefetched(self, prefetch) -> None:
         """Open what `app.viewer.prefetch` is reading in a forked process (the launch path)."""
         self.statusBar().showMessage(f"opening {prefetch.path} ...")
@@ -387,12 +533,10 @@ class ViewerWindow(QMainWindow):
             self._on_failed(path, f"no DICOM series or NIfTI volume found ({len(result.problems)} file(s) unreadable{first}) [{path}]")
             return
         chosen = result.series[0]
-        if len(result.series) > 1:
-            picker = SeriesPicker(result, self)
-            if picker.exec() != SeriesPicker.Accepted or picker.chosen() is None:
-                self.statusBar().showMessage("open cancelled", 3000)
-                return
-            chosen = picker.chosen()
+        self.browser.set_scan(path, result)
+        if len(result.series) > 1:  # the browser shows them all; the largest opens first
+            self.browser_dock.show()
+            self.browser_dock.raise_()
         if chosen.kind == "nifti":
             self.loader.load(chosen.path)
         else:
@@ -406,6 +550,8 @@ class ViewerWindow(QMainWindow):
         self.cine.stop()
         self.current_path = path or volume.ids.source or None
         self.state.set_volume(volume)
+        if self.first_paint_s is not None:  # else after the first image (keeps pydicom and SQLAlchemy off the start path)
+            self.finish_loading()
         if self.current_path:
             self.settings.add_recent(self.current_path)
             self._rebuild_recent()
@@ -449,17 +595,28 @@ class ViewerWindow(QMainWindow):
             QTimer.singleShot(50, self._after_first_paint)
 
     def _after_first_paint(self) -> None:
-        """What may be slow to import comes after the first image: the AI panels, then VTK."""
+        """What may be slow to import comes after the first image: header facts and measurements, the AI
+        panels, then VTK."""
+        self.finish_loading()
         self.ensure_panels()
         if self.layout_name == "2x2" and self.want_3d:
             self.pane3d.ensure()
 
     # -- drag and drop ------------------------------------------------------------------------------
     def dragEnterEvent(self, ev) -> None:  # noqa: N802
-        if ev.mimeData().hasUrls():
+        from app.viewer.series_browser import MIME
+
+        if ev.mimeData().hasUrls() or ev.mimeData().hasFormat(MIME):
             ev.acceptProposedAction()
 
     def dropEvent(self, ev) -> None:  # noqa: N802
+        from app.viewer.series_browser import MIME
+
+        if ev.mimeData().hasFormat(MIME):  # a series dragged from the browser
+            path, _, uid = bytes(ev.mimeData().data(MIME)).decode().partition("\n")
+            self.open_path(path, uid or None)
+            ev.acceptProposedAction()
+            return
         urls = [u.toLocalFile() for u in ev.mimeData().urls() if u.isLocalFile()]
         if urls:
             self.open_path(urls[0])
@@ -486,6 +643,8 @@ class ViewerWindow(QMainWindow):
             if stop:
                 stop()
         self.pane3d.shutdown()
+        if self._annotation_store is not None:
+            self._annotation_store.close()
         super().closeEvent(ev)
 
     def view_pixel(self, orientation: str, zyx: tuple[int, int, int]) -> QPoint:

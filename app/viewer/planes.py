@@ -54,6 +54,8 @@ class Plane:
     n_slices: int
     labels: dict  # 'top', 'bottom', 'left', 'right' -> anatomical letter
 
+    slice_mm: float = 0.0  # spacing along the slice axis
+
     @property
     def width_mm(self) -> float:
         return self.n_cols * self.col_mm
@@ -120,4 +122,77 @@ def plane(affine: np.ndarray, shape: tuple[int, int, int], name: str) -> Plane:
     labels = {"bottom": direction_code(down_vec), "top": direction_code(-down_vec),
               "right": direction_code(right_vec), "left": direction_code(-right_vec)}
     return Plane(name, axis, row_axis, col_axis, flip_rows, flip_cols, spacing[row_axis], spacing[col_axis],
-                 int(shape[row_axis]), int(shape[col_axis]), int(shape[axis]), labels)
+                 int(shape[row_axis]), int(shape[col_axis]), int(shape[axis]), labels, spacing[axis])
+
+
+MAX_UPSAMPLE = 12  # at most 12 display rows per thick slice (5 mm over 0.45 mm pixels needs 11)
+
+
+def slab_count(p: Plane, slab_mm: float) -> int:
+    """Slices in a slab of `slab_mm` on plane `p` (1: a plain slice)."""
+    spacing = p.slice_mm
+    return max(1, int(round(slab_mm / spacing))) if slab_mm > 0 and spacing > 0 else 1
+
+
+def slab_range(p: Plane, index: int, n: int) -> tuple[int, int]:
+    """[start, stop) of an n-slice slab centred on `index`, shifted to stay inside the volume."""
+    n = min(n, p.n_slices)
+    start = int(np.clip(index - (n - 1) // 2, 0, p.n_slices - n))
+    return start, start + n
+
+
+_REDUCE = {"mip": np.max, "minip": np.min, "avg": np.mean}
+
+
+def extract_slab(p: Plane, data: np.ndarray, index: int, slab_mm: float, mode: str) -> np.ndarray:
+    """The display image of a thick slab: max (MIP), min (MinIP) or mean of the slab's slices."""
+    n = slab_count(p, slab_mm)
+    if n == 1:
+        return p.extract(data, index)
+    start, stop = slab_range(p, index, n)
+    sl: list = [slice(None)] * 3
+    sl[p.axis] = slice(start, stop)
+    reduced = _REDUCE[mode](data[tuple(sl)], axis=p.axis, keepdims=True)
+    return p.extract(reduced.astype(np.float32, copy=False), 0)
+
+
+def upsample_factors(p: Plane) -> tuple[int, int]:
+    """Display pixels per voxel along rows and columns so that thick voxels are interpolated to about the
+    finer in-plane size (1 along an axis that is already fine)."""
+    fine = min(p.row_mm, p.col_mm)
+    return (int(np.clip(round(p.row_mm / fine), 1, MAX_UPSAMPLE)), int(np.clip(round(p.col_mm / fine), 1, MAX_UPSAMPLE)))
+
+
+def _linear_weights(n: int, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sample positions of k sub-pixels per pixel, at their centres, as (i0, i1, w) for linear interpolation."""
+    t = np.clip((np.arange(n * k) + 0.5) / k - 0.5, 0, n - 1)
+    i0 = np.floor(t).astype(np.intp)
+    i1 = np.minimum(i0 + 1, n - 1)
+    return i0, i1, (t - i0).astype(np.float32)
+
+
+class LinearUpsampler:
+    """Linear interpolation of a display image by integer factors (rows, cols), weights cached per shape."""
+
+    def __init__(self) -> None:
+        self._cache: dict[tuple, tuple] = {}
+
+    def __call__(self, img: np.ndarray, kr: int, kc: int) -> np.ndarray:
+        if kr == 1 and kc == 1:
+            return img
+        out = img
+        if kr > 1:
+            key = (out.shape[0], kr)
+            if key not in self._cache:
+                self._cache[key] = _linear_weights(*key)
+            i0, i1, w = self._cache[key]
+            a = out[i0]
+            out = a + (out[i1] - a) * w[:, None]
+        if kc > 1:
+            key = (out.shape[1], kc)
+            if key not in self._cache:
+                self._cache[key] = _linear_weights(*key)
+            i0, i1, w = self._cache[key]
+            a = out[:, i0]
+            out = a + (out[:, i1] - a) * w[None, :]
+        return np.ascontiguousarray(out, dtype=np.float32)

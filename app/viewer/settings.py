@@ -48,6 +48,38 @@ class ViewerSettings:
         self._s.setValue("files/recent", [])
         self._s.sync()
 
+    @property
+    def anonymised(self) -> bool:
+        return str(self._s.value("corner/anonymised", "false")).lower() in ("true", "1")
+
+    @anonymised.setter
+    def anonymised(self, on: bool) -> None:
+        self._s.setValue("corner/anonymised", "true" if on else "false")
+        self._s.sync()
+
+    @property
+    def corner_fields(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        """Per-corner field lists from [corner] tl=plane,image_number ... (app.viewer.corner_text.FIELDS);
+        corners not set keep the defaults, unknown names are dropped with the reason printed once."""
+        from app.viewer.corner_text import CORNERS, FIELDS
+
+        out = []
+        for corner in CORNERS:
+            value = self._s.value(f"corner/{corner}")
+            if value is None:
+                continue
+            names = [value] if isinstance(value, str) else list(value)
+            names = [n.strip() for n in names if n.strip()]
+            bad = [n for n in names if n not in FIELDS]
+            if bad:
+                print(f"viewer settings: unknown corner-text field(s) {bad} in corner/{corner} [{self.path}]")
+            out.append((corner, tuple(n for n in names if n in FIELDS)))
+        return tuple(out)
+
+    def set_corner_fields(self, corner: str, names: list[str]) -> None:
+        self._s.setValue(f"corner/{corner}", list(names))
+        self._s.sync()
+
     def geometry(self):
         return self._s.value("window/geometry")
 

@@ -7,7 +7,13 @@ with a colormap LUT whose alpha is 0 at or below the threshold. Display units ar
 5 mm slices look 5 mm thick in coronal and sagittal views.
 
 Mouse: wheel scrolls, Ctrl+wheel zooms, left/middle drag pans, right drag changes W/L,
-Shift+left click/drag moves the crosshair, left drag in ruler mode measures.
+Shift+left click/drag moves the crosshair; with a measuring tool on (state.tool) left drag draws a ruler,
+an ellipse or a freehand ROI, and three clicks an angle. Measurements live in the state (the panel lists
+them, the window stores them); a view draws those of its plane and slice.
+
+Through-slice sampling follows `state.mpr`: 'linear' interpolates thick voxels (coronal/sagittal of 5 mm
+axial slices) to about the in-plane pixel size, 'nearest' shows the voxels; a slab (MIP/MinIP/average over
+slab_mm) replaces the single slice. Corner text comes from `app.viewer.corner_text`.
 """
 
 from __future__ import annotations
@@ -23,7 +29,9 @@ from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QImage, QTransform
 from PySide6.QtWidgets import QLabel, QWidget
 
-from app.viewer.planes import Plane, plane
+from app.viewer import measure
+from app.viewer.corner_text import CornerContext, render
+from app.viewer.planes import LinearUpsampler, Plane, extract_slab, plane, slab_count, upsample_factors
 from app.viewer.state import ViewerState
 from core.imaging.windows import PRESET_TITLES
 from core.volume import Window
@@ -119,7 +127,10 @@ class _SliceViewBox(pg.ViewBox):
 
     def mouseClickEvent(self, ev):  # noqa: N802
         self._view.activate()
-        if ev.button() == Qt.LeftButton and ev.modifiers() & Qt.ShiftModifier:
+        if ev.button() == Qt.LeftButton and self._view.state.tool == "angle" and not ev.double():
+            self._view.click_angle(self.mapToView(ev.pos()))
+            ev.accept()
+        elif ev.button() == Qt.LeftButton and ev.modifiers() & Qt.ShiftModifier:
             self._view.set_cursor_at(self.mapToView(ev.pos()))
             ev.accept()
         elif ev.button() == Qt.LeftButton and ev.double():
@@ -138,9 +149,9 @@ class _SliceViewBox(pg.ViewBox):
         elif ev.button() == Qt.LeftButton and ev.modifiers() & Qt.ShiftModifier:
             ev.accept()
             v.set_cursor_at(self.mapToView(ev.pos()))
-        elif ev.button() == Qt.LeftButton and v.measuring:
+        elif ev.button() == Qt.LeftButton and v.state.tool in ("ruler", "ellipse", "freehand"):
             ev.accept()
-            v.drag_ruler(self.mapToView(ev.buttonDownPos()), self.mapToView(ev.pos()), ev.isFinish())
+            v.drag_tool(self.mapToView(ev.buttonDownPos()), self.mapToView(ev.pos()), ev.isStart(), ev.isFinish())
         else:
             super().mouseDragEvent(ev, axis)  # pan (left/middle)
 
@@ -157,13 +168,14 @@ class SliceView(pg.GraphicsView):
         self.state = state
         self.orientation = orientation
         self.plane: Plane | None = None
-        self.measuring = False
         self.show_crosshair = True
         self.active = False
         self._index = -1
         self._hover: tuple[int, int, int] | None = None
-        self._rulers: dict[int, list[tuple[QPointF, QPointF]]] = {}
-        self._ruler_items: list = []
+        self._live: list[tuple[float, float]] = []  # points of the measurement being drawn
+        self._ann_items: list = []
+        self._upsample = LinearUpsampler()
+        self._factors = (0, 0)
         self._painted_once = False
         self._lut_key: tuple | None = None
         self.setMinimumSize(160, 160)
@@ -199,6 +211,10 @@ class SliceView(pg.GraphicsView):
         state.cursorChanged.connect(self._on_cursor)
         state.windowChanged.connect(self._on_window)
         state.overlayChanged.connect(self._on_overlay)
+        state.mprChanged.connect(self._on_mpr)
+        state.cornerChanged.connect(self._update_text)
+        state.toolChanged.connect(self._on_tool)
+        state.annotationsChanged.connect(self._draw_annotations)
         if state.volume is not None:
             self._on_volume()
 
@@ -211,9 +227,10 @@ class SliceView(pg.GraphicsView):
 
     def _on_volume(self) -> None:
         vol = self.state.volume
-        self._rulers.clear()
-        self._clear_ruler_items()
+        self._live = []
+        self._clear_ann_items()
         self._index = -1
+        self._factors = (0, 0)
         if vol is None:
             self.plane = None
             self.image.clear()
@@ -222,8 +239,7 @@ class SliceView(pg.GraphicsView):
             return
         self.plane = plane(vol.affine, vol.shape, self.orientation)
         scale = QTransform.fromScale(self.plane.col_mm, self.plane.row_mm)  # pixels -> mm (setRect needs an image)
-        self.image.setTransform(scale)
-        self.overlay.setTransform(scale)
+        self.overlay.setTransform(scale)  # the heat map stays on the voxel grid (it is coarse anyway)
         self._redraw_slice()
         self._on_window()
         self.fit()
@@ -247,10 +263,24 @@ class SliceView(pg.GraphicsView):
         if p is None or vol is None:
             return
         self._index = self.state.cursor[p.axis]
-        w = self.state.window
-        self.image.setImage(p.extract(vol.voxels, self._index), autoLevels=False, levels=(w.low, w.high))
+        w, mpr = self.state.window, self.state.mpr
+        img = extract_slab(p, vol.voxels, self._index, mpr.slab_mm, mpr.slab_mode)
+        kr, kc = upsample_factors(p) if mpr.interp == "linear" else (1, 1)
+        if (kr, kc) != self._factors:  # display pixels -> mm for this sampling
+            self.image.setTransform(QTransform.fromScale(p.col_mm / kc, p.row_mm / kr))
+            self._factors = (kr, kc)
+        self.image.setImage(self._upsample(img, kr, kc), autoLevels=False, levels=(w.low, w.high))
         self._draw_overlay()
-        self._draw_rulers()
+        self._draw_annotations()
+
+    def _on_mpr(self) -> None:
+        self._redraw_slice()
+        self._update_text()
+
+    def _on_tool(self) -> None:
+        self._live = []
+        self._draw_annotations()
+        self._update_text()
 
     def _on_window(self) -> None:
         w = self.state.window
@@ -285,26 +315,33 @@ class SliceView(pg.GraphicsView):
             for lab in self.labels.values():
                 lab.hide()
             return
-        title = self.orientation.upper()
         world = vol.index_to_world(np.asarray(self.state.cursor, dtype=float))
         ras_axis = int(np.argmax(np.abs(vol.affine[:3, 2 - p.axis])))
         coord = world[ras_axis]
         letter = ("R", "A", "S")[ras_axis] if coord >= 0 else ("L", "P", "I")[ras_axis]
-        color = PLANE_COLORS[self.orientation]
-        self._set("tl", f"<b style='color:{color}'>{title}</b><br>Slice {self._index} (0-{p.n_slices - 1})<br>"
-                        f"{letter} {abs(coord):.1f} mm")
-        w, preset = self.state.window, self.state.preset
+        w, preset, mpr = self.state.window, self.state.preset, self.state.mpr
         name = PRESET_TITLES.get(preset or "", {"dicom": "DICOM", "auto": "Auto"}.get(preset or "", "Custom"))
-        self._set("tr", f"W {w.width:.0f}  L {w.level:.0f}<br>{name}")
-        self._set("bl", self._hover_text())
-        br = []
+        n_slab = slab_count(p, mpr.slab_mm)
+        mpr_text = (f"{mpr.slab_mode.upper().replace('MINIP', 'MinIP').replace('AVG', 'Average')} "
+                    f"{n_slab * p.slice_mm:.1f} mm ({n_slab} slices)" if n_slab > 1 else "")
+        if mpr.interp == "nearest" and upsample_factors(p) != (1, 1):
+            mpr_text = (mpr_text + "  " if mpr_text else "") + "nearest"
+        status = []
         ov = self.state.overlay
         if ov.data is not None:
             kind = {"gradcam": "Grad-CAM", "occlusion": "Occlusion"}.get(ov.kind or "", ov.kind or "map")
-            br.append(f"{kind}: {ov.label or ''}{'' if ov.visible else ' (hidden, O)'}")
-        if self.measuring:
-            br.append("<b>RULER</b>: drag to measure")
-        self._set("br", "<br>".join(br))
+            status.append(f"{kind}: {ov.label or ''}{'' if ov.visible else ' (hidden, O)'}")
+        tool = self.state.tool
+        if tool:
+            how = "click 3 points" if tool == "angle" else "drag"
+            status.append(f"<b>{'ROI ' + tool if tool in ('ellipse', 'freehand') else tool.upper()}</b>: {how}")
+        ctx = CornerContext(plane_title=self.orientation.upper(), plane_color=PLANE_COLORS[self.orientation],
+                            index=self._index, n_slices=p.n_slices, position=f"{letter} {abs(coord):.1f} mm",
+                            window=f"W {w.width:.0f}  L {w.level:.0f}", preset=name, mpr=mpr_text,
+                            hover=self._hover_text(), status=status, facts=dict(self.state.facts))
+        corner = self.state.corner
+        for key, text in render(ctx, corner.fields, corner.anonymised).items():
+            self._set(key, text)
         for side in ("top", "bottom", "left", "right"):
             self._set(side, p.labels[side])
         self._place_labels()
@@ -323,11 +360,7 @@ class SliceView(pg.GraphicsView):
         lab = self.labels[key]
         lab.setText(text)
         lab.adjustSize()
-        lab.setVisible(bool(text) and getattr(self, "_show_text", True))
-
-    def set_text_visible(self, on: bool) -> None:
-        self._show_text = on
-        self._update_text()
+        lab.setVisible(bool(text) and self.state.corner.visible)
 
     def _place_labels(self) -> None:
         L = getattr(self, "labels", None)
@@ -407,46 +440,88 @@ class SliceView(pg.GraphicsView):
         if ev.isFinish():
             self._wl_start = None
 
-    def set_measuring(self, on: bool) -> None:
-        self.measuring = on
-        self._update_text()
+    @property
+    def measuring(self) -> bool:
+        return self.state.tool is not None
 
-    def drag_ruler(self, p0: QPointF, p1: QPointF, finished: bool) -> None:
-        rulers = self._rulers.setdefault(self._index, [])
-        if getattr(self, "_ruler_live", False):
-            rulers[-1] = (p0, p1)
+    def drag_tool(self, p0: QPointF, p1: QPointF, started: bool, finished: bool) -> None:
+        """Left drag with a tool: the ruler and ellipse span p0-p1, the freehand ROI collects the path."""
+        tool = self.state.tool
+        if started or not self._live:
+            self._live = [(p0.x(), p0.y())]
+        if tool == "freehand":
+            if (p1.x(), p1.y()) != self._live[-1]:
+                self._live.append((p1.x(), p1.y()))
         else:
-            rulers.append((p0, p1))
-        self._ruler_live = not finished
-        self._draw_rulers()
+            self._live = [self._live[0], (p1.x(), p1.y())]
+        if finished:
+            pts, self._live = self._live, []
+            if (len(pts) >= 3) if tool == "freehand" else (len(pts) == 2 and pts[0] != pts[1]):
+                self.add_measurement(tool, pts)
+                return
+        self._draw_annotations()
+
+    def click_angle(self, point: QPointF) -> None:
+        self._live.append((point.x(), point.y()))
+        if len(self._live) == 3:
+            pts, self._live = self._live, []
+            self.add_measurement("angle", pts)
+        else:
+            self._draw_annotations()
+
+    def add_measurement(self, kind: str, points) -> None:
+        """Measure on this plane and slice and put the result in the state (the window stores it)."""
+        vol = self.state.volume
+        if self.plane is None or vol is None:
+            return
+        self.state.add_annotation(measure.make(kind, self.plane, vol.voxels, self._index, points, self.state.annotations))
+
+    def annotations_here(self) -> list:
+        return [a for a in self.state.annotations if a.plane == self.orientation and a.index == self._index]
 
     def rulers_mm(self) -> list[float]:
         """Lengths of the rulers on the current slice, in mm (display units are mm)."""
-        return [math.hypot(b.x() - a.x(), b.y() - a.y()) for a, b in self._rulers.get(self._index, [])]
+        return [a.stats["length_mm"] for a in self.annotations_here() if a.kind == "ruler"]
 
-    def clear_rulers(self) -> None:
-        self._rulers.clear()
-        self._draw_rulers()
-
-    def _clear_ruler_items(self) -> None:
-        for item in self._ruler_items:
+    def _clear_ann_items(self) -> None:
+        for item in self._ann_items:
             self.vb.removeItem(item)
-        self._ruler_items = []
+        self._ann_items = []
 
-    def _draw_rulers(self) -> None:
-        self._clear_ruler_items()
-        pen = pg.mkPen(QColor("#57d9ff"), width=2)
-        for a, b in self._rulers.get(self._index, []):
-            line = pg.PlotCurveItem([a.x(), b.x()], [a.y(), b.y()], pen=pen)
-            ends = pg.ScatterPlotItem([a.x(), b.x()], [a.y(), b.y()], size=6, brush=pg.mkBrush("#57d9ff"), pen=None)
-            length = math.hypot(b.x() - a.x(), b.y() - a.y())
-            text = pg.TextItem(f"{length:.1f} mm", color="#57d9ff", anchor=(0, 1), fill=pg.mkBrush(0, 0, 0, 140))
-            text.setFont(QFont("DejaVu Sans", 9))
-            text.setPos(b.x(), b.y())
-            for item in (line, ends, text):
-                item.setZValue(30)
-                self.vb.addItem(item, ignoreBounds=True)
-                self._ruler_items.append(item)
+    def _add_item(self, item) -> None:
+        item.setZValue(30)
+        self.vb.addItem(item, ignoreBounds=True)
+        self._ann_items.append(item)
+
+    def _draw_shape(self, kind: str, pts: list, color: str, text: str) -> None:
+        pen = pg.mkPen(QColor(color), width=2)
+        if kind == "ellipse" and len(pts) >= 2:
+            line = measure.ellipse_outline(pts[0], pts[-1])
+        elif kind == "freehand":
+            line = list(pts) + [pts[0]] if len(pts) > 2 else list(pts)
+        else:
+            line = list(pts)
+        self._add_item(pg.PlotCurveItem([q[0] for q in line], [q[1] for q in line], pen=pen))
+        if kind in ("ruler", "angle"):
+            self._add_item(pg.ScatterPlotItem([q[0] for q in pts], [q[1] for q in pts], size=6,
+                                              brush=pg.mkBrush(color), pen=None))
+        if text:
+            label = pg.TextItem(text, color=color, anchor=(0, 1), fill=pg.mkBrush(0, 0, 0, 150))
+            label.setFont(QFont("DejaVu Sans", 9))
+            x, y = (max(q[0] for q in pts), min(q[1] for q in pts)) if kind in ("ellipse", "freehand") else pts[-1]
+            label.setPos(x, y)
+            self._add_item(label)
+
+    def _draw_annotations(self) -> None:
+        self._clear_ann_items()
+        if self.plane is None:
+            return
+        unit = "HU" if self.state.volume is not None and self.state.volume.modality == "CT" else ""
+        for a in self.annotations_here():
+            color = "#57d9ff" if a.kind in ("ruler", "angle") else "#7dff7a"
+            self._draw_shape(a.kind, list(a.points), color, f"{a.label}  {a.summary(unit)}".replace(", min", "\nmin"))
+        if self._live and self.state.tool:
+            self._draw_shape(self.state.tool, self._live, "#ffd27f", "")
 
     def fit(self) -> None:
         if self.plane is not None:
@@ -464,8 +539,7 @@ class SliceView(pg.GraphicsView):
             return
         pt = self.vb.mapSceneToView(scene_pos)
         self._hover = self.plane.voxel_at(self.state.cursor, pt.x(), pt.y())
-        self._set("bl", self._hover_text())
-        self._place_labels()
+        self._update_text()
 
     def hover_at(self, x_mm: float, y_mm: float) -> None:
         """What the mouse-move handler does, for scripted use (tests, screenshots)."""

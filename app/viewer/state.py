@@ -17,6 +17,28 @@ from core.imaging.windows import PRESETS, auto_window
 from core.volume import Volume, Window
 
 OVERLAY_KINDS = ("gradcam", "occlusion")
+SLAB_MODES = ("mip", "minip", "avg")
+TOOLS = ("ruler", "ellipse", "freehand", "angle")
+
+
+@dataclass(frozen=True)
+class MprSettings:
+    """How the 2-D planes sample the volume: `interp` 'linear' (between slices, across thick slices) or
+    'nearest'; a slab of `slab_mm` (0: a single slice) reduced by `slab_mode` (mip, minip, avg)."""
+
+    interp: str = "linear"
+    slab_mm: float = 0.0
+    slab_mode: str = "mip"
+
+
+@dataclass(frozen=True)
+class CornerSettings:
+    """Corner text: shown or not, anonymised (no patient lines), and the fields of each corner
+    (names from `app.viewer.corner_text.FIELDS`)."""
+
+    visible: bool = True
+    anonymised: bool = False
+    fields: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (corner, field names); () = the defaults
 
 
 @dataclass(frozen=True)
@@ -43,6 +65,10 @@ class ViewerState(QObject):
     windowChanged = Signal()
     overlayChanged = Signal()
     findingsChanged = Signal()
+    mprChanged = Signal()
+    cornerChanged = Signal()
+    annotationsChanged = Signal()
+    toolChanged = Signal()
 
     def __init__(self) -> None:
         super().__init__()
@@ -54,12 +80,19 @@ class ViewerState(QObject):
         self.ich: Any = None  # core.tasks.ICHResult
         self.bg: Any = None  # core.tasks.BGResult
         self.qc: Any = None  # core.tasks.skullstrip.SkullStripResult
+        self.mpr = MprSettings()
+        self.corner = CornerSettings()
+        self.tool: str | None = None  # one of TOOLS while a measuring tool is on
+        self.annotations: list = []  # app.viewer.measure.Annotation of this series (all planes and slices)
+        self.facts: dict[str, str] = {}  # study facts for the corner text (app.viewer.header_facts.series_facts)
 
     # -- volume ---------------------------------------------------------------------------------
     def set_volume(self, volume: Volume | None) -> None:
         self.volume = volume
         self.ich = self.bg = self.qc = None
         self.overlay = OverlaySettings()
+        self.annotations = []
+        self.facts = {}
         if volume is not None:
             nz, ny, nx = volume.shape
             self.cursor = (nz // 2, ny // 2, nx // 2)
@@ -71,6 +104,7 @@ class ViewerState(QObject):
         self.windowChanged.emit()
         self.overlayChanged.emit()
         self.findingsChanged.emit()
+        self.annotationsChanged.emit()
         self.cursorChanged.emit()
 
     # -- cursor ---------------------------------------------------------------------------------
@@ -112,3 +146,37 @@ class ViewerState(QObject):
                 raise KeyError(key)
             setattr(self, key, value)
         self.findingsChanged.emit()
+
+    # -- MPR, corner text, tools, annotations -------------------------------------------------------
+    def set_mpr(self, **changes: Any) -> None:
+        new = replace(self.mpr, **changes)
+        if new.interp not in ("linear", "nearest") or new.slab_mode not in SLAB_MODES or new.slab_mm < 0:
+            raise ValueError(f"bad MPR settings {new}")
+        self.mpr = new
+        self.mprChanged.emit()
+
+    def set_corner(self, **changes: Any) -> None:
+        self.corner = replace(self.corner, **changes)
+        self.cornerChanged.emit()
+
+    def set_facts(self, facts: dict[str, str]) -> None:
+        self.facts = dict(facts)
+        self.cornerChanged.emit()
+
+    def set_tool(self, tool: str | None) -> None:
+        if tool is not None and tool not in TOOLS:
+            raise ValueError(f"unknown tool {tool!r}; one of {TOOLS}")
+        self.tool = tool
+        self.toolChanged.emit()
+
+    def set_annotations(self, annotations: list) -> None:
+        self.annotations = list(annotations)
+        self.annotationsChanged.emit()
+
+    def add_annotation(self, annotation) -> None:
+        self.annotations = self.annotations + [annotation]
+        self.annotationsChanged.emit()
+
+    def remove_annotation(self, ann_id: str) -> None:
+        self.annotations = [a for a in self.annotations if a.id != ann_id]
+        self.annotationsChanged.emit()

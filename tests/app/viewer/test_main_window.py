@@ -69,34 +69,6 @@ def test_nifti_opens_with_auto_window(viewer, qtbot, mri_volume):
     assert [ax.labels[k].text() for k in ("left", "right", "top", "bottom")] == ["R", "L", "A", "P"]
 
 
-def test_series_picker_for_a_folder_with_several_series(viewer, qtbot, tmp_path):
-    root = tmp_path / "two"
-    shutil.copytree(demo_ct_dir(), root / "a")
-    shutil.copytree(demo_dir() / "ct" / "normal", root / "b")
-    seen = {}
-    poll = QTimer()
-    poll.setInterval(100)
-
-    def choose_second() -> None:  # runs inside the picker's own event loop (exec)
-        from app.viewer.open_dialog import SeriesPicker
-
-        dlg = next((w for w in QApplication.topLevelWidgets() if isinstance(w, SeriesPicker) and w.isVisible()), None)
-        if dlg is None:
-            return
-        poll.stop()
-        seen["rows"] = dlg.table.rowCount()
-        dlg.table.selectRow(1)
-        seen["uid"] = dlg.chosen().series_uid
-        dlg.accept()
-
-    poll.timeout.connect(choose_second)
-    poll.start()
-    with qtbot.waitSignal(viewer.volumeLoaded, timeout=60000):
-        viewer.open_path(str(root))
-    assert seen["rows"] == 2
-    assert viewer.state.volume.ids.series_uid == seen["uid"]
-
-
 def test_drop_a_folder_opens_it(viewer, qtbot):
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(demo_ct_dir()))])

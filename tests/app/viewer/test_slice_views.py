@@ -75,7 +75,7 @@ def test_keys_and_wheel_scroll(demo_viewer, qtbot):
     wheel(ax, QPoint(ax.width() // 2, ax.height() // 2), +1)
     wheel(ax, QPoint(ax.width() // 2, ax.height() // 2), +1)
     assert win.state.cursor[0] == 2
-    assert "Slice 2 (0-29)" in ax.labels["tl"].text()
+    assert "Image 3 of 30" in ax.labels["tl"].text()  # 1-based, as PACS numbers images
     assert not np.array_equal(before, ax.image.image)
     # the wheel over the coronal view scrolls coronal slices (the y index) and makes it active
     cor = win.views["coronal"]
@@ -132,8 +132,10 @@ def test_ruler_measures_millimetres(demo_viewer, demo_volume, qtbot):
     dx = demo_volume.spacing[2]
     assert lengths[0] == pytest.approx(200 * dx, abs=3 * dx)  # a screen pixel is ~1 voxel here
     assert win.state.cursor[1:] == (256, 256)  # measuring does not move the crosshair
-    QTest.keyClick(win, Qt.Key_Escape)
-    assert not ax.measuring and ax.rulers_mm() == []
+    QTest.keyClick(win, Qt.Key_Escape)  # leaves the tool, the measurement stays (it is stored per series)
+    assert not ax.measuring and len(ax.rulers_mm()) == 1
+    QTest.keyClick(win, Qt.Key_Delete)
+    assert ax.rulers_mm() == [] and win.state.annotations == []
 
 
 def test_hover_shows_hu_and_voxel(demo_viewer, demo_volume):
