@@ -1,0 +1,58 @@
+"""The series browser: a two-series study shows both with thumbnails and badges, Ctrl+Down opens the next
+one, a thumbnail dropped on the window opens its series; header-predicted warnings (tilt) are listed."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+from PySide6.QtCore import QMimeData, QPointF, Qt
+from PySide6.QtGui import QDropEvent, QImage
+from PySide6.QtTest import QTest
+
+from core.paths import demo_ct_dir, demo_dir
+
+
+def icon_grey(item) -> np.ndarray:
+    img = item.icon().pixmap(112, 112).toImage().convertToFormat(QImage.Format_Grayscale8)
+    w, h = img.width(), img.height()
+    return np.frombuffer(img.constBits(), dtype=np.uint8, count=img.bytesPerLine() * h).reshape(h, -1)[:, :w]
+
+
+def test_browser_lists_a_two_series_study_with_thumbnails(viewer, qtbot, tmp_path):
+    root = tmp_path / "study"
+    shutil.copytree(demo_ct_dir(), root / "a")
+    shutil.copytree(demo_dir() / "ct" / "normal", root / "b")
+    with qtbot.waitSignal(viewer.volumeLoaded, timeout=60000):
+        viewer.open_path(str(root))
+    br = viewer.browser
+    assert viewer.browser_dock.isVisible() and br.list.count() == 2
+    qtbot.waitUntil(lambda: br.thumbnails_ready() == 2, timeout=30000)
+    for row in range(2):
+        grey = icon_grey(br.list.item(row))
+        assert grey.max() > 200 and grey.mean() > 20, "a windowed head, not a blank icon"
+        assert "image(s)" in br.list.item(row).text() and "CT" in br.list.item(row).text()
+    first = viewer.state.volume.ids.series_uid
+    assert br.list.item(br.list.currentRow()).font().bold()
+    with qtbot.waitSignal(viewer.volumeLoaded, timeout=60000):
+        QTest.keyClick(viewer, Qt.Key_Down, Qt.ControlModifier)
+    second = viewer.state.volume.ids.series_uid
+    assert second != first and br.list.currentRow() == 1
+    # a window change re-renders the thumbnails in the new window
+    before = icon_grey(br.list.item(0)).copy()
+    QTest.keyClick(viewer, Qt.Key_4)  # bone
+    assert not np.array_equal(before, icon_grey(br.list.item(0)))
+    # drag the first thumbnail into the window: its series opens
+    mime = br.list.mimeData([br.list.item(0)])
+    ev = QDropEvent(QPointF(300, 300), Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier)
+    with qtbot.waitSignal(viewer.volumeLoaded, timeout=60000):
+        viewer.dropEvent(ev)
+    assert viewer.state.volume.ids.series_uid == first
+
+
+def test_browser_badges_the_tilted_ge_series(viewer, qtbot, shared_data):
+    with qtbot.waitSignal(viewer.volumeLoaded, timeout=120000):
+        viewer.open_path(str(shared_data / "ct-ge-head-tilt"))
+    item = viewer.browser.list.item(0)
+    assert "2 warning(s)" in item.text()  # predicted from the headers, before loading
+    assert "gantry tilt 18.5 deg" in item.toolTip() and "irregular-spacing" in item.toolTip()
