@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from core.study import stats as st
-from core.study.mrmc import orh, orh_model_vs_readers
+from core.study.mrmc import orh, orh_model_vs_readers, orh_single
 
 ARM_ORDER = ("unaided", "aided")
 RATING_ORDER = ("correct", "partially correct", "incorrect")
@@ -35,10 +35,28 @@ METHODS = {
     "cohen": "Cohen's kappa reader vs model (answers at the model threshold), asymptotic 95% CI clipped to [-1, 1]",
     "fleiss": "Fleiss' kappa across readers per arm and label, percentile bootstrap 95% CI over cases "
               "(2000 resamples, seed 0)",
+    "ppv_npv": "PPV = TP/(TP+FP) and NPV = TN/(TN+FN) at this study's prevalence (case mix), Wilson 95% CI",
+    "reader_average": "reader average: mean over readers of each reader's value; proportions with a percentile "
+                      "bootstrap 95% CI resampling cases and readers (2000 resamples, seed 0), AUC with the ORH "
+                      "single-modality 95% CI (random readers and cases); cases read by every reader only",
+    "bounds": "confidence limits clipped to the range they bound: [0, 1] for proportions and AUCs, [-1, 1] for "
+              "AUC differences",
+    "underpowered": f"underpowered: fewer than {{n}} positive or {{n}} negative cases for the label; tests and "
+                    f"intervals on so few cases are unreliable and are flagged in every table",
     "mrmc": f"Obuchowski-Rockette with Hillis (2007) denominator df, random readers and random cases, "
             f"{MRMC_COV} covariance estimates; model vs readers: model entered as a modality identical for "
             f"every reader (RJafroc 1T-RRRC equivalent)",
 }
+
+
+MIN_CASES = 10  # positives and negatives each, per label: below this an analysis is flagged underpowered
+METHODS["underpowered"] = METHODS["underpowered"].format(n=MIN_CASES)
+METRIC_ROWS = (("Accuracy", "accuracy"), ("Sensitivity", "sensitivity"), ("Specificity", "specificity"),
+               ("PPV", "ppv"), ("NPV", "npv"), ("ROC AUC", "auc"))
+
+
+def underpowered(n_pos, n_neg) -> bool:
+    return bool(n_pos < MIN_CASES or n_neg < MIN_CASES)
 
 
 @dataclass(frozen=True)
@@ -67,7 +85,9 @@ def _perf_row(source: str, name: str, arm: str, label: str, truth, pred, score, 
                 accuracy=m.accuracy.value, accuracy_lo=m.accuracy.lo, accuracy_hi=m.accuracy.hi,
                 sensitivity=m.sensitivity.value, sensitivity_lo=m.sensitivity.lo, sensitivity_hi=m.sensitivity.hi,
                 specificity=m.specificity.value, specificity_lo=m.specificity.lo, specificity_hi=m.specificity.hi,
-                auc=a.auc, auc_lo=a.lo, auc_hi=a.hi, auc_kind=a.kind, threshold=threshold)
+                ppv=m.ppv.value, ppv_lo=m.ppv.lo, ppv_hi=m.ppv.hi, npv=m.npv.value, npv_lo=m.npv.lo, npv_hi=m.npv.hi,
+                auc=a.auc, auc_lo=a.lo, auc_hi=a.hi, auc_kind=a.kind, threshold=threshold,
+                underpowered=underpowered(a.n_pos, a.n_neg))
 
 
 def performance(reads: pd.DataFrame, model: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
@@ -81,14 +101,43 @@ def performance(reads: pd.DataFrame, model: pd.DataFrame, labels: list[str]) -> 
         thr = float(g["threshold"].iloc[0])
         rows.append(_perf_row("model", str(g["model_name"].iloc[0]), "model", label, g["truth"].to_numpy(),
                               (g["probability"] >= g["threshold"]).to_numpy(), g["probability"].to_numpy(), thr))
+    rows += reader_average_rows(r, labels)
     df = pd.DataFrame(rows)
     if df.empty:
         return df
     order = {lab: i for i, lab in enumerate(labels)}
     arm_order = {a: i for i, a in enumerate((*ARM_ORDER, "model"))}
-    df = df.assign(_s=df["source"].map({"reader": 0, "model": 1}), _a=df["arm"].map(arm_order).fillna(9),
+    df = df.assign(_s=df["source"].map({"reader": 0, "reader average": 1, "model": 2}),
+                   _a=df["arm"].map(arm_order).fillna(9),
                    _l=df["label"].map(order).fillna(99))
     return df.sort_values(["_s", "name", "_a", "_l"]).drop(columns=["_s", "_a", "_l"]).reset_index(drop=True)
+
+
+def reader_average_rows(known: pd.DataFrame, labels: list[str]) -> list[dict]:
+    """Table 5's reader-average block: per arm and label, the mean over readers (cases every reader read)."""
+    rows = []
+    for (arm, label), g in known.groupby(["arm", "label"], sort=False):
+        wide = g.pivot_table(index="case_id", columns="reader", values=["present", "score"], aggfunc="last").dropna()
+        if wide.empty or g["reader"].nunique() < 2:
+            continue
+        t = g.drop_duplicates("case_id").set_index("case_id")["truth"].reindex(wide.index).to_numpy(bool)
+        pred = wide["present"].to_numpy(bool).T
+        row = dict(source="reader average", name="all readers", arm=arm, label=label, n=len(t),
+                   n_pos=int(t.sum()), n_neg=int((~t).sum()), n_readers=pred.shape[0],
+                   tp=np.nan, fp=np.nan, tn=np.nan, fn=np.nan, threshold=np.nan,
+                   underpowered=underpowered(int(t.sum()), int((~t).sum())))
+        for key in st.PROPORTIONS:
+            row[key], row[f"{key}_lo"], row[f"{key}_hi"] = st.reader_average(pred, t, key)
+        aucs = [st.auc_delong(t, wide["score"][rd].to_numpy()) for rd in wide["score"].columns]
+        row["auc"] = float(np.mean([a.auc for a in aucs])) if all(np.isfinite(a.auc) for a in aucs) else np.nan
+        row["auc_lo"] = row["auc_hi"] = np.nan
+        row["auc_kind"] = "scores" if all(a.kind == "scores" for a in aucs) else "binary (Se+Sp)/2"
+        if np.isfinite(row["auc"]):
+            long = g[g["case_id"].isin(wide.index)].rename(columns={"arm": "modality"})
+            one = orh_single(long, arm, MRMC_COV)
+            row["auc"], row["auc_lo"], row["auc_hi"] = one.auc, one.lo, one.hi
+        rows.append(row)
+    return rows
 
 
 def _fmt(v: float, lo: float, hi: float) -> str:
@@ -97,16 +146,38 @@ def _fmt(v: float, lo: float, hi: float) -> str:
     return f"{v:.2f} ({lo:.2f}-{hi:.2f})" if np.isfinite(lo) else f"{v:.2f}"
 
 
+def _block_name(source: str, name: str, arm: str) -> str:
+    return {"reader": f"{name} ({arm})", "reader average": f"reader average ({arm})"}.get(
+        source, f"model {name} (threshold)")
+
+
 def table5(perf: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
-    """Seed 002's Table 5 layout: one block per reader x arm and per model; rows accuracy,
-    sensitivity, specificity, ROC AUC; columns labels; cells 'value (95% CI)'."""
+    """Seed 002's Table 5 as numbers a coordinator can compute with: one row per block (reader x arm, reader
+    average x arm, model) x metric x label with estimate, low and high in their own numeric columns."""
     rows = []
     for (source, name, arm), g in perf.groupby(["source", "name", "arm"], sort=False):
-        block = f"{name} ({arm})" if source == "reader" else f"model {name} (threshold)"
         g = g.set_index("label")
-        for metric, key in (("Accuracy", "accuracy"), ("Sensitivity", "sensitivity"), ("Specificity", "specificity"),
-                            ("ROC AUC", "auc")):
-            row = {"block": block, "metric": metric}
+        for metric, key in METRIC_ROWS:
+            for lab in labels:
+                if lab not in g.index:
+                    continue
+                x = g.loc[lab]
+                rows.append({"block": _block_name(source, name, arm), "metric": metric, "label": lab,
+                             "estimate": x[key], "low": x[f"{key}_lo"], "high": x[f"{key}_hi"],
+                             "n": int(x["n"]), "n_pos": int(x["n_pos"]), "n_neg": int(x["n_neg"]),
+                             "auc_kind": x["auc_kind"] if key == "auc" else "",
+                             "underpowered": bool(x["underpowered"])})
+    return pd.DataFrame(rows, columns=["block", "metric", "label", "estimate", "low", "high", "n", "n_pos", "n_neg",
+                                       "auc_kind", "underpowered"])
+
+
+def table5_layout(perf: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
+    """The same numbers in seed 002's printed layout (columns labels, cells 'value (95% CI)'), for reading."""
+    rows = []
+    for (source, name, arm), g in perf.groupby(["source", "name", "arm"], sort=False):
+        g = g.set_index("label")
+        for metric, key in METRIC_ROWS:
+            row = {"block": _block_name(source, name, arm), "metric": metric}
             for lab in labels:
                 if lab not in g.index:
                     row[lab] = "-"
@@ -132,7 +203,8 @@ def reader_vs_model(reads: pd.DataFrame, model: pd.DataFrame) -> tuple[pd.DataFr
     """DeLong paired test, McNemar and Cohen's kappa of each reader x arm x label against the model."""
     delong, mcn, kap = [], [], []
     for (reader, arm, label), g in _paired(reads, model).groupby(["reader", "arm", "label"], sort=False):
-        t, key = g["truth"].to_numpy(), dict(reader=reader, arm=arm, label=label, n=len(g))
+        t = g["truth"].to_numpy()
+        key = dict(reader=reader, arm=arm, label=label, n=len(g), underpowered=underpowered(t.sum(), (~t).sum()))
         if t.sum() >= 2 and (~t).sum() >= 2:
             d = st.delong_test(t, g["score"].to_numpy(), g["probability"].to_numpy())
             delong.append({**key, "auc_reader": d.auc1, "auc_model": d.auc2, "diff": d.diff, "se": d.se, "z": d.z,
@@ -161,6 +233,7 @@ def fleiss_readers(reads: pd.DataFrame) -> pd.DataFrame:
 
 def _orh_row(res) -> dict:
     return dict(n=res.n_cases, n_pos=res.n_pos, n_neg=res.n_neg, n_readers=len(res.readers),
+                underpowered=underpowered(res.n_pos, res.n_neg),
                 diff=res.diff, se=res.se_diff, diff_lo=res.lo, diff_hi=res.hi, f=res.f, ddf=res.ddf, p=res.p,
                 var_error=res.var_error, cov1=res.cov1, cov2=res.cov2, cov3=res.cov3, cov_method=res.cov_method)
 
@@ -339,6 +412,7 @@ def build_tables(frames) -> Tables:
     tables = {
         "descriptor": descriptor(info, reads, model),
         "table5": table5(perf, labels),
+        "table5_layout": table5_layout(perf, labels),
         "performance": perf,
         "delong_vs_model": delong,
         "mcnemar_vs_model": mcn,

@@ -28,6 +28,7 @@ ALLOWED_COLUMNS = frozenset({
     "n", "n_pos", "n_neg", "n_readers", "tp", "fp", "tn", "fn",
     "accuracy", "accuracy_lo", "accuracy_hi", "sensitivity", "sensitivity_lo", "sensitivity_hi",
     "specificity", "specificity_lo", "specificity_hi", "auc", "auc_lo", "auc_hi", "auc_kind", "threshold",
+    "ppv", "ppv_lo", "ppv_hi", "npv", "npv_lo", "npv_hi", "estimate", "low", "high", "underpowered",
     # tests
     "auc_reader", "auc_model", "auc_readers", "auc_unaided", "auc_aided", "diff", "se", "z", "p", "diff_lo",
     "diff_hi", "f", "ddf", "var_error", "cov1", "cov2", "cov3", "cov_method", "note", "both_correct",
@@ -98,6 +99,9 @@ def export_study(frames, fmt: str, out: Path) -> list[Path]:
                 for i, col in enumerate(df.columns, start=1):
                     width = max([len(str(col))] + [len(str(v)) for v in df[col].head(200)])
                     ws.column_dimensions[ws.cell(1, i).column_letter].width = min(max(width + 2, 8), 60)
+                    if pd.api.types.is_float_dtype(df[col]):  # numbers stay numbers; shown with 3 decimals
+                        for (cell,) in ws.iter_rows(min_row=2, min_col=i, max_col=i):
+                            cell.number_format = "0.000"
                 ws.freeze_panes = "A2"
         return [p]
     from core.study.report import render_html

@@ -15,6 +15,10 @@ closed forms of the same components, so both cost O(N log N). Validated against 
 The model-vs-readers comparison enters the model as the second modality with the same scores for
 every reader; for two modalities this is the difference-based single-treatment ORH analysis of
 reader-minus-model AUCs (RJafroc's StSignificanceTestingCadVsRad, method 1T-RRRC).
+
+Confidence limits are clipped to the range of what they bound: [0, 1] for an AUC, [-1, 1] for a difference
+of AUCs (the t interval is symmetric and can cross them with few cases; a clipped limit is no information
+beyond the range itself, which is why small studies are flagged as underpowered in core.study.analysis).
 """
 
 from __future__ import annotations
@@ -155,8 +159,8 @@ def orh(frame: pd.DataFrame, modalities: tuple[str, str], cov_method: str = "jac
         df_i = d ** 2 / (msr_i ** 2 / (r - 1)) if msr_i > 0 else np.inf
         se_i = float(np.sqrt(d / r))
         q_i = stats.t.ppf(1 - alpha / 2, df_i) if np.isfinite(df_i) else stats.norm.ppf(1 - alpha / 2)
-        single.append(SingleModality(str(mod), float(mi[i]), se_i, float(df_i), float(mi[i] - q_i * se_i),
-                                     float(mi[i] + q_i * se_i), c2))
+        single.append(SingleModality(str(mod), float(mi[i]), se_i, float(df_i), max(0.0, float(mi[i] - q_i * se_i)),
+                                     min(1.0, float(mi[i] + q_i * se_i)), c2))
 
     return ORHResult(modalities=(str(modalities[0]), str(modalities[1])), readers=[str(x) for x in readers],
                      n_cases=c, n_pos=int(truth.sum()), n_neg=int((~truth).sum()), cov_method=cov_method,
@@ -164,7 +168,8 @@ def orh(frame: pd.DataFrame, modalities: tuple[str, str], cov_method: str = "jac
                      mean_auc={str(m): float(v) for m, v in zip(modalities, mi)}, diff=diff,
                      var_error=var_e, cov1=cov1, cov2=cov2, cov3=cov3, var_r=float(var_r), var_tr=float(var_tr),
                      ms_t=ms_t, ms_r=ms_r, ms_tr=ms_tr, f=float(f), ddf=float(ddf), p=p, se_diff=se,
-                     lo=float(diff - q * se), hi=float(diff + q * se), single=single, alpha=alpha)
+                     lo=max(-1.0, float(diff - q * se)), hi=min(1.0, float(diff + q * se)), single=single,
+                     alpha=alpha)
 
 
 def orh_model_vs_readers(reads: pd.DataFrame, model: pd.DataFrame, cov_method: str = "jackknife",
@@ -179,3 +184,12 @@ def orh_model_vs_readers(reads: pd.DataFrame, model: pd.DataFrame, cov_method: s
     rep = base.assign(modality="model", score=base["case_id"].map(prob).to_numpy())
     rep = rep.dropna(subset=["score"])
     return orh(pd.concat([base, rep], ignore_index=True), ("readers", "model"), cov_method, alpha)
+
+
+def orh_single(frame: pd.DataFrame, modality: str, cov_method: str = "jackknife",
+               alpha: float = 0.05) -> SingleModality:
+    """Reader-average AUC of one modality with its ORH CI (random readers, random cases): the single-modality
+    part of ``orh``, which uses only that modality's AUCs and covariances (the paired copy does not enter it)."""
+    one = frame[frame["modality"] == modality]
+    return orh(pd.concat([one, one.assign(modality="_copy")], ignore_index=True), (modality, "_copy"),
+               cov_method, alpha).single[0]

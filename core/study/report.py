@@ -20,23 +20,27 @@ from matplotlib.figure import Figure
 from markupsafe import Markup
 
 from core.study import stats as st
-from core.study.analysis import ARM_ORDER, METHODS, RATING_ORDER
+from core.study.analysis import ARM_ORDER, METHODS, METRIC_ROWS, MIN_CASES, RATING_ORDER
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 ABBREV = {"any": "Any ICH", "epidural": "EDH", "intraparenchymal": "IPH", "intraventricular": "IVH",
           "subarachnoid": "SAH", "subdural": "SDH"}
 COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")
-METRICS = (("Accuracy", "accuracy"), ("Sensitivity", "sensitivity"), ("Specificity", "specificity"), ("ROC AUC", "auc"))
 
 
 def _num(v, nd: int = 2) -> str:
     return "-" if v is None or (isinstance(v, float) and not np.isfinite(v)) else f"{v:.{nd}f}"
 
 
-def _p(v) -> str:
+def _p(v, weak=False) -> str:
+    """A p-value; `weak` (an underpowered analysis) adds a dagger that the report explains."""
     if v is None or not np.isfinite(v):
         return "-"
-    return "<0.001" if v < 0.001 else f"{v:.3f}"
+    return ("<0.001" if v < 0.001 else f"{v:.3f}") + ("†" if _flag(weak) else "")
+
+
+def _flag(v) -> bool:
+    return bool(v) and not (isinstance(v, float) and np.isnan(v))
 
 
 def _ci(v, lo, hi, nd: int = 2) -> Markup:
@@ -52,7 +56,7 @@ def _blocks(perf: pd.DataFrame, labels: list[str]) -> list[dict]:
     for (source, name, arm), g in perf.groupby(["source", "name", "arm"], sort=False):
         g = g.set_index("label")
         rows = []
-        for title, key in METRICS:
+        for title, key in METRIC_ROWS:
             cells = []
             for lab in labels:
                 if lab not in g.index:
@@ -64,14 +68,15 @@ def _blocks(perf: pd.DataFrame, labels: list[str]) -> list[dict]:
                     cell = Markup(f"{cell}<sup>b</sup>")
                 cells.append(cell)
             rows.append((title, cells))
-        rows.append((Markup("<span class='ci'>TP/FP/TN/FN</span>"),
-                     [Markup(f"<span class='ci'>{int(g.loc[lab, 'tp'])}/{int(g.loc[lab, 'fp'])}/"
-                             f"{int(g.loc[lab, 'tn'])}/{int(g.loc[lab, 'fn'])}</span>") if lab in g.index
-                      else Markup("&ndash;") for lab in labels]))
+        if source != "reader average":  # an average of readers has no confusion counts of its own
+            rows.append((Markup("<span class='ci'>TP/FP/TN/FN</span>"),
+                         [Markup(f"<span class='ci'>{int(g.loc[lab, 'tp'])}/{int(g.loc[lab, 'fp'])}/"
+                                 f"{int(g.loc[lab, 'tn'])}/{int(g.loc[lab, 'fn'])}</span>") if lab in g.index
+                          else Markup("&ndash;") for lab in labels]))
         thr = g["threshold"].dropna()
         sub = f"threshold {thr.iloc[0]:g}" if source == "model" and len(thr) else arm
-        out.append(dict(title=name if source == "reader" else f"Model {name}", sub=sub, source=source, arm=arm, rows=rows,
-                        n=int(g["n"].max())))
+        title = {"reader": name, "reader average": "Reader average"}.get(source, f"Model {name}")
+        out.append(dict(title=title, sub=sub, source=source, arm=arm, rows=rows, n=int(g["n"].max())))
     return out
 
 
@@ -87,7 +92,7 @@ def roc_svg(reads: pd.DataFrame, model: pd.DataFrame, label: str, readers: list[
         for arm in ARM_ORDER:
             g = r[(r["reader"] == reader) & (r["arm"] == arm)]
             t = g["truth"].astype(bool).to_numpy()
-            if len(g) == 0 or t.all() or not t.any():
+            if t.sum() < 2 or (~t).sum() < 2:  # no AUC (needs 2 + 2, as DeLong does): no curve or point either
                 continue
             if not st.is_binary_score(g["score"]):
                 fpr, tpr, _ = st.roc_curve(t, g["score"].to_numpy())
@@ -97,7 +102,7 @@ def roc_svg(reads: pd.DataFrame, model: pd.DataFrame, label: str, readers: list[
                     mfc="white" if arm == "unaided" else c, mew=1.6)
     mk = model[(model["label"] == label) & model["truth"].notna()]
     t = mk["truth"].astype(bool).to_numpy()
-    if len(mk) and t.any() and not t.all():
+    if len(mk) and t.sum() >= 2 and (~t).sum() >= 2:
         fpr, tpr, _ = st.roc_curve(t, mk["probability"].to_numpy())
         a = st.auc_delong(t, mk["probability"].to_numpy())
         ax.plot(fpr, tpr, color="black", lw=2.0, label=f"model AUC {_num(a.auc)}")
@@ -109,8 +114,15 @@ def roc_svg(reads: pd.DataFrame, model: pd.DataFrame, label: str, readers: list[
     ax.set_xlabel("1 - specificity", fontsize=8.5)
     ax.set_ylabel("sensitivity", fontsize=8.5)
     ax.tick_params(labelsize=7.5)
-    n_pos = int(t.sum()) if len(mk) else int(r.drop_duplicates("case_id")["truth"].astype(bool).sum())
+    cases = mk if len(mk) else r.drop_duplicates("case_id")
+    n_pos = int(cases["truth"].astype(bool).sum())
+    n_neg = len(cases) - n_pos
     ax.set_title(f"{ABBREV.get(label, label)} ({n_pos} positive)", fontsize=9.5)
+    if n_pos < 2 or n_neg < 2:
+        ax.text(0.5, 0.5, f"no ROC curve:\n{n_pos} positive, {n_neg} negative\n(needs 2 of each)", ha="center",
+                va="center", fontsize=9, color="#a00")
+    elif n_pos < MIN_CASES or n_neg < MIN_CASES:
+        ax.text(0.97, 0.03 if not len(mk) else 0.22, "underpowered", ha="right", fontsize=8, color="#a00")
     buf = io.StringIO()
     with rc_context({"svg.fonttype": "none", "font.family": "sans-serif"}):
         FigureCanvasSVG(fig).print_svg(buf)
@@ -139,7 +151,8 @@ def _vs_model_rows(tables: dict, arms: list[str]) -> list[dict]:
             x = g.loc[arm]
             cells.append(dict(auc=_num(x.get("auc_reader", np.nan)),
                               diff=_ci(x.get("diff", np.nan), x.get("diff_lo", np.nan), x.get("diff_hi", np.nan)),
-                              p_delong=_p(x.get("p_d", np.nan)), p_mcnemar=_p(x["p"]),
+                              p_delong=_p(x.get("p_d", np.nan), x.get("underpowered")),
+                              p_mcnemar=_p(x["p"], x.get("underpowered")),
                               mcnemar=f"{int(x['reader_only_correct'])}/{int(x['model_only_correct'])}",
                               kappa=_ci(x["kappa"], x["kappa_lo"], x["kappa_hi"])))
         model_auc = g["auc_model"].dropna().iloc[0] if "auc_model" in g and g["auc_model"].notna().any() else np.nan
@@ -170,7 +183,14 @@ def render_html(frames, tables: dict[str, pd.DataFrame]) -> str:
     perf = tables.get("performance", pd.DataFrame())
     blocks = _blocks(perf, labels) if not perf.empty else []
     reader_blocks = [[b for b in blocks if b["source"] == "reader" and b["title"] == r] for r in readers]
-    model_blocks = [b for b in blocks if b["source"] == "model"]
+    model_blocks = [b for b in blocks if b["source"] in ("reader average", "model")]
+    weak = []
+    if not perf.empty:
+        counts = perf[perf["source"] == "model"] if (perf["source"] == "model").any() else perf
+        for lab in labels:
+            c = counts[counts["label"] == lab]
+            if len(c) and bool(c["underpowered"].iloc[0]):
+                weak.append(f"{ABBREV.get(lab, lab)} ({int(c['n_pos'].iloc[0])} positive, {int(c['n_neg'].iloc[0])} negative)")
 
     desc = tables["descriptor"]
     descriptor = [(r.item, r.value) for r in desc.itertuples()
@@ -184,7 +204,8 @@ def render_html(frames, tables: dict[str, pd.DataFrame]) -> str:
                 continue
             out.append(dict(label=ABBREV.get(x["label"], x["label"]), arm=x.get("arm", ""), a=_num(x[a], 3),
                             b=_num(x[b], 3), diff=_ci(x["diff"], x["diff_lo"], x["diff_hi"], 3), f=_num(x["f"], 2),
-                            ddf=_num(x["ddf"], 1), p=_p(x["p"]), n=f"{int(x['n'])} ({int(x['n_pos'])}+)", note=""))
+                            ddf=_num(x["ddf"], 1), p=_p(x["p"], x.get("underpowered")),
+                            n=f"{int(x['n'])} ({int(x['n_pos'])}+)", note=""))
         return out
 
     fl = tables.get("fleiss_readers", pd.DataFrame())
@@ -224,7 +245,7 @@ def render_html(frames, tables: dict[str, pd.DataFrame]) -> str:
 
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"]))
     return env.get_template("report.html.j2").render(
-        title=info.get("name", "Reader study"), descriptor=descriptor, labels=labels,
+        title=info.get("name", "Reader study"), descriptor=descriptor, weak=weak, min_cases=MIN_CASES, labels=labels,
         heads=[ABBREV.get(lab, lab) for lab in labels], label_key=[(ABBREV[lab], lab) for lab in labels if lab in ABBREV],
         reader_blocks=reader_blocks, model_blocks=model_blocks,
         rocs=[Markup(roc_svg(frames.reads, frames.model, lab, readers)) for lab in labels],

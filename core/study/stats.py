@@ -41,7 +41,8 @@ def wilson(k: int, n: int, alpha: float = ALPHA) -> Proportion:
     if n == 0:
         return Proportion(int(k), 0, NAN, NAN, NAN)
     lo, hi = proportion_confint(k, n, alpha=alpha, method="wilson")
-    return Proportion(int(k), int(n), k / n, float(lo), float(hi))
+    p = k / n  # at 0 % or 100 % the formula's limit can miss p by one rounding step (0.9999999999999999)
+    return Proportion(int(k), int(n), p, max(0.0, min(float(lo), p)), min(1.0, max(float(hi), p)))
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,8 @@ class BinaryMetrics:
     accuracy: Proportion
     sensitivity: Proportion
     specificity: Proportion
+    ppv: Proportion  # positive predictive value, tp / (tp + fp), at this study's prevalence
+    npv: Proportion  # negative predictive value, tn / (tn + fn)
 
 
 def _bool(a, name: str) -> np.ndarray:
@@ -65,7 +68,7 @@ def _bool(a, name: str) -> np.ndarray:
 
 
 def binary_metrics(truth, pred, alpha: float = ALPHA) -> BinaryMetrics:
-    """Confusion counts and accuracy / sensitivity / specificity with Wilson CIs."""
+    """Confusion counts and accuracy / sensitivity / specificity / PPV / NPV with Wilson CIs."""
     t, p = _bool(truth, "truth"), _bool(pred, "pred")
     if t.shape != p.shape:
         raise ValueError("truth and pred must have the same length")
@@ -74,7 +77,8 @@ def binary_metrics(truth, pred, alpha: float = ALPHA) -> BinaryMetrics:
     tn = int(np.sum(~t & ~p))
     fn = int(np.sum(t & ~p))
     return BinaryMetrics(tp, fp, tn, fn, accuracy=wilson(tp + tn, t.size, alpha),
-                         sensitivity=wilson(tp, tp + fn, alpha), specificity=wilson(tn, tn + fp, alpha))
+                         sensitivity=wilson(tp, tp + fn, alpha), specificity=wilson(tn, tn + fp, alpha),
+                         ppv=wilson(tp, tp + fp, alpha), npv=wilson(tn, tn + fn, alpha))
 
 
 # ---------------------------------------------------------------------------------------------- DeLong
@@ -157,8 +161,8 @@ def delong_test(truth, score1, score2, alpha: float = ALPHA) -> DeLongTest:
     else:
         z = diff / se
         p = float(2 * norm.sf(abs(z)))
-    q = norm.ppf(1 - alpha / 2)
-    return DeLongTest(float(aucs[0]), float(aucs[1]), diff, se, z, p, diff - q * se, diff + q * se)
+    q = norm.ppf(1 - alpha / 2)  # a difference of AUCs lies in [-1, 1]: so do its limits
+    return DeLongTest(float(aucs[0]), float(aucs[1]), diff, se, z, p, max(-1.0, diff - q * se), min(1.0, diff + q * se))
 
 
 def roc_curve(truth, score) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -273,3 +277,44 @@ def fleiss_kappa_ci(ratings, n_boot: int = 2000, seed: int = 0, alpha: float = A
     lo, hi = np.quantile(boots, [alpha / 2, 1 - alpha / 2]) if boots.size else (NAN, NAN)
     return KappaResult(k, float(np.std(boots, ddof=1)) if boots.size > 1 else NAN, float(lo), float(hi), r.shape[0],
                        f"percentile bootstrap over cases ({n_boot} resamples, seed {seed})")
+
+
+# ---------------------------------------------------------------------------------------------- reader average
+
+PROPORTIONS = ("accuracy", "sensitivity", "specificity", "ppv", "npv")
+
+
+def _num_den(pred: np.ndarray, t: np.ndarray, metric: str) -> tuple[np.ndarray, np.ndarray]:
+    """Numerator and denominator indicators (readers x cases) of a proportion."""
+    tt = np.broadcast_to(t, pred.shape)
+    return {"accuracy": (pred == tt, np.ones_like(pred)), "sensitivity": (pred & tt, tt),
+            "specificity": (~pred & ~tt, ~tt), "ppv": (pred & tt, pred), "npv": (~pred & ~tt, ~pred)}[metric]
+
+
+def reader_average(pred, truth, metric: str, n_boot: int = 2000, seed: int = 0,
+                   alpha: float = ALPHA) -> tuple[float, float, float]:
+    """Mean over readers of a proportion (``metric`` in PROPORTIONS) from binary reads (readers x cases), with
+    a percentile bootstrap CI that resamples cases and readers (both random: the interval covers the
+    reader-to-reader spread as well as the case sampling). NaN when no reader has a denominator."""
+    p, t = np.asarray(pred, bool), _bool(truth, "truth")
+    num, den = (a.astype(float) for a in _num_den(p, t, metric))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        per_reader = num.sum(axis=1) / den.sum(axis=1)
+    if not np.isfinite(per_reader).any():
+        return NAN, NAN, NAN
+    est = float(np.nanmean(per_reader))
+    rng = np.random.default_rng(seed)
+    r, c = p.shape
+    w = np.zeros((n_boot, c))  # how often each case is drawn
+    np.add.at(w, (np.repeat(np.arange(n_boot), c), rng.integers(0, c, n_boot * c)), 1)
+    v = np.zeros((n_boot, r))  # how often each reader is drawn
+    np.add.at(v, (np.repeat(np.arange(n_boot), r), rng.integers(0, r, n_boot * r)), 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        val = (num @ w.T) / (den @ w.T)  # readers x boots
+        ok = np.isfinite(val)
+        avg = (np.where(ok, val, 0.0).T * v).sum(axis=1) / (ok.T * v).sum(axis=1)
+    avg = avg[np.isfinite(avg)]
+    if avg.size < 2:
+        return est, NAN, NAN
+    lo, hi = np.quantile(avg, [alpha / 2, 1 - alpha / 2])
+    return est, float(lo), float(hi)

@@ -82,16 +82,56 @@ def test_performance_csv_recomputed_by_counting(study, csv_dir):
 
 
 def test_table5_layout_matches_seed_002(study, csv_dir):
-    t5 = pd.read_csv(csv_dir / "table5.csv")
+    t5 = pd.read_csv(csv_dir / "table5_layout.csv")
     assert list(t5.columns) == ["block", "metric", *study.info["labels"]]
-    assert list(t5.metric.unique()) == ["Accuracy", "Sensitivity", "Specificity", "ROC AUC"]
-    assert t5.block.nunique() == 3 * 2 + 1  # reader x arm blocks, then the model
+    assert list(t5.metric.unique()) == ["Accuracy", "Sensitivity", "Specificity", "PPV", "NPV", "ROC AUC"]
+    assert t5.block.nunique() == 3 * 2 + 2 + 1  # reader x arm blocks, reader average per arm, the model
     g = study.reads[(study.reads.reader == "reader B") & (study.reads.arm == "aided") & (study.reads.label == "any")]
     t, p = g.truth.to_numpy(bool), g.present.to_numpy(bool)
     k, n = int(np.sum(t & p)), int(t.sum())
     lo, hi = wilson(k, n)
     cell = t5[(t5.block == "reader B (aided)") & (t5.metric == "Sensitivity")]["any"].iloc[0]
     assert cell == f"{k / n:.2f} ({lo:.2f}-{hi:.2f})"
+
+
+def test_table5_numbers_ppv_npv_and_reader_average(study, csv_dir):
+    """Table 5 as numbers (estimate, low, high): PPV/NPV recounted, and the reader-average block equal to
+    the mean of the readers' own values, its interval around it."""
+    t5 = pd.read_csv(csv_dir / "table5.csv")
+    assert list(t5.columns[:6]) == ["block", "metric", "label", "estimate", "low", "high"]
+    assert t5.estimate.dtype == float and t5.low.dtype == float
+    r = study.reads
+    for arm in ("unaided", "aided"):
+        for label in ("any", "subdural"):
+            per = []
+            for reader, g in r[(r.arm == arm) & (r.label == label)].groupby("reader"):
+                t, p = g.truth.to_numpy(bool), g.present.to_numpy(bool)
+                ppv = np.sum(t & p) / p.sum()
+                row = t5[(t5.block == f"{reader} ({arm})") & (t5.metric == "PPV") & (t5.label == label)].iloc[0]
+                assert row.estimate == pytest.approx(ppv, rel=1e-12)
+                assert (row.low, row.high) == pytest.approx(wilson(int(np.sum(t & p)), int(p.sum())), abs=1e-12)
+                npv = t5[(t5.block == f"{reader} ({arm})") & (t5.metric == "NPV") & (t5.label == label)].estimate.item()
+                assert npv == pytest.approx(np.sum(~t & ~p) / (~p).sum(), rel=1e-12)
+                per.append((np.sum(t & p) / t.sum(), mw_auc(t, g.score.to_numpy())))
+            avg = t5[(t5.block == f"reader average ({arm})") & (t5.label == label)].set_index("metric")
+            assert avg.loc["Sensitivity", "estimate"] == pytest.approx(np.mean([x[0] for x in per]), rel=1e-12)
+            assert avg.loc["ROC AUC", "estimate"] == pytest.approx(np.mean([x[1] for x in per]), rel=1e-12)
+            for metric in ("Sensitivity", "ROC AUC"):
+                x = avg.loc[metric]
+                assert 0 <= x.low <= x.estimate <= x.high <= 1
+
+
+def test_xlsx_table5_cells_are_numbers(study, tmp_path):
+    """A coordinator computes with the XLSX: estimate, low and high are numeric cells (openpyxl reads floats)."""
+    (p,) = export_study(study, "xlsx", tmp_path)
+    ws = openpyxl.load_workbook(p, read_only=True)["table5"]
+    rows = list(ws.values)
+    head = rows[0]
+    est, lo, hi = (head.index(c) for c in ("estimate", "low", "high"))
+    body = [r for r in rows[1:] if r[head.index("metric")] == "Sensitivity"]
+    assert body and all(isinstance(r[c], (int, float)) and not isinstance(r[c], bool) for r in body
+                        for c in (est, lo, hi))  # openpyxl gives a whole number (1.0) back as int
+    assert all(r[lo] <= r[est] <= r[hi] for r in body)
 
 
 def test_mrmc_and_agreement_csvs_recomputed(study, csv_dir):
@@ -240,7 +280,7 @@ def test_missing_truth_and_a_label_without_positives(tmp_path):
     perf = pd.read_csv(csv)
     assert set(perf[perf.label == "subdural"].n) == {18}
     assert perf[perf.label == "epidural"].sensitivity.isna().all() and perf[perf.label == "epidural"].auc.isna().all()
-    t5 = pd.read_csv(tmp_path / "table5.csv")
+    t5 = pd.read_csv(tmp_path / "table5_layout.csv")
     assert (t5[t5.metric == "Sensitivity"].epidural == "-").all()
     orh = pd.read_csv(tmp_path / "orh_aided_vs_unaided.csv").set_index("label")
     assert "positive" in orh.loc["epidural", "note"] and np.isfinite(orh.loc["subdural", "p"])
@@ -287,3 +327,28 @@ def test_imrmc_leaves_out_cases_not_fully_crossed(study, tmp_path):
     bad.write_text("N0: 1\nN1: 0\nNR: 1\nNM: 1\nBEGIN DATA:\n-1,C001,0,0\n1,C001,1,3\n")
     with pytest.raises(ImrmcFormatError, match="integers"):  # what the old CSV's case IDs would hit
         parse(bad)
+
+def test_tiny_study_bounded_intervals_underpowered_and_no_roc_for_one_positive(tmp_path):
+    """4-5 cases: AUC-difference limits stay in [-1, 1] (the unclipped DeLong interval of this study runs
+    outside), every analysis is flagged underpowered, and a label with one positive gets no ROC curve."""
+    from core.study.stats import delong_covariance
+
+    fr = simulate_study(n_cases=5, seed=4)
+    for df in (fr.reads, fr.agreement, fr.model):
+        df.loc[df.label == "epidural", "truth"] = df.loc[df.label == "epidural", "case_id"] == "C001"
+    export_study(fr, "csv", tmp_path)
+    d = pd.read_csv(tmp_path / "delong_vs_model.csv")
+    assert len(d) and d.underpowered.all()
+    assert ((d.diff_lo >= -1) & (d.diff_hi <= 1) & (d.diff_lo <= d["diff"]) & (d["diff"] <= d.diff_hi)).all()
+    raw = []
+    for _, x in d.iterrows():  # the unbounded interval these rows had before clipping
+        g = fr.reads[(fr.reads.reader == x.reader) & (fr.reads.arm == x.arm) & (fr.reads.label == x.label)]
+        m = fr.model[fr.model.label == x.label].set_index("case_id").probability.reindex(g.case_id)
+        aucs, cov = delong_covariance(g.truth.to_numpy(bool), np.vstack([g.score.to_numpy(), m.to_numpy()]))
+        half = Z * np.sqrt(max(cov[0, 0] + cov[1, 1] - 2 * cov[0, 1], 0))
+        raw.append((aucs[0] - aucs[1] - half, aucs[0] - aucs[1] + half))
+    assert any(lo < -1 or hi > 1 for lo, hi in raw)  # the case the bound is for does occur here
+    assert pd.read_csv(tmp_path / "table5.csv").underpowered.all()
+    html = export_study(fr, "html", tmp_path)[0].read_text(encoding="utf-8")
+    assert "Underpowered:" in html and "\u2020" in html
+    assert "no ROC curve:" in html and "1 positive, 4 negative" in html
