@@ -37,5 +37,16 @@ def user_data_dir() -> Path:
 
 
 def demo_ct_dir() -> Path:
-    """The README's demo case: a head CT series with two hemorrhage types (subdural + intraventricular)."""
+    """The README's demo case: the real GE head CT with a generated acute subdural + intraventricular bleed
+    (resources/demo/README.md). The generated phantoms beside it (ct/hemorrhage, ...) serve the tests."""
+    return demo_dir() / "ct" / "real_bleed"
+
+
+def demo_normal_ct_dir() -> Path:
+    """The same real GE head CT, unmodified: the normal demo case."""
+    return demo_dir() / "ct" / "real_normal"
+
+
+def phantom_ct_dir() -> Path:
+    """The generated phantom with subdural + intraventricular blood (tests; the demo before issue 12)."""
     return demo_dir() / "ct" / "hemorrhage"

@@ -6,12 +6,12 @@ import pytest
 
 from core.io import load
 from tests.app.viewer.qt_helpers import show_active
-from core.paths import demo_ct_dir, demo_dir
+from core.paths import demo_dir, phantom_ct_dir
 
 
 @pytest.fixture(scope="session")
 def demo_volume():
-    return load(demo_ct_dir())
+    return load(phantom_ct_dir())  # the generated phantom: its truth is exact (labels.json)
 
 
 @pytest.fixture(scope="session")
@@ -41,6 +41,6 @@ def viewer(qtbot, settings):
 
 @pytest.fixture
 def demo_viewer(viewer, demo_volume, qtbot):
-    viewer.set_volume(demo_volume, str(demo_ct_dir()))
+    viewer.set_volume(demo_volume, str(phantom_ct_dir()))
     qtbot.wait(10)
     return viewer

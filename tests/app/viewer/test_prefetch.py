@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 
 from app.viewer.prefetch import Prefetch
-from core.paths import demo_ct_dir, demo_dir
+from core.paths import demo_ct_dir, demo_dir, phantom_ct_dir
 
 
 
 def test_prefetch_returns_the_same_volume_as_load(demo_volume):
-    pf = Prefetch.start(demo_ct_dir())
+    pf = Prefetch.start(phantom_ct_dir())
     assert pf is not None  # Linux has fork
     kind, vol = pf.wait()
     assert kind == "volume"
