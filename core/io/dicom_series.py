@@ -59,7 +59,7 @@ def _split_identities(uid: str, hs: list[DicomHeader]) -> list[tuple[str, list[D
     ordered = sorted(parts.items(), key=lambda kv: len(kv[1]), reverse=True)
     out = []
     for i, ((pid, study), part) in enumerate(ordered):
-        others = ", ".join(f"{len(p)} file(s) of patient {o_pid or '?'} study {o_study or '?'}"
+        others = ", ".join(f"{len(p)} file(s) of patient {o_pid or '?'} study {o_study or '?'} (first {os.path.basename(p[0].path)})"
                            for (o_pid, o_study), p in ordered if p is not part)
         warn = LoadWarning(WarningCode.MIXED_IDENTITY,
                            f"series {uid} mixes {len(ordered)} patient/study identities; split: this part is "
@@ -203,7 +203,9 @@ def load_stack(stack: Stack, source: str, modality: str | None = None) -> Volume
         good_idx.append(k)
         window = window or win
     if not good_idx:
-        raise LoadError(f"no slice of series {stack.uid} could be decoded", source)
+        first_bad = next((w for w in warnings if w.code == WarningCode.SKIPPED_FILE and w.path), None)
+        why = f"; first {os.path.basename(first_bad.path)}: {first_bad.message}" if first_bad else ""
+        raise LoadError(f"no slice of series {stack.uid} could be used{why}", source, code="nothing-decoded")
     if len(good_idx) < len(headers):
         stack_arr = stack_arr[good_idx]
     good = [headers[k] for k in good_idx]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pydicom
-from pydicom.errors import InvalidDicomError
+from pydicom.filereader import read_partial
 
 from core.io.safety import (
     MAX_ABS_POSITION_MM, MAX_FORCED_PARSE_BYTES, MAX_MATRIX, ORTHOGONAL_TOLERANCE, PIXEL_SPACING_RANGE_MM,
@@ -98,6 +98,36 @@ def plausible_raw_dicom(path: str, size: int) -> str | None:
     return None
 
 
+def _stop_when_out_of_order():
+    """Top-level tags of a data set ascend; the first that does not is where garbage begins (a tail of
+    zeros parses as hundreds of millions of empty (0000,0000) elements): parsing stops there."""
+    last = [-1]
+
+    def stop(tag, _vr, _length) -> bool:
+        if int(tag) <= last[0]:
+            return True
+        last[0] = int(tag)
+        return False
+
+    return stop
+
+
+def plausible_part10(path: str) -> str | None:
+    """Why a file with the DICM marker must not be parsed (None: fine). The file meta group (0002) must
+    follow the marker, and the data set after it must not start with group 0000 (a DIMSE command set,
+    never in a file: a tail of zeros reads as one, forever)."""
+    with open(path, "rb") as fh:
+        head = fh.read(144)
+        if len(head) < 144 or head[132:134] != b"\x02\x00":
+            return "DICM marker without a file meta group (corrupt file)"
+        if head[132:136] == b"\x02\x00\x00\x00" and head[136:138] == b"UL":
+            fh.seek(144 + int.from_bytes(head[140:144], "little"))
+            first = fh.read(2)
+            if first in (b"", b"\x00\x00"):
+                return "no data set after the file meta group (corrupt file)"
+    return None
+
+
 def read_header(path: str) -> DicomHeader | LoadWarning:
     """Parse one file's header; return a SKIPPED_FILE warning naming the file when it can't be used."""
     name = os.fspath(path)
@@ -106,13 +136,13 @@ def read_header(path: str) -> DicomHeader | LoadWarning:
         if size == 0:
             return LoadWarning(WarningCode.SKIPPED_FILE, "empty file (0 bytes)", name)
         magic = looks_like_dicom(name)
-        if not magic:
-            why = plausible_raw_dicom(name, size)
-            if why:
-                return LoadWarning(WarningCode.SKIPPED_FILE, why, name)
+        why = plausible_part10(name) if magic else plausible_raw_dicom(name, size)
+        if why:
+            return LoadWarning(WarningCode.SKIPPED_FILE, why, name)
         # One full parse with large values deferred: faster than a tag-filtered parse, and the
         # pixel data is read later straight from the file, once, only for the series loaded.
-        ds = pydicom.dcmread(name, defer_size=DEFER_BYTES, force=not magic)
+        with open(name, "rb") as fh:
+            ds = read_partial(fh, _stop_when_out_of_order(), defer_size=DEFER_BYTES, force=not magic)
     except PermissionError:
         return LoadWarning(WarningCode.SKIPPED_FILE, "permission denied: cannot read this file", name)
     except BaseException as exc:  # noqa: BLE001 - any parser failure (and native panics) costs this file only
@@ -149,7 +179,7 @@ def _header_of(ds, name: str, magic: bool) -> DicomHeader | LoadWarning:
         return LoadWarning(WarningCode.SKIPPED_FILE, "DICOM image without valid Rows/Columns", name)
     if not (1 <= rows <= MAX_MATRIX and 1 <= cols <= MAX_MATRIX):
         return LoadWarning(WarningCode.SKIPPED_FILE, f"image matrix {rows}x{cols} outside 1..{MAX_MATRIX}", name)
-    frames = _int_tag(ds, "NumberOfFrames", 1) or 1
+    frames = _int_tag(ds, "NumberOfFrames", 1)
     size_problem = _pixel_length_problem(ds, rows, cols, frames)
     if size_problem:
         return LoadWarning(WarningCode.SKIPPED_FILE, size_problem, name)
@@ -228,10 +258,10 @@ def _orientation_problem(iop: np.ndarray | None) -> str | None:
 def _pixel_length_problem(ds, rows: int, cols: int, frames: int) -> str | None:
     """Compare Rows x Columns x frames with the stored pixel bytes before anything is allocated."""
     bits = _int_tag(ds, "BitsAllocated", 16)
-    samples = _int_tag(ds, "SamplesPerPixel", 1) or 1
+    samples = _int_tag(ds, "SamplesPerPixel", 1)
     if bits not in (1, 8, 16, 32, 64):
         return f"BitsAllocated {ds.get('BitsAllocated')!r} is not 1, 8, 16, 32 or 64"
-    if not (1 <= frames <= 4096) or samples not in (1, 3, 4):
+    if frames is None or not (1 <= frames <= 4096) or samples not in (1, 3, 4):
         return f"NumberOfFrames {frames} / SamplesPerPixel {samples} out of range"
     expected = rows * cols * frames * samples * bits // 8
     if expected > max_volume_bytes():
