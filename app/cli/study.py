@@ -4,6 +4,7 @@
     study add-cases NAME FOLDER|CSV      study add-readers NAME R1 R2 ...      study import-truth NAME CSV
     study score-cases NAME [--rescore]   study status NAME [--json]            study list
     study audit NAME CASE_ID READER      (every read of a case by a reader, corrections included)
+    study cases NAME --unblinded [--csv OUT]  (coordinator only: case IDs -> source series)
     study export NAME --format csv|xlsx|html|imrmc --out DIR                          study read NAME [--reader R]
 
 Every subcommand takes --db FILE|URL (default: studies.sqlite in the user data dir, NEUROREVIEW_HOME
@@ -70,6 +71,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     au.add_argument("case_id")
     au.add_argument("reader")
     au.set_defaults(func=audit)
+
+    cs = ss.add_parser("cases", parents=[common],
+                       help="coordinator only: the unblinded mapping of case IDs to their source series")
+    cs.add_argument("name")
+    cs.add_argument("--unblinded", action="store_true",
+                    help="confirm you are the coordinator: the list shows where each pseudonymous case comes from")
+    cs.add_argument("--csv", default=None, help="write the mapping to this CSV file instead of printing it")
+    cs.set_defaults(func=cases)
 
     ls = ss.add_parser("list", parents=[common], help="studies in the database")
     ls.set_defaults(func=list_studies)
@@ -213,6 +222,33 @@ def audit(args) -> int:
             if lab in r.ratings:
                 extra += f"; heat map {r.ratings[lab]}"
             print(f"  {lab:<18} {'present' if a.present else 'absent':<8} {score}{extra}")
+    return 0
+
+
+def cases(args) -> int:
+    """Case ID -> path (and series UID): what the exports and readers never see. Refused without --unblinded
+    so that it is never printed by accident on a reading workstation."""
+    from core.study import StudyError
+
+    if not args.unblinded:
+        raise StudyError("`study cases` prints the unblinded mapping of case IDs to source series (coordinator "
+                         "only, never for readers): add --unblinded to confirm")
+    with _store(args) as store:
+        rows = store.cases(args.name)
+    if args.csv:
+        import csv
+        from pathlib import Path
+
+        out = Path(args.csv)
+        with open(out, "w", newline="", encoding="utf-8") as fh:
+            w = csv.writer(fh)
+            w.writerow(["case_id", "path", "series_uid"])
+            w.writerows([c.case_id, c.path, c.series_uid or ""] for c in rows)
+        print(f"{len(rows)} case(s) of study {args.name!r} written to {out} (UNBLINDED: keep it from the readers)")
+        return 0
+    print(f"UNBLINDED case list of study {args.name!r} (coordinator only; keep it from the readers)")
+    for c in rows:
+        print(f"{c.case_id}\t{c.path}" + (f"\t{c.series_uid}" if c.series_uid else ""))
     return 0
 
 

@@ -156,3 +156,34 @@ def test_audit_shows_a_correction_and_the_read_it_replaced(capsys, tmp_path):
     assert "any                present  probability 80" in lines[1]
     rc, out, _ = run(capsys, "study", "status", "u", "--db", db)
     assert "unaided 1; 1 correction(s)" in out and "ann: 1 of 1 case(s) finished" in out
+
+
+def test_cases_prints_the_unblinded_mapping_only_when_confirmed(capsys, tmp_path):
+    db = str(tmp_path / "s.sqlite")
+    with StudyStore(db) as s:
+        s.create_study("s", ["any"])
+        s.add_cases("s", [("/data/a", None, "1.2.3"), "/data/b"])
+    rc, out, err = run(capsys, "study", "cases", "s", "--db", db)
+    assert rc != 0 and "--unblinded" in err and "/data/a" not in out + err
+    rc, out, _ = run(capsys, "study", "cases", "s", "--db", db, "--unblinded")
+    assert rc == 0 and "UNBLINDED" in out and "C001\t/data/a\t1.2.3" in out and "C002\t/data/b" in out
+    rc, out, _ = run(capsys, "study", "cases", "s", "--db", db, "--unblinded", "--csv", str(tmp_path / "map.csv"))
+    import csv
+
+    rows = list(csv.DictReader(open(tmp_path / "map.csv", encoding="utf-8")))
+    assert rc == 0 and [(r["case_id"], r["path"], r["series_uid"]) for r in rows] == [
+        ("C001", "/data/a", "1.2.3"), ("C002", "/data/b", "")]
+
+
+def test_export_imrmc_from_the_command_line(capsys, tmp_path):
+    from tests.core.study.imrmc_reader import parse
+    from tests.core.study.study_script import LABELS, read_all, setup_study
+
+    db = str(tmp_path / "s.sqlite")
+    with StudyStore(db) as s:
+        sc = setup_study(s, "s", n_cases=8)
+        read_all(s, "s", sc)
+    rc, out, _ = run(capsys, "study", "export", "s", "--db", db, "--format", "imrmc", "--out", str(tmp_path / "x"))
+    assert rc == 0 and len(out.split()) == len(LABELS)
+    p = parse(tmp_path / "x" / "1_any.imrmc")
+    assert (p.nr, p.nm, p.n0 + p.n1) == (3, 3, 8)
