@@ -159,10 +159,10 @@ def _drive(responses, assoc, result: RetrieveResult, progress: Progress | None, 
                 return
             raise InputError("retrieve: no response from the PACS (timeout or abort)")
         s = int(status.Status)
-        done = int(status.get("NumberOfCompletedSubOperations", 0) or 0)
-        failed = int(status.get("NumberOfFailedSubOperations", 0) or 0)
-        warn = int(status.get("NumberOfWarningSubOperations", 0) or 0)
-        remaining = int(status.get("NumberOfRemainingSubOperations", 0) or 0)
+        done = int(status.get("NumberOfCompletedSuboperations", 0) or 0)
+        failed = int(status.get("NumberOfFailedSuboperations", 0) or 0)
+        warn = int(status.get("NumberOfWarningSuboperations", 0) or 0)
+        remaining = int(status.get("NumberOfRemainingSuboperations", 0) or 0)
         result.completed, result.failed, result.warning = done, failed, warn
         if progress is not None:
             progress(done + failed + warn, done + failed + warn + remaining)
