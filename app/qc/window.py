@@ -166,7 +166,8 @@ class QCWindow(QMainWindow):
             return
         r = self.rows[self.model.item(self.proxy.mapToSource(proxy_index).row(), 0).data(Qt.UserRole)]
         self.title.setText(f"<b>{r['path']}</b><br>AI: {r['verdict'] or r['status']}  P(face) {r['p_face']}  "
-                           f"P(brain loss) {r['p_brain_loss']}  {r['outside_normal']}")
+                           f"P(brain loss) {r['p_brain_loss']}  P(not stripped) {r.get('p_not_stripped', '')}"
+                           f"<br>why: {r.get('explanation') or r['outside_normal']}")
         if r["status"] != "ok":
             for w in (self.mosaic, self.front, self.cam):
                 w.clear()
@@ -187,7 +188,11 @@ class QCWindow(QMainWindow):
 
             self.front.setPixmap(to_pixmap(render_front(vol, 300)))
         res = self.scorer.score(vol)
-        k = 0 if res.p_face >= res.p_brain_loss else 1
+        if not res.scorable:
+            self.cam.clear()
+            self.status.setText(res.explanation())
+            return
+        k = 0 if res.p_face >= res.p_brain_loss else 1  # the face or the cut (not stripped: the face it shows)
         self.cam.setPixmap(to_pixmap(cam_overlay(vol, res.cam[k])).scaled(300, 300, Qt.KeepAspectRatio, Qt.SmoothTransformation))
         self.status.setText(f"Grad-CAM of {'P(face)' if k == 0 else 'P(brain loss)'}; model {res.model.name} {res.model.version} on {res.model.provider}")
 
