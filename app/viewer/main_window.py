@@ -262,7 +262,20 @@ class ViewerWindow(QMainWindow):
             act.triggered.connect((lambda n: lambda: self.set_layout(n))(name))
         for dock in (self.info_dock, self.measure_dock, self.browser_dock):
             menus["View"].addAction(dock.toggleViewAction())
+        qr = QAction("Query/Retrieve…", self)  # PACS (issue 14): app/worklist/query_retrieve.py
+        qr.setObjectName("file.query_retrieve")
+        qr.triggered.connect(self.open_query_retrieve)
+        menus["File"].insertAction(self.actions["file.quit"], qr)
         self.menus = menus
+
+    def open_query_retrieve(self):
+        """File > Query/Retrieve...: find a study on a PACS node, retrieve a series, open it here."""
+        from app.worklist.query_retrieve import QueryRetrieveDialog
+
+        dlg = QueryRetrieveDialog(self)
+        dlg.retrieved.connect(self.open_path)
+        dlg.show()
+        return dlg
 
     def _rebuild_recent(self) -> None:
         self.recent_menu.clear()
