@@ -117,3 +117,15 @@ def intracranial_masks(volume: Volume, grid: int = WORK_GRID) -> np.ndarray:
         m = intracranial_mask(small, px).mask.astype(np.uint8)
         out[k] = cv2.resize(m, (nx, ny), interpolation=cv2.INTER_NEAREST) > 0 if f < 1 else m > 0
     return out
+
+
+#: pixel size assumed for an 8-bit slice image at the model grid (no header says it): a ~240 mm field of view
+NOMINAL_MODEL_PX_MM = 240.0 / 256.0
+
+
+def intracranial_cam(cam: np.ndarray, hu_slice: np.ndarray, pixel_mm: float = NOMINAL_MODEL_PX_MM) -> np.ndarray:
+    """One label's small Grad-CAM [h, w] -> [H, W] on the slice's grid (same orientation), cut to the intracranial
+    space of `hu_slice` [H, W]: where a CT heat map may point (score-slices, tests on real slices)."""
+    H, W = hu_slice.shape
+    up = cv2.resize(np.ascontiguousarray(cam, dtype=np.float32), (W, H), interpolation=cv2.INTER_LINEAR)
+    return up * intracranial_mask(hu_slice, pixel_mm).mask
