@@ -1,9 +1,12 @@
 """The reading window: a reader reads the study's cases in their own order, blinded to the truth and, until
 their unaided read of a case is saved, to the model.
 
-Left: the case's axial slices (the viewer's SliceView; wheel or PageUp/PageDown scroll, keys 1-6 switch
-window presets, right-drag changes W/L). Right: the case ID and "n of N", the answer rows (nothing
-preselected), "Save read" (commits at once) and "Next case" (locked until the read is saved).
+Left: the case in the viewer's linked views (axial, coronal, sagittal with linear through-slice MPR; L shows
+the axial alone), loaded off the GUI thread; wheel or Up/Down/PageUp/PageDown scroll, keys 1-6 switch window
+presets, right-drag changes W/L, S a 10 mm MIP. Corner text is anonymised. Right: the case ID and "n of N",
+the answer rows (nothing preselected), "Save read" (commits at once) and "Next case" (locked until the read
+is saved). An unaided read needs no mouse: a row key per finding (Q W E ...), P / A, a confidence key
+(Z X C V B) and Enter (keys in `app.viewer.keys.READING_SHORTCUTS`, listed on F1).
 In a study with the aided arm, saving the unaided read reveals the model's stored findings, its Grad-CAM
 maps (computed with core.tasks on this volume) and the agreement / final answer / heat-map rating rows.
 Closing and reopening resumes at the first unread step.
@@ -16,14 +19,15 @@ import sys
 import time
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence
-from PySide6.QtWidgets import (QApplication, QComboBox, QDialog, QDialogButtonBox, QFormLayout, QFrame, QHBoxLayout,
-                               QLabel, QMainWindow, QPushButton, QScrollArea, QSplitter, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QApplication, QComboBox, QDialog, QDialogButtonBox, QFormLayout, QFrame, QGridLayout,
+                               QHBoxLayout, QLabel, QMainWindow, QPushButton, QScrollArea, QSplitter, QVBoxLayout, QWidget)
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.study.answers import AidedRows, UnaidedRows
+from app.viewer.keys import READ_PROBABILITIES, READ_ROW_KEYS, READ_SCORE_KEYS
 from core.errors import NeuroReviewError
 from core.study import CaseView, ReaderSession, StudyError, StudyStore
 
@@ -32,19 +36,37 @@ PRESET_KEYS = {Qt.Key_1: "brain", Qt.Key_2: "subdural", Qt.Key_3: "soft_tissue",
 PRESET_HINT = "keys 1-6: " + ", ".join(f"{i} {n.replace('_', ' ')}" for i, n in enumerate(PRESET_KEYS.values(), 1))
 
 
+PLANES = ("axial", "coronal", "sagittal")
+KEY_HINT = ("keys: Q W E ... choose a finding, P present / A absent, Z X C V B confidence 1-5, Enter save; "
+            "Up/Down slices, Tab view, L layout, S MIP, F1 all keys")
+
+
 class ImagePane(QWidget):
-    """The case's axial slices with window presets (reuses the viewer's SliceView and state)."""
+    """The case in the viewer's linked views (SliceViews on one ViewerState), loaded in the background."""
+
+    loaded = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        from app.viewer.open_dialog import BackgroundLoader
         from app.viewer.slice_view import SliceView
         from app.viewer.state import ViewerState
 
         self.state = ViewerState()
-        self.view = SliceView(self.state, "axial", self)
-        self.view.setFocusPolicy(Qt.StrongFocus)
-        self.view.set_crosshair_visible(False)  # one plane only: the crosshair would mark nothing
-        self.caption = QLabel(PRESET_HINT)
+        self.state.set_corner(anonymised=True)  # a reader study shows no patient lines
+        self.views = {o: SliceView(self.state, o, self) for o in PLANES}
+        self.view = self.views["axial"]
+        for o, v in self.views.items():
+            v.setFocusPolicy(Qt.StrongFocus)
+            v.activated.connect(self.set_active)
+        self.active = "axial"
+        self.layout_name = "3"
+        self.grid_host = QWidget(self)
+        self.grid = QGridLayout(self.grid_host)
+        self.grid.setContentsMargins(0, 0, 0, 0)
+        self.grid.setSpacing(2)
+        self.caption = QLabel(PRESET_HINT + "; " + KEY_HINT)
+        self.caption.setWordWrap(True)
         self.caption.setStyleSheet("color: #bbb; padding: 2px;")
         self.message = QLabel("")
         self.message.setWordWrap(True)
@@ -52,32 +74,91 @@ class ImagePane(QWidget):
         self.message.hide()
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
-        lay.addWidget(self.view, 1)
+        lay.addWidget(self.grid_host, 1)
         lay.addWidget(self.message)
         lay.addWidget(self.caption)
+        self.loader = BackgroundLoader(self)
+        self.loader.loaded.connect(self._loaded)
+        self.loader.failed.connect(self._failed)
+        self._case: CaseView | None = None
+        self.set_layout("3")
+        self.set_active("axial")
+
+    def set_layout(self, name: str) -> None:
+        """'3': axial large with coronal and sagittal beside it; '1': the active view alone."""
+        self.layout_name = name
+        for v in self.views.values():
+            self.grid.removeWidget(v)
+            v.hide()
+        if name == "3":
+            self.grid.addWidget(self.views["axial"], 0, 0, 2, 1)
+            self.grid.addWidget(self.views["coronal"], 0, 1)
+            self.grid.addWidget(self.views["sagittal"], 1, 1)
+            self.grid.setColumnStretch(0, 2)
+            self.grid.setColumnStretch(1, 1)
+        else:
+            self.grid.addWidget(self.views[self.active], 0, 0, 2, 2)
+        for o, v in self.views.items():
+            v.setVisible(name == "3" or o == self.active)
+            v.set_crosshair_visible(name == "3")  # one plane alone: the crosshair would mark nothing
+        QTimer.singleShot(0, self, self.fit)  # bound to the pane: dropped if it is gone
+
+    def set_active(self, orientation: str) -> None:
+        self.active = orientation
+        for o, v in self.views.items():
+            v.set_active(o == orientation)
+        if self.layout_name == "1":
+            self.set_layout("1")
+
+    def next_view(self) -> None:
+        self.set_active(PLANES[(PLANES.index(self.active) + 1) % len(PLANES)])
+
+    def fit(self) -> None:
+        for v in self.views.values():
+            if v.isVisible():
+                v.fit()
 
     def show_case(self, case: CaseView) -> None:
-        from core.io import load
-
+        """Start loading the case in the background (the window stays responsive); `loaded` fires when shown."""
         self.state.set_overlay(kind=None, label=None, data=None, legend="")
         self.state.set_findings(ich=None, bg=None, qc=None)
-        try:
-            vol = load(case.path, series_uid=case.series_uid)
-        except NeuroReviewError as exc:
-            self.state.set_volume(None)
-            self.message.setText(f"cannot show case {case.case_id}: {exc.message}")
-            self.message.show()
-            return
+        self.state.set_volume(None)
+        self._case = case
+        self.message.setText(f"loading case {case.case_id} ...")
+        self.message.setStyleSheet("color: #bbb; padding: 4px;")
+        self.message.show()
+        self.loader.load(case.path, case.series_uid)
+
+    def _loaded(self, _path: str, vol) -> None:
+        from app.viewer.header_facts import series_facts
+
         self.message.hide()
         self.state.set_volume(vol)
-        self.view.fit()
+        try:
+            self.state.set_facts(series_facts(vol))
+        except Exception as exc:  # the corner text is a nicety: the case still shows
+            self.message.setText(f"header facts unavailable: {exc}")
+            self.message.show()
+        self.fit()
+        self.loaded.emit()
+
+    def _failed(self, _path: str, message: str) -> None:
+        self.state.set_volume(None)
+        self.message.setStyleSheet("color: #ff9c8a; padding: 4px;")
+        self.message.setText(f"cannot show case {self._case.case_id if self._case else ''}: {message}")
+        self.message.show()
+        self.loaded.emit()
 
     def set_preset(self, name: str) -> None:
         self.state.set_preset(name)
 
     def step(self, n: int) -> None:
         if self.state.volume is not None:
-            self.view.step(n)
+            self.views[self.active].step(n)
+
+    def toggle_slab(self) -> None:
+        on = self.state.mpr.slab_mm <= 0
+        self.state.set_mpr(slab_mode="mip", slab_mm=10.0 if on else 0.0)
 
 
 class ReadingWindow(QMainWindow):
@@ -94,6 +175,8 @@ class ReadingWindow(QMainWindow):
         self.setWindowTitle(f"NeuroReview reading - {study} - {reader} (research use only)")
 
         self.image = ImagePane(self)
+        self.image.loaded.connect(self._case_loaded)
+        self.key_row = 0  # the finding the answer keys apply to
         side = QWidget(self)
         self.side = side
         v = QVBoxLayout(side)
@@ -108,6 +191,10 @@ class ReadingWindow(QMainWindow):
         v.addWidget(self.header)
         v.addWidget(self.progress_label)
         v.addWidget(self.step_label)
+        self.key_label = QLabel("")
+        self.key_label.setObjectName("key_row")
+        self.key_label.setStyleSheet("color: #2a6fb0;")
+        v.addWidget(self.key_label)
         self.rows_holder = QVBoxLayout()
         v.addLayout(self.rows_holder)
         self.map_legend = QLabel("")
@@ -213,6 +300,7 @@ class ReadingWindow(QMainWindow):
             self.save_btn.setText("Save aided read")
             self._start_maps()
         self.status.setText("")
+        self.select_row(0)
         self._update_buttons()
 
     def remaining_seconds(self) -> float:
@@ -329,11 +417,19 @@ class ReadingWindow(QMainWindow):
         self.save_btn.setText("Save correction")
         self.next_btn.setText("Back to reading")
         self.status.setText("")
+        self.select_row(0)
         self._update_buttons()
 
     # -- heat maps (aided step only) ------------------------------------------------------------
+    def _case_loaded(self) -> None:
+        if self.aided is not None and self._runner is None:
+            self._start_maps()  # the aided step began while the case was still loading
+
     def _start_maps(self) -> None:
         vol = self.image.state.volume
+        if self.compute_maps and vol is None and self.image.loader.busy_now:
+            self.map_legend.setText("heat maps: waiting for the case to load")
+            return
         if not self.compute_maps or vol is None:
             self.map_legend.setText("heat maps: not available for this case" if vol is None else "")
             return
@@ -371,15 +467,95 @@ class ReadingWindow(QMainWindow):
         st.set_cursor(z=peak)
         self.map_legend.setText(f"showing: {m.legend} (slice {peak}, its peak)")
 
-    # -- keys -----------------------------------------------------------------------------------
+    # -- keys (app.viewer.keys.READING_SHORTCUTS) ---------------------------------------------------
+    def _rows(self):
+        return self.unaided if self.unaided is not None else self.aided
+
+    def select_row(self, i: int) -> None:
+        """Point the answer keys at finding i (its buttons are shown bold)."""
+        rows = self._rows()
+        if rows is None:
+            self.key_label.setText("")
+            return
+        self.key_row = max(0, min(i, len(rows.labels) - 1))
+        yes, no = ((rows.present_btn, rows.absent_btn) if rows is self.unaided else (rows.agree_btn, rows.disagree_btn))
+        for k, lab in enumerate(rows.labels):
+            for b in (yes[lab], no[lab]):
+                f = b.font()
+                f.setBold(k == self.key_row)
+                b.setFont(f)
+        lab = rows.labels[self.key_row]
+        what = "P present / A absent" if rows is self.unaided else "P agree / A disagree"
+        self.key_label.setText(f"keyboard: <b>{lab}</b> ({READ_ROW_KEYS[self.key_row]}); {what}, "
+                               f"{' '.join(READ_SCORE_KEYS)} confidence, Enter saves")
+
+    def _answer_key(self, letter: str) -> bool:
+        """P/A (present/absent, or agree/disagree in the aided step) and the score keys on the chosen row."""
+        rows = self._rows()
+        if rows is None or self.saved:
+            return False
+        lab = rows.labels[self.key_row]
+        if letter in "PA":
+            yes, no = ((rows.present_btn, rows.absent_btn) if rows is self.unaided else (rows.agree_btn, rows.disagree_btn))
+            btn = (yes if letter == "P" else no)[lab]
+            if not btn.isEnabled():
+                self.status.setText(f"<span style='color:#888'>{lab} follows from the other answers</span>")
+                return True
+            btn.click()
+            return True
+        k = READ_SCORE_KEYS.index(letter)
+        score = rows.score[lab]
+        if not score.isEnabled():
+            return True
+        score.set_value(k + 1 if score.kind == "confidence" else READ_PROBABILITIES[k])
+        missing = [rows.labels.index(m) for m in rows.missing()] if hasattr(rows, "missing") else []
+        later = [i for i in missing if i > self.key_row]
+        self.select_row(later[0] if later else (missing[0] if missing else self.key_row))
+        return True
+
+    def enter(self) -> None:
+        """Enter: save the read when it is complete; once saved, go on (next case or the aided step)."""
+        if self.saved:
+            if self.next_btn.isEnabled():
+                self.next_case()
+        elif self.save_btn.isEnabled():
+            self.save()
+        else:
+            self._update_buttons()  # the status line says what is still missing
+
+    def show_keys(self):
+        from app.viewer.cheatsheet import CheatSheet
+        from app.viewer.keys import READING_SHORTCUTS
+
+        self.cheatsheet = CheatSheet(self, READING_SHORTCUTS, (), "NeuroReview reading - keys")
+        self.cheatsheet.open()
+        return self.cheatsheet
+
     def keyPressEvent(self, ev) -> None:  # noqa: N802
         key = ev.key()
-        if key in PRESET_KEYS:
+        letter = ev.text().upper() if ev.text() else ""
+        plain = not (ev.modifiers() & (Qt.ControlModifier | Qt.AltModifier | Qt.MetaModifier))
+        rows = self._rows()
+        if key in PRESET_KEYS and plain:
             self.image.set_preset(PRESET_KEYS[key])
+        elif key in (Qt.Key_Return, Qt.Key_Enter):
+            self.enter()
+        elif key == Qt.Key_F1:
+            self.show_keys()
         elif key in (Qt.Key_PageUp, Qt.Key_Up):
             self.image.step(1)
         elif key in (Qt.Key_PageDown, Qt.Key_Down):
             self.image.step(-1)
+        elif plain and letter and letter in READ_ROW_KEYS and rows is not None and READ_ROW_KEYS.index(letter) < len(rows.labels):
+            self.select_row(READ_ROW_KEYS.index(letter))
+        elif plain and letter and letter in "PA" + READ_SCORE_KEYS and self._answer_key(letter):
+            pass
+        elif plain and letter == "N":
+            self.image.next_view()
+        elif plain and letter == "L":
+            self.image.set_layout("1" if self.image.layout_name == "3" else "3")
+        elif plain and letter == "S":
+            self.image.toggle_slab()
         else:
             super().keyPressEvent(ev)
 

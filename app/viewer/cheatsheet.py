@@ -15,10 +15,10 @@ def key_text(key: str) -> str:
 
 
 class CheatSheet(QDialog):
-    def __init__(self, parent=None) -> None:
+    def __init__(self, parent=None, shortcuts=SHORTCUTS, mouse=MOUSE, title: str = "NeuroReview viewer - keys and mouse") -> None:
         super().__init__(parent)
-        self.setWindowTitle("NeuroReview viewer - keys and mouse")
-        rows = [(s.group, key_text(s.key), s.description) for s in SHORTCUTS] + [("Mouse", k, d) for k, d in MOUSE]
+        self.setWindowTitle(title)
+        rows = [(s.group, key_text(s.key), s.description) for s in shortcuts] + [("Mouse", k, d) for k, d in mouse]
         self.table = QTableWidget(len(rows), 3)
         self.table.setHorizontalHeaderLabels(["", "key", "what it does"])
         self.table.verticalHeader().hide()

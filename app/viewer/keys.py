@@ -105,14 +105,40 @@ MOUSE: tuple[tuple[str, str], ...] = (
 )
 
 
+# The reading window (app/study/window.py): an unaided read from the keyboard alone.
+READ_ROW_KEYS = "QWERTYUIO"  # one key per finding row, in the study's label order
+READ_SCORE_KEYS = "ZXCVB"  # confidence 1-5 (a probability study: 0, 25, 50, 75, 100)
+READ_PROBABILITIES = (0, 25, 50, 75, 100)
+READING_SHORTCUTS: tuple[Shortcut, ...] = (
+    Shortcut("Q", "read.row", "Choose a finding row: Q first, W second, E, R, T, Y, U, I, O (label order)", "Answer"),
+    Shortcut("P", "read.present", "Present (chosen finding)", "Answer"),
+    Shortcut("A", "read.absent", "Absent (chosen finding)", "Answer"),
+    Shortcut("Z", "read.score", "Confidence 1 (Z) to 5 (B): Z X C V B; a probability study: 0 25 50 75 100 per cent; "
+             "then the next finding is chosen", "Answer"),
+    Shortcut("Return", "read.save", "Save the read (once every finding is answered); pressed again: next case", "Answer"),
+    Shortcut("Ctrl+S", "read.save_button", "Save the read", "Answer"),
+    Shortcut("Ctrl+N", "read.next", "Next case (after saving)", "Answer"),
+    Shortcut("Up", "read.slice_up", "Next slice of the active view (also PgUp)", "Image"),
+    Shortcut("Down", "read.slice_down", "Previous slice (also PgDown)", "Image"),
+    Shortcut("N", "read.next_view", "Make the next view active (axial, coronal, sagittal)", "Image"),
+    Shortcut("L", "read.layout", "Layout: axial only / axial, coronal and sagittal", "Image"),
+    Shortcut("1", "read.preset", "Window presets 1-6: brain, subdural, soft tissue, bone, stroke, acute blood", "Image"),
+    Shortcut("S", "read.slab", "Thick slab MIP 10 mm on / off", "Image"),
+    Shortcut("F1", "read.help", "This list of keys", "Help"),
+)
+
+
 def by_action() -> dict[str, Shortcut]:
     return {s.action: s for s in SHORTCUTS}
 
 
-def check_unique() -> None:
+def check_unique(table: tuple[Shortcut, ...] = SHORTCUTS) -> None:
     """Two actions on one key would make Qt fire neither ('ambiguous shortcut')."""
     seen: dict[str, str] = {}
-    for s in SHORTCUTS:
+    if table is READING_SHORTCUTS:  # the row and score keys are listed once but all bound
+        table = table + tuple(Shortcut(k, f"read.row.{k}", "", "") for k in READ_ROW_KEYS[1:]) + tuple(
+            Shortcut(k, f"read.score.{k}", "", "") for k in READ_SCORE_KEYS[1:])
+    for s in table:
         k = s.key.lower()
         if k in seen:
             raise ValueError(f"key {s.key} bound twice: {seen[k]} and {s.action}")
@@ -121,10 +147,15 @@ def check_unique() -> None:
 
 def markdown() -> str:
     """The keys as a Markdown table (docs/viewer_keys.md is generated with `python -m app.viewer.keys`)."""
-    rows = ["| group | key | what it does |", "|---|---|---|"]
+    rows = ["| group | key | what it does |", "|---|---|---|"]  # the viewer
     rows += [f"| {s.group} | `{s.key}` | {s.description} |" for s in SHORTCUTS]
     rows += [f"| Mouse | {k} | {d} |" for k, d in MOUSE]
-    return "# Viewer keys\n\nGenerated from `app/viewer/keys.py` (the table the menus and the F1 sheet use).\n\n" + "\n".join(rows) + "\n"
+    read = ["| group | key | what it does |", "|---|---|---|"]
+    read += [f"| {s.group} | `{s.key}` | {s.description} |" for s in READING_SHORTCUTS]
+    return ("# Viewer keys\n\nGenerated from `app/viewer/keys.py` (the table the menus and the F1 sheet use).\n\n"
+            + "\n".join(rows) + "\n\n## Reading window (`neuroreview study read`)\n\nAn unaided read needs no mouse: "
+            "choose a finding with its row key, answer P or A, give the confidence (Z-B), and Enter saves.\n\n"
+            + "\n".join(read) + "\n")
 
 
 if __name__ == "__main__":

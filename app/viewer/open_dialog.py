@@ -23,10 +23,22 @@ class BackgroundLoader(QObject):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._generation = 0
+        self._running: int | None = None  # generation of the job still running
+        for sig in (self.scanned, self.loaded, self.failed):  # connected first: runs before the window's slots
+            sig.connect(self._reported)
+
+    def _reported(self, *_args) -> None:
+        self._running = None
+
+    @property
+    def busy_now(self) -> bool:
+        """A requested scan/load has not reported back yet."""
+        return self._running is not None
 
     def _run(self, path: str, job) -> None:
         self._generation += 1
         gen = self._generation
+        self._running = gen
         self.busy.emit(True)
 
         def work() -> None:
@@ -40,8 +52,11 @@ class BackgroundLoader(QObject):
                 kind, result = "failed", f"unexpected {type(exc).__name__}: {exc} [{path}]"
             if gen != self._generation:
                 return
-            self.busy.emit(False)
-            getattr(self, kind).emit(path, result)
+            try:
+                self.busy.emit(False)
+                getattr(self, kind).emit(path, result)
+            except RuntimeError:  # the window closed while this was loading: nobody to tell
+                pass
 
         threading.Thread(target=work, name="neuroreview-load", daemon=True).start()
 

@@ -46,6 +46,7 @@ def _window(qtbot, store, reader="ann", maps=False) -> ReadingWindow:
     qtbot.addWidget(win)
     win.show()
     qtbot.waitExposed(win)
+    qtbot.waitUntil(lambda: not win.image.loader.busy_now, timeout=60000)  # the case loads in the background
     return win
 
 
