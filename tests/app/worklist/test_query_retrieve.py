@@ -59,3 +59,21 @@ def test_query_retrieve_opens_the_series_in_the_viewer(qtbot, tmp_path, monkeypa
     assert dlg.grab().save(str(out))
     dlg.close()
     viewer.close()
+
+    # the retrieved series is on the worklist; "Send results to PACS" puts SR (+ Grad-CAM) into its study
+    from app.worklist.window import WorklistWindow
+
+    win = WorklistWindow()
+    qtbot.addWidget(win)
+    win.show()
+    assert [r.series_uid for r in win.rows] == [src.SeriesInstanceUID]
+    win.table.selectRow(0)
+    assert win.node_box.currentText() == "hospital-pacs"
+    with qtbot.waitSignal(win.sendFinished, timeout=120000) as done:
+        win.send_button.click()
+    message, ok = done.args
+    assert ok, message
+    modalities = [s["Modality"] for s in client.find(settings.nodes["hospital-pacs"], "NRGUI", "SERIES",
+                                                       study_uid=src.StudyInstanceUID)]
+    assert "SR" in modalities
+    win.close()

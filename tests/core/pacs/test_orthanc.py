@@ -99,7 +99,7 @@ def test_cancelled_retrieve_keeps_only_complete_instances(orthanc, tmp_path):
     assert list((store.root / ".incoming").iterdir()) == []
 
 
-def test_cli_add_and_echo_a_node(orthanc, tmp_path):
+def test_cli_add_echo_and_send_results(orthanc, tmp_path):
     env = dict(os.environ, NEUROREVIEW_HOME=str(tmp_path))
     n = orthanc.node
     subprocess.run([NEUROREVIEW, "pacs", "add", "main", n.ae_title, n.host, str(n.port)], env=env, check=True,
@@ -108,3 +108,18 @@ def test_cli_add_and_echo_a_node(orthanc, tmp_path):
     assert out.returncode == 0 and "success" in out.stdout, out.stderr
     bad = subprocess.run([NEUROREVIEW, "pacs", "echo", "nowhere"], env=env, capture_output=True, text=True)
     assert bad.returncode == 2 and "unknown PACS node 'nowhere'" in bad.stderr
+
+    src = _upload(orthanc, "hemorrhage")
+
+    def sr_series() -> set[str]:
+        return {s["SeriesInstanceUID"] for s in client.find(n, AET, "SERIES", study_uid=src.StudyInstanceUID)
+                if s["Modality"] == "SR"}
+
+    before = sr_series()
+    sent = subprocess.run([NEUROREVIEW, "pacs", "--calling-aet", AET, "send-results", "main", str(DEMO / "hemorrhage"),
+                           "--out", str(tmp_path / "out")], env=env, capture_output=True, text=True)
+    assert sent.returncode == 0, sent.stderr
+    assert "sent SR" in sent.stdout and "not for clinical use" in sent.stdout
+    (new,) = sr_series() - before
+    (sr_file,) = (tmp_path / "out").glob("SR_*.dcm")
+    assert pydicom.dcmread(sr_file).SeriesInstanceUID == new
