@@ -18,6 +18,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 ARMS = ("unaided", "aided")
 SCORE_KINDS = ("confidence", "probability")
 RATINGS = ("correct", "partially correct", "incorrect")
+QC_VERDICTS = ("pass", "face kept", "brain cut", "both", "unsure")  # skull-strip QC review, one key each
 
 
 def utcnow() -> _dt.datetime:
@@ -141,3 +142,19 @@ class ModelOutput(Base):
     model_sha256: Mapped[str] = mapped_column(String(200))
     provider: Mapped[str] = mapped_column(String(64), default="")
     created_at: Mapped[_dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class QCRating(Base):
+    """A reviewer's verdict on one skull-stripped file (batch QC review). Keyed by the file's content (sha256),
+    so a moved or renamed folder keeps its ratings, and by reviewer, so reviewers never see each other's
+    ratings as their own. Append-only: a change of mind is a new row; the newest per (file, reviewer) counts."""
+
+    __tablename__ = "qc_ratings"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    reviewer: Mapped[str] = mapped_column(String(200), index=True)
+    verdict: Mapped[str] = mapped_column(String(32))
+    note: Mapped[str] = mapped_column(Text, default="")
+    path: Mapped[str] = mapped_column(Text, default="")  # where the file was when rated (for people; not a key)
+    seconds: Mapped[float | None] = mapped_column(Float, nullable=True)  # time on the file before the rating
+    rated_at: Mapped[_dt.datetime] = mapped_column(DateTime, default=utcnow)
