@@ -104,6 +104,23 @@ def _num(value, unit: str) -> str:
         return ""
 
 
+MAX_THICKNESS_FILES = 400  # beyond this, the first file's SliceThickness stands for the series
+
+
+def _thicknesses(volume: Volume, first) -> str:
+    """SliceThickness of the series: '4 mm', or '4 / 7 mm' when its files differ (the real GE series does)."""
+    import pydicom
+
+    files = volume.ids.files
+    values = {getattr(first, "SliceThickness", None)}
+    if len(files) <= MAX_THICKNESS_FILES:
+        for f in files[1:]:
+            values.add(getattr(pydicom.dcmread(f, stop_before_pixels=True, specific_tags=["SliceThickness"], force=True),
+                               "SliceThickness", None))
+    nums = sorted({float(v) for v in values if v not in (None, "")})
+    return " / ".join(f"{v:g}" for v in nums) + " mm" if nums else ""
+
+
 def series_facts(volume: Volume) -> dict[str, str]:
     """Study facts for the corner text; missing values are empty strings (the line is left out)."""
     entry = _entry(volume)
@@ -127,7 +144,7 @@ def series_facts(volume: Volume) -> dict[str, str]:
         facts["birth_date"] = _fmt_date(g("PatientBirthDate"))
         facts["study_date"] = _fmt_date(g("StudyDate"))
         facts["series_description"] = g("SeriesDescription") or facts["series_description"]
-        facts["slice_thickness"] = _num(getattr(ds, "SliceThickness", None), "mm")
+        facts["slice_thickness"] = _thicknesses(volume, ds)
         facts["kvp"] = _num(getattr(ds, "KVP", None), "kVp")
         kernel = getattr(ds, "ConvolutionKernel", "")
         facts["kernel"] = "\\".join(kernel) if isinstance(kernel, (list, tuple)) or type(kernel).__name__ == "MultiValue" else str(kernel or "")

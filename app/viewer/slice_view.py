@@ -508,7 +508,7 @@ class SliceView(pg.GraphicsView):
         if text:
             label = pg.TextItem(text, color=color, anchor=(0, 1), fill=pg.mkBrush(0, 0, 0, 150))
             label.setFont(QFont("DejaVu Sans", 9))
-            x, y = (max(q[0] for q in pts), min(q[1] for q in pts)) if kind in ("ellipse", "freehand") else pts[-1]
+            x, y = (min(q[0] for q in pts), min(q[1] for q in pts)) if kind in ("ellipse", "freehand") else pts[-1]
             label.setPos(x, y)
             self._add_item(label)
 

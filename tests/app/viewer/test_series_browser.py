@@ -10,7 +10,7 @@ from PySide6.QtCore import QMimeData, QPointF, Qt
 from PySide6.QtGui import QDropEvent, QImage
 from PySide6.QtTest import QTest
 
-from core.paths import demo_ct_dir, demo_dir
+from core.paths import demo_dir, phantom_ct_dir
 
 
 def icon_grey(item) -> np.ndarray:
@@ -21,7 +21,7 @@ def icon_grey(item) -> np.ndarray:
 
 def test_browser_lists_a_two_series_study_with_thumbnails(viewer, qtbot, tmp_path):
     root = tmp_path / "study"
-    shutil.copytree(demo_ct_dir(), root / "a")
+    shutil.copytree(phantom_ct_dir(), root / "a")
     shutil.copytree(demo_dir() / "ct" / "normal", root / "b")
     with qtbot.waitSignal(viewer.volumeLoaded, timeout=60000):
         viewer.open_path(str(root))
