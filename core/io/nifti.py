@@ -137,8 +137,13 @@ def _checked_affine(img, hdr, name: str, warnings: list[LoadWarning]) -> np.ndar
     zooms_ok = bool(np.all(np.isfinite(zooms)) and np.all(np.abs(zooms) >= lo) and np.all(np.abs(zooms) <= hi))
     if not zooms_ok:
         warnings.append(LoadWarning(WarningCode.INVALID_TAG, f"pixdim {', '.join(f'{z:g}' for z in zooms)} not within {lo:g}..{hi:g} mm", name))
-    if int(hdr["sform_code"]) == 0 and int(hdr["qform_code"]) == 0:
-        warnings.append(LoadWarning(WarningCode.GEOMETRY_UNVERIFIED, "sform and qform codes are 0: orientation unknown, left/right not verified", name))
+    codes = {key: int(hdr[key]) for key in ("sform_code", "qform_code")}
+    for key, code in codes.items():
+        if not 0 <= code <= 5:
+            warnings.append(LoadWarning(WarningCode.INVALID_TAG, f"{key} {code} is not a NIfTI xform code (0..5)", name))
+    if not any(1 <= code <= 5 for code in codes.values()):
+        warnings.append(LoadWarning(WarningCode.GEOMETRY_UNVERIFIED, f"no valid sform/qform (codes {codes['sform_code']}/"
+                                    f"{codes['qform_code']}): orientation unknown, left/right not verified", name))
         return np.diag([*(np.abs(zooms) if zooms_ok else np.ones(3)), 1.0])
     try:
         affine = np.asarray(img.affine, dtype=np.float64)

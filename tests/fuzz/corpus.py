@@ -63,9 +63,11 @@ def write_base(folder: Path, seed: int = 0) -> list[Path]:
 
 
 def _edit(path: Path, fn: Callable[[pydicom.Dataset], None]) -> None:
-    ds = pydicom.dcmread(path)
+    ds = pydicom.dcmread(path, force=True)  # the real GE files have no preamble
+    part10 = "TransferSyntaxUID" in getattr(ds, "file_meta", {})
     fn(ds)
-    ds.save_as(path, enforce_file_format=True)
+    ds.save_as(path, enforce_file_format=part10, implicit_vr=None if part10 else ds.original_encoding[0],
+               little_endian=None if part10 else ds.original_encoding[1])
 
 
 def _set(**tags) -> Callable[[pydicom.Dataset], None]:
@@ -135,6 +137,8 @@ def tag_case(tmp: Path, seed: int, tag: str, value, every: bool) -> Case:
     bad = victims[0].name
     if what == "silent":
         return Case(f"{tag}={value}-{'all' if every else 'one'}", seed, tmp / "ct", bad, "warn", score=True, geometry=True)
+    if what == "geometry" and value == "-1\\0\\0\\0\\1\\0":  # valid DICOM (rows run to the patient's right): no warning due
+        return Case(f"{tag}={value}-{'all' if every else 'one'}", seed, tmp / "ct", None, "any", score=True)
     if what == "geometry":
         return Case(f"{tag}={value}-{'all' if every else 'one'}", seed, tmp / "ct", bad, "warn", score=True, geometry=True)
     if what == "error":
@@ -415,7 +419,7 @@ def real_case(tmp: Path, seed: int, source: Path, what: str) -> Case:
     rng = np.random.default_rng(seed)
     if what == "negative-spacing":
         for p in paths:
-            _edit(p, lambda ds: setattr(ds, "PixelSpacing", [-float(v) for v in ds.PixelSpacing]))
+            _edit(p, lambda ds: "PixelSpacing" in ds and setattr(ds, "PixelSpacing", [-float(v) for v in ds.PixelSpacing]))
         return Case("ge-negative-spacing", seed, folder, paths[0].name, "warn", score=True, geometry=True)
     if what == "non-orthogonal":
         for p in paths:
@@ -428,7 +432,7 @@ def real_case(tmp: Path, seed: int, source: Path, what: str) -> Case:
     if what == "rle-3":
         victims = _pick(rng, paths, 3)
         for p in victims:
-            ds = pydicom.dcmread(p)
+            ds = pydicom.dcmread(p, force=True)
             ds.compress(RLELossless)
             frag = bytearray(next(pydicom.encaps.generate_frames(ds.PixelData, number_of_frames=1)))
             frag[4:64] = rng.integers(0, 256, 60, dtype=np.uint8).tobytes()
