@@ -43,7 +43,9 @@ def run_mri(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     _template()  # builds/caches the reference brain mask once, before workers fork
     n_subjects = -(-args.n // args.strips)
-    jobs = [(args.seed * 10_000 + i, args.strips, str(out), tuple(args.settings or ())) for i in range(n_subjects)]
+    # the last subject gets only the strips still needed: exactly --n volumes on disk, each with its label row
+    jobs = [(args.seed * 10_000 + i, min(args.strips, args.n - i * args.strips), str(out), tuple(args.settings or ()))
+            for i in range(n_subjects)]
     t0 = time.perf_counter()
     written = 0
     with open(out / "label_file.csv", "w", newline="") as lf, open(out / "qc_measurements.csv", "w", newline="") as mf:
@@ -52,7 +54,7 @@ def run_mri(args: argparse.Namespace) -> int:
         meas.writerow(["Filename", "Subject", "setting", "offset_mm", "face_kept_frac", "brain_lost_frac"])
         results = Pool(args.workers).imap(_subject_job, jobs) if args.workers > 1 else map(_subject_job, jobs)
         for rows in tqdm(results, total=len(jobs), desc="MRI subjects", unit="subject"):
-            for r in rows[: max(0, args.n - written)]:
+            for r in rows:
                 labels.writerow(r[:3])
                 meas.writerow([r[0], *r[3:]])
                 written += 1
