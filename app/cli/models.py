@@ -20,14 +20,43 @@ def key_figures(metrics: dict) -> str:
     for level, table in metrics.items():
         if isinstance(table, dict) and table and all(isinstance(v, dict) and "auc" in v for v in table.values()):
             aucs = [v["auc"] for v in table.values() if v["auc"] is not None]
+            missing = [f"{lab} ({_why_no_auc(v)})" for lab, v in table.items() if v["auc"] is None]
             if aucs:
-                parts.append(f"{level}: AUC {min(aucs):.3f}-{max(aucs):.3f} over {len(aucs)} labels")
+                over = f"{len(aucs)} labels" if not missing else f"{len(aucs)} of {len(table)} labels"
+                parts.append(f"{level}: AUC {min(aucs):.3f}-{max(aucs):.3f} over {over}"
+                             + (f"; no AUC for {', '.join(missing)}" if missing else ""))
+            elif missing:
+                parts.append(f"{level}: no AUC for {', '.join(missing)}")
         elif isinstance(table, dict) and "auc_hemorrhage_vs_none" in table:
             a, lat = table["auc_hemorrhage_vs_none"], table.get("laterality_accuracy")
             parts.append(f"{level}: AUC {a:.3f} hemorrhage vs none, laterality accuracy {lat:.1%}" if a is not None and lat is not None else level)
         elif isinstance(table, float) and "log_loss" in level:
             parts.append(f"{level} {table:.4f}")
     return "; ".join(parts) or "no held-out metrics"
+
+
+def _why_no_auc(m: dict) -> str:
+    pos, n = m.get("n_positive"), m.get("n")
+    if pos == 0:
+        return "no positive case"
+    if pos is not None and n is not None and pos == n:
+        return "no negative case"
+    return "not computed"
+
+
+def training_line(td: dict) -> str:
+    """What a model was trained on, in the units its card uses (series and slices for CT, volumes for MRI
+    QC); keys a card does not have are left out rather than printed as '?'."""
+    counts = []
+    if "series_train" in td or "slices_train" in td:
+        counts.append(", ".join(f"{td[k]} {unit}" for k, unit in (("series_train", "series"), ("slices_train", "slices"))
+                                if k in td))
+    elif "n_train" in td:
+        counts.append(f"{td['n_train']} volumes")
+    held = [f"{td[k]} {unit}" for k, unit in (("series_held_out", "series"), ("n_held_out", "volumes")) if k in td]
+    split = f", split {td['split']}" if td.get("split") else ""
+    return (f"{td.get('what', 'not stated')}" + (f" ({counts[0]})" if counts else "")
+            + (f"; held out {held[0]}{split}" if held else ""))
 
 
 def runtime_line() -> str:
@@ -75,8 +104,7 @@ def run(args: argparse.Namespace) -> int:
         for r in rows:
             runs_on = f", runs on {r['device']} ({r['provider']})" if r["provider"] else ""
             print(f"{r['name']} {r['version']} ({r['task']}): labels {', '.join(r['labels'])}; {r['status']}{runs_on}")
-            td = r["training_data"]
-            print(f"    trained on: {td.get('what', '?')} ({td.get('series_train', '?')} series, {td.get('slices_train', '?')} slices); held out {td.get('series_held_out', '?')} series")
+            print(f"    trained on: {training_line(r['training_data'])}")
             print(f"    held-out: {key_figures(r['metrics'])}")
             print(f"    {r['intended_use']}")
     for problem in reg.problems:

@@ -19,3 +19,22 @@ def test_models_verify_reports_runtime_and_provider():
     for r in rows:
         assert r["status"] == "sha256 ok" and r["provider"] == "CPUExecutionProvider" and r["device"] == "CPU"
         assert any(line.startswith(f"{r['name']} ") and "runs on CPU (CPUExecutionProvider)" in line for line in lines)
+
+
+def test_card_lines_name_what_is_missing_and_never_print_question_marks():
+    from app.cli.models import key_figures, training_line
+
+    ct = {"what": "phantoms", "series_train": 118, "slices_train": 3458, "series_held_out": 37, "split": "by series"}
+    assert training_line(ct) == "phantoms (118 series, 3458 slices); held out 37 series, split by series"
+    qc = {"what": "strips", "n_train": 180, "n_held_out": 60, "split": "by subject"}
+    assert training_line(qc) == "strips (180 volumes); held out 60 volumes, split by subject"
+    assert training_line({}) == "not stated"
+    table = {"any": {"auc": 0.95, "n": 10, "n_positive": 4}, "epidural": {"auc": None, "n": 10, "n_positive": 0},
+             "subdural": {"auc": 0.99, "n": 10, "n_positive": 3}}
+    assert key_figures({"held_out": table}) == ("held_out: AUC 0.950-0.990 over 2 of 3 labels; "
+                                                "no AUC for epidural (no positive case)")
+
+
+def test_listing_of_the_bundled_cards_has_no_unknowns():
+    out = subprocess.run([sys.executable, "-m", "app", "models"], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0 and "?" not in out.stdout, out.stdout
