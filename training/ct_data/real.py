@@ -95,12 +95,14 @@ def load_phe_sich(root: Path, cache: Path) -> list[SliceSeries]:
     for pid, g in df.groupby("patient", sort=False):
         n = len(g)
         les = g["lesion"].to_numpy(np.float32)
+        les = np.where(np.isnan(les), -1.0, les)  # a few slices carry no lesion label: unknown, not negative
         labels = np.zeros((n, len(ICH_LABELS)), np.float32)
         labels[:, 0] = les  # any
         labels[:, 2] = les  # intraparenchymal
         labels[:, 3] = -1  # intraventricular: not labelled
         labels[:, 4] = -1  # subarachnoid: not labelled
-        bg = np.where(les > 0, 3, 0).astype(np.int8)
+        labels[les < 0] = -1
+        bg = np.where(les > 0, 3, np.where(les < 0, -1, 0)).astype(np.int8)
         m = masks[pos:pos + n] & (les[:, None, None] > 0)
         out.append(SliceSeries(f"phe_{pid}", "phe-sich", imgs[pos:pos + n], labels, bg, m, patient=f"phe_{pid}"))
         pos += n

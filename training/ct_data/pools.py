@@ -1,0 +1,167 @@
+"""Training samples drawn from every CT source, in fixed proportions per epoch.
+
+A sample is (8-bit image, 6 ICH labels with -1 = unknown, BG class, blood mask or None). Real slices
+come as they are; mirrored half-slices make real bleed-free deep-brain negatives out of PHE-SICH's
+lesion slices (the hemisphere without the bleed, reflected); inserted lesions turn real bleed-free
+slices into exactly labelled positives of every subtype and of both basal-ganglia sides.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import ndimage as ndi
+
+from core.imaging.pseudo_hu import hu_to_window8, window8_to_hu
+from training.ct_data.insert import KINDS, anatomy, insert_bg_hematoma, insert_calcification, insert_lesion
+from training.ct_data.phantom import SliceSeries
+
+UNKNOWN = -1.0
+LABEL_INDEX = {"any": 0, "epidural": 1, "intraparenchymal": 2, "intraventricular": 3, "subarachnoid": 4, "subdural": 5}
+
+
+@dataclass
+class Sample:
+    img: np.ndarray  # uint8 [256, 256]
+    labels: np.ndarray  # float32 [6]
+    bg: int  # 0 none, 1 left, 2 right, 3 hemorrhage side unknown, -1 unknown
+    mask: np.ndarray | None
+    source: str
+
+
+@dataclass
+class Pools:
+    series: list[SliceSeries]
+    pos: list[tuple[int, int]] = field(default_factory=list)  # real slices with blood
+    neg: list[tuple[int, int]] = field(default_factory=list)  # real slices without
+    mirror: list[tuple[int, int]] = field(default_factory=list)  # PHE lesion slices to mirror
+    background: list[tuple[int, int]] = field(default_factory=list)  # bleed-free real slices for inserts
+    phantom: list[tuple[int, int]] = field(default_factory=list)
+
+    @classmethod
+    def build(cls, series: list[SliceSeries]) -> "Pools":
+        p = cls(series)
+        for i, s in enumerate(series):
+            for z in range(len(s.img)):
+                key = (i, z)
+                if s.source == "phantom":
+                    p.phantom.append(key)
+                    continue
+                if s.labels[z, 0] < 0:
+                    continue  # unlabelled slice
+                if s.labels[z, 0] > 0:
+                    p.pos.append(key)
+                    if s.source == "phe-sich" and s.mask is not None and s.mask[z].any():
+                        p.mirror.append(key)
+                else:
+                    p.neg.append(key)
+                    patient_clean = s.source in ("ge", "phe-sich") or s.labels[:, 0].max() == 0
+                    if patient_clean:
+                        p.background.append(key)
+        return p
+
+    def real(self, key: tuple[int, int]) -> Sample:
+        s = self.series[key[0]]
+        z = key[1]
+        return Sample(s.img[z], s.labels[z].copy(), int(s.bg[z]), None if s.mask is None else s.mask[z], s.source)
+
+    def mirrored(self, key: tuple[int, int]) -> Sample | None:
+        """The bleed-free hemisphere reflected onto the other side: a real deep-brain negative."""
+        s = self.series[key[0]]
+        img, m = s.img[key[1]], s.mask[key[1]]
+        an = anatomy(window8_to_hu(img).hu)
+        if an is None:
+            return None
+        cx = int(round(an.centre[1]))
+        xs = np.nonzero(ndi.binary_dilation(m, iterations=8).any(axis=0))[0]
+        if len(xs) == 0:
+            return None
+        lesion_right = xs.mean() > cx
+        if (lesion_right and xs.min() <= cx) or (not lesion_right and xs.max() >= cx):
+            return None  # the bleed crosses the midline: no clean half
+        w = img.shape[1]
+        out = np.zeros_like(img)
+        x = np.arange(w)
+        if lesion_right:  # keep image-left half, reflect onto the right
+            src = 2 * cx - x
+            ok = (x >= cx) & (src >= 0)
+            out[:, :cx] = img[:, :cx]
+            out[:, x[ok]] = img[:, src[ok]]
+        else:
+            src = 2 * cx - x
+            ok = (x <= cx) & (src < w)
+            out[:, cx:] = img[:, cx:]
+            out[:, x[ok]] = img[:, src[ok]]
+        labels = np.zeros(6, np.float32)
+        labels[[3, 4]] = UNKNOWN  # ventricular / subarachnoid extension is not labelled in PHE-SICH
+        return Sample(out, labels, 0, None, "phe-mirror")
+
+    def inserted(self, rng: np.random.Generator, kind: str) -> Sample | None:
+        """kind: one of KINDS, 'bg_left', 'bg_right' or 'calcification' (a negative)."""
+        key = self.background[int(rng.integers(len(self.background)))]
+        s = self.series[key[0]]
+        hu = window8_to_hu(s.img[key[1]]).hu
+        an = anatomy(hu)
+        if an is None:
+            return None
+        labels = np.zeros(6, np.float32)
+        if s.source == "phe-sich":
+            labels[[3, 4]] = UNKNOWN
+        bg = 0
+        if kind == "calcification":
+            out = insert_calcification(hu, rng, an=an)
+            return None if out is None else Sample(hu_to_window8(out), labels, 0, None, "calcification")
+        if kind.startswith("bg_"):
+            side = kind[3:]
+            res = insert_bg_hematoma(hu, side, rng, an=an)
+            bg = 1 if side == "left" else 2
+            kind_label = "intraparenchymal"
+        else:
+            res = insert_lesion(hu, kind, rng, an=an)
+            kind_label = kind
+        if res is None:
+            return None
+        out, m = res
+        labels[0] = 1
+        labels[LABEL_INDEX[kind_label]] = 1
+        if s.source == "phe-sich" or s.bg[key[1]] < 0:
+            bg = bg if kind.startswith("bg_") else -1
+        elif kind == "intraparenchymal":
+            bg = -1  # a random parenchymal blob may sit in the basal ganglia
+        return Sample(hu_to_window8(out), labels, bg, m, "inserted")
+
+
+EPOCH_MIX = {"pos": 2.0, "neg": 700, "mirror": 200, "phantom": 400, "inserted_each": 150, "calcification": 100}
+
+
+def epoch_samples(p: Pools, rng: np.random.Generator, mix: dict = EPOCH_MIX) -> list:
+    """The draws of one epoch as callables (built lazily in the batch loop)."""
+    draws: list = []
+    real_pos = list(p.pos) * int(mix["pos"])
+    draws += [("real", k) for k in real_pos]
+    neg_idx = rng.choice(len(p.neg), size=min(len(p.neg), mix["neg"] + len(p.pos)), replace=False)
+    draws += [("real", p.neg[i]) for i in neg_idx]
+    if p.mirror:
+        draws += [("mirror", p.mirror[i]) for i in rng.choice(len(p.mirror), size=min(len(p.mirror), mix["mirror"]), replace=False)]
+    if p.phantom:
+        draws += [("real", p.phantom[i]) for i in rng.choice(len(p.phantom), size=min(len(p.phantom), mix["phantom"]), replace=False)]
+    if p.background:
+        for kind in (*KINDS, "bg_left", "bg_right"):
+            draws += [("insert", kind)] * mix["inserted_each"]
+        draws += [("insert", "calcification")] * mix["calcification"]
+    order = rng.permutation(len(draws))
+    return [draws[i] for i in order]
+
+
+def draw(p: Pools, d: tuple, rng: np.random.Generator) -> Sample | None:
+    kind, arg = d
+    if kind == "real":
+        return p.real(arg)
+    if kind == "mirror":
+        return p.mirrored(arg)
+    for _ in range(6):  # inserts: a few backgrounds may not take the lesion
+        s = p.inserted(rng, arg)
+        if s is not None:
+            return s
+    return None

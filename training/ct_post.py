@@ -1,0 +1,315 @@
+"""After the CT trunk is trained: calibration, thresholds, the series BiLSTM, the out-of-distribution
+guard, ONNX export and model cards. Uses train and validation patients only (never test).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from core.imaging.pseudo_hu import window8_to_hu
+from core.models.preprocess import ICH_WINDOWS, MODEL_SIZE, ich_input
+from training.ct_data.phantom import SliceSeries
+from training.datasets.rsna import BG_CLASSES, ICH_LABELS
+from training.export import export_cnn, export_series, write_card
+from training.metrics import ICH_WEIGHTS
+from training.nets.lstm import SeriesBiLSTM, SeriesExport
+from training.nets.resnet import CamExport, ResNet2D
+
+N_ICH = 6
+OOD_QUANTILE = 0.99
+NOT_CLINICAL_REAL = ("Research use only; not for clinical use. Trained on public real head CT slices (CT-ICH, CC BY 4.0; "
+                     "PHE-SICH-CT-IDS, non-commercial research use only: the model inherits that restriction), one real GE "
+                     "head CT (BSD-2-Clause) and generated data; validated on few real patients (see metrics).")
+SOURCES = [
+    {"name": "CT-ICH (Hssayeni et al., Data 5(1):14, 2020; PhysioNet)", "licence": "CC BY 4.0 (versions up to 1.2)",
+     "use": "real slices of 67 trauma patients, normal and all five subtypes, per-slice labels; split by patient"},
+    {"name": "PHE-SICH-CT-IDS (Ma et al., Comput Biol Med 2024; Figshare 23957937)", "licence": "non-commercial research use only",
+     "use": "real slices of 99 patients with basal-ganglia ICH, lesion outlines (localisation loss); split by patient; "
+            "side of the export undocumented, so its lesions train 'hemorrhage, side unknown' only"},
+    {"name": "GE HiSpeed head CT (neurolabusc/dcm_qa_ct, Aliza Medical Imaging)", "licence": "BSD-2-Clause",
+     "use": "one real bleed-free head CT in HU: negative slices and a background for inserted lesions"},
+    {"name": "generated: training.synth.ct phantoms and training.ct_data.insert lesions in real backgrounds", "licence": "this project",
+     "use": "exact labels for rare subtypes and for basal-ganglia side"},
+]
+
+
+@torch.no_grad()
+def forward_all(net: ResNet2D, img: np.ndarray, batch: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    """uint8 [n, 256, 256] -> (logits [n, 9], embedding [n, F]) without augmentation."""
+    net.eval()
+    lo, em = [], []
+    for i in range(0, len(img), batch):
+        x = torch.from_numpy(ich_input(window8_to_hu(img[i:i + batch]).hu))
+        logits, _, emb = net(x)
+        lo.append(logits.numpy())
+        em.append(emb.numpy())
+    return np.concatenate(lo), np.concatenate(em)
+
+
+def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
+    """One temperature minimising the binary NLL of sigmoid(logit / T) on the known labels."""
+    known = y >= 0
+    if known.sum() < 20 or len(np.unique(y[known])) < 2:
+        return 1.0
+    z, t = logits[known], y[known]
+    best, best_t = np.inf, 1.0
+    for temp in np.exp(np.linspace(np.log(0.25), np.log(6), 200)):
+        p = 1 / (1 + np.exp(-z / temp))
+        nll = -np.mean(t * np.log(p + 1e-7) + (1 - t) * np.log(1 - p + 1e-7))
+        if nll < best:
+            best, best_t = nll, float(temp)
+    return best_t
+
+
+def fit_temperature_softmax(logits: np.ndarray, bg: np.ndarray) -> float:
+    sel = (bg >= 0) & (bg <= 2)
+    if sel.sum() < 20:
+        return 1.0
+    z, t = logits[sel], bg[sel]
+    best, best_t = np.inf, 1.0
+    for temp in np.exp(np.linspace(np.log(0.25), np.log(6), 200)):
+        s = z / temp
+        s = s - s.max(axis=1, keepdims=True)
+        logp = s - np.log(np.exp(s).sum(axis=1, keepdims=True))
+        nll = -logp[np.arange(len(t)), t].mean()
+        if nll < best:
+            best, best_t = nll, float(temp)
+    return best_t
+
+
+def ece(y: np.ndarray, p: np.ndarray, bins: int = 10) -> float:
+    known = y >= 0
+    y, p = y[known], p[known]
+    if len(y) == 0:
+        return float("nan")
+    edges = np.linspace(0, 1, bins + 1)
+    idx = np.clip(np.digitize(p, edges) - 1, 0, bins - 1)
+    return float(sum(abs(y[idx == b].mean() - p[idx == b].mean()) * (idx == b).mean() for b in range(bins) if (idx == b).any()))
+
+
+def youden_threshold(y: np.ndarray, p: np.ndarray) -> float:
+    known = y >= 0
+    y, p = y[known], p[known]
+    if len(np.unique(y)) < 2:
+        return 0.5
+    best, thr = -1.0, 0.5
+    for t in np.unique(np.round(p, 3)):
+        se = ((p >= t) & (y == 1)).sum() / max((y == 1).sum(), 1)
+        sp = ((p < t) & (y == 0)).sum() / max((y == 0).sum(), 1)
+        if se + sp - 1 > best:
+            best, thr = se + sp - 1, float(t)
+    return thr
+
+
+class HeadView(nn.Module):
+    """The trunk with a subset of the head's rows, divided by their temperatures (what one ONNX file computes)."""
+
+    @staticmethod
+    def make(net: ResNet2D, rows: slice, temps: np.ndarray) -> ResNet2D:
+        sub = copy.deepcopy(net)
+        w = net.head.weight.data[rows] / torch.tensor(temps, dtype=torch.float32)[:, None]
+        b = net.head.bias.data[rows] / torch.tensor(temps, dtype=torch.float32)
+        sub.head = nn.Linear(w.shape[1], w.shape[0])
+        sub.head.weight.data.copy_(w)
+        sub.head.bias.data.copy_(b)
+        return sub
+
+
+class OODExport(nn.Module):
+    """Embedding -> distance to the training embeddings (PCA Mahalanobis + residual), divided by the
+    threshold calibrated on real validation slices: > 1 means outside what the model was trained on."""
+
+    def __init__(self, mean: np.ndarray, comps: np.ndarray, var: np.ndarray, res_var: float, scale: float) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32))
+        self.register_buffer("comps", torch.tensor(comps, dtype=torch.float32))
+        self.register_buffer("inv_var", torch.tensor(1.0 / var, dtype=torch.float32))
+        self.res_var = float(res_var)
+        self.k = comps.shape[0]
+        self.scale = float(scale)
+
+    def forward(self, embedding: torch.Tensor) -> torch.Tensor:
+        c = embedding - self.mean
+        z = c @ self.comps.T
+        resid = (c * c).sum(dim=1) - (z * z).sum(dim=1)
+        d2 = (z * z * self.inv_var).sum(dim=1) + torch.clamp(resid, min=0.0) / self.res_var
+        return torch.sqrt(d2 / (self.k + 1)) / self.scale
+
+
+def fit_ood(train_emb: np.ndarray, val_emb: np.ndarray, k: int = 48) -> OODExport:
+    mean = train_emb.mean(axis=0)
+    c = train_emb - mean
+    _, s, vt = np.linalg.svd(c, full_matrices=False)
+    comps = vt[:k]
+    var = (s[:k] ** 2) / (len(c) - 1) + 1e-6
+    z = c @ comps.T
+    res_var = float(np.mean(np.clip((c * c).sum(1) - (z * z).sum(1), 0, None))) + 1e-6
+    raw = OODExport(mean, comps, var, res_var, 1.0)
+    with torch.no_grad():
+        d_val = raw(torch.from_numpy(val_emb.astype(np.float32))).numpy()
+    scale = float(np.quantile(d_val, OOD_QUANTILE))
+    return OODExport(mean, comps, var, res_var, scale)
+
+
+def export_ood(module: OODExport, path: Path, emb_dim: int) -> None:
+    module.eval()
+    torch.onnx.export(module, (torch.zeros(2, emb_dim),), str(path), input_names=["embedding"], output_names=["ood_score"],
+                      dynamic_axes={"embedding": {0: "n"}, "ood_score": {0: "n"}}, opset_version=17, dynamo=False)
+
+
+def train_lstm(lstm: SeriesBiLSTM, data: list, epochs: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    opt = torch.optim.Adam(lstm.parameters(), lr=1e-3)
+    w = torch.tensor(ICH_WEIGHTS / ICH_WEIGHTS.sum() * 6, dtype=torch.float32)
+    for _ in tqdm(range(epochs), desc="BiLSTM", unit="epoch"):
+        lstm.train()
+        for i in rng.permutation(len(data)):
+            emb, probs, y = data[i]
+            slice_logits, series_logits = lstm(torch.from_numpy(emb)[None], torch.from_numpy(probs)[None])
+            yt = torch.from_numpy(y.astype(np.float32))
+            known = (yt >= 0).float()
+            loss = (nn.functional.binary_cross_entropy_with_logits(slice_logits[0], yt.clamp(min=0), reduction="none") * known * w).sum() / known.sum().clamp(min=1)
+            ys = yt.max(dim=0).values
+            ks = (yt >= 0).all(dim=0).float() * 0 + (ys >= 0).float()
+            loss = loss + (nn.functional.binary_cross_entropy_with_logits(series_logits[0], ys.clamp(min=0), reduction="none") * ks * w).sum() / ks.sum().clamp(min=1)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+
+
+def sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def post_training(net: ResNet2D, series: list[SliceSeries], splits: dict[str, str], args) -> dict:
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    use = [s for s in series if splits[s.patient] in ("train", "val")]
+    res = {}
+    for s in tqdm(use, desc="CNN outputs", unit="series"):
+        res[s.key] = forward_all(net, s.img)
+    tr = [s for s in use if splits[s.patient] == "train"]
+    va = [s for s in use if splits[s.patient] == "val"]
+    va_real = [s for s in va if s.source in ("ct-ich", "phe-sich")]
+
+    # temperatures (per ICH label, and one for the BG softmax) on validation patients
+    lv = np.concatenate([res[s.key][0] for s in va])
+    yv = np.concatenate([s.labels for s in va])
+    bgv = np.concatenate([s.bg for s in va]).astype(int)
+    temps = np.array([fit_temperature(lv[:, j], yv[:, j]) for j in range(N_ICH)])
+    t_bg = fit_temperature_softmax(lv[:, N_ICH:], bgv)
+    pv = sigmoid(lv[:, :N_ICH] / temps)
+    calib = {lab: {"temperature": float(temps[j]), "ece_val_before": ece(yv[:, j], sigmoid(lv[:, j])), "ece_val_after": ece(yv[:, j], pv[:, j])}
+             for j, lab in enumerate(ICH_LABELS)}
+    print("temperatures", dict(zip(ICH_LABELS, temps.round(2))), "BG", round(t_bg, 2))
+    # slice threshold for "any" by Youden J on real validation patients; subtypes at calibrated 0.5
+    lvr = np.concatenate([res[s.key][0] for s in va_real])
+    yvr = np.concatenate([s.labels for s in va_real])
+    thr_any = youden_threshold(yvr[:, 0], sigmoid(lvr[:, 0] / temps[0]))
+    slice_thresholds = {lab: (thr_any if lab == "any" else 0.5) for lab in ICH_LABELS}
+
+    # BiLSTM on calibrated CNN probabilities of ordered train series
+    emb_tr = np.concatenate([res[s.key][1] for s in tr])
+    mean = emb_tr.mean(axis=0)
+    n_comp = min(120, emb_tr.shape[1])
+    _, _, vt = np.linalg.svd(emb_tr - mean, full_matrices=False)
+    lstm = SeriesBiLSTM(emb_tr.shape[1], n_comp)
+    lstm.set_pca(torch.from_numpy(mean.astype(np.float32)), torch.from_numpy(vt[:n_comp].astype(np.float32)))
+
+    def seq(s):
+        lo, em = res[s.key]
+        return em.astype(np.float32), sigmoid(lo[:, :N_ICH] / temps).astype(np.float32), s.labels
+
+    train_lstm(lstm, [seq(s) for s in tr], args.lstm_epochs if hasattr(args, "lstm_epochs") else 20, args.seed)
+    lstm.eval()
+    with torch.no_grad():
+        sl_val = [lstm(torch.from_numpy(seq(s)[0])[None], torch.from_numpy(seq(s)[1])[None])[0][0].numpy() for s in va]
+    lstm_temps = np.array([fit_temperature(np.concatenate(sl_val)[:, j], yv[:, j]) for j in range(N_ICH)])
+    with torch.no_grad():
+        lstm.head.weight.data /= torch.tensor(lstm_temps, dtype=torch.float32)[:, None]
+        lstm.head.bias.data /= torch.tensor(lstm_temps, dtype=torch.float32)
+    # series thresholds: Youden over validation series (real + phantom) on the calibrated series output
+    with torch.no_grad():
+        ser_val = np.stack([torch.sigmoid(lstm(torch.from_numpy(seq(s)[0])[None], torch.from_numpy(seq(s)[1])[None])[1][0]).numpy() for s in va])
+    y_ser = np.stack([np.where((s.labels >= 0).all(axis=0), s.labels.max(axis=0), np.where(s.labels.max(axis=0) > 0, 1, -1)) for s in va])
+    series_thresholds = {lab: max(0.5, youden_threshold(y_ser[:, j], ser_val[:, j])) for j, lab in enumerate(ICH_LABELS)}
+
+    # out-of-distribution guard: fitted on train embeddings, scaled on real validation slices
+    emb_val_real = np.concatenate([res[s.key][1] for s in va_real])
+    ood = fit_ood(emb_tr, emb_val_real)
+    with torch.no_grad():
+        ood_val = ood(torch.from_numpy(emb_val_real.astype(np.float32))).numpy()
+        ood_series = [float(np.median(ood(torch.from_numpy(res[s.key][1].astype(np.float32))).numpy())) for s in va]
+    print(f"OOD: validation slices above 1: {np.mean(ood_val > 1):.3f}; validation series medians max {max(ood_series):.2f}")
+
+    # BG threshold on P(hemorrhage) = 1 - P(none), series max, Youden on validation series
+    def bg_probs(lo):
+        z = lo[:, N_ICH:] / t_bg
+        z = z - z.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        return e / e.sum(axis=1, keepdims=True)
+
+    bg_ser = np.array([float((1 - bg_probs(res[s.key][0])[:, 0]).max()) for s in va])
+    bg_truth = np.array([1 if (s.bg >= 1).any() else (0 if (s.bg == 0).all() else -1) for s in va])
+    thr_bg = max(0.5, youden_threshold(bg_truth, bg_ser))
+
+    # export
+    emb_dim = emb_tr.shape[1]
+    ich_net = HeadView.make(net, slice(0, N_ICH), temps)
+    bg_net = HeadView.make(net, slice(N_ICH, N_ICH + 3), np.full(3, t_bg))
+    export_cnn(CamExport(ich_net, "sigmoid"), out / "ich_cnn.onnx", MODEL_SIZE)
+    export_cnn(CamExport(bg_net, "softmax"), out / "bg_laterality.onnx", MODEL_SIZE)
+    export_series(SeriesExport(lstm), out / "ich_bilstm.onnx", emb_dim)
+    export_ood(ood, out / "ich_ood.onnx", emb_dim)
+    ckpt = Path(args.checkpoints)
+    torch.save({"state_dict": ich_net.state_dict(), "arch": "resnet18", "width": 32}, ckpt / "ich_cnn.pt")
+    torch.save({"state_dict": bg_net.state_dict(), "arch": "resnet18", "width": 32}, ckpt / "bg_laterality.pt")
+    torch.save({"state_dict": lstm.state_dict(), "emb_dim": emb_dim, "n_comp": n_comp}, ckpt / "ich_bilstm.pt")
+
+    count = lambda src, split: sum(1 for s in series if s.source == src and splits[s.patient] == split)
+    training_data = {
+        "what": "real head CT slices (CT-ICH, PHE-SICH-CT-IDS), one real GE head CT, lesions inserted into real slices, phantoms",
+        "generated": False, "real": True, "sources": SOURCES,
+        "real_patients": {src: {"train": count(src, "train"), "val": count(src, "val"), "test": count(src, "test")} for src in ("ct-ich", "phe-sich")},
+        "phantom_series": {"train": count("phantom", "train"), "val": count("phantom", "val")},
+        "split": "by patient (training/ct_data/splits.json); test patients never used for any choice",
+        "input_form": "8-bit brain-window (40/80) export at 256x256; DICOM series are reduced to it (core.imaging.pseudo_hu)",
+    }
+    input_spec = {"name": "image", "shape": ["n", 3, MODEL_SIZE, MODEL_SIZE], "dtype": "float32", "windows": list(ICH_WINDOWS),
+                  "source_window": "brain 80/40 (8-bit export; full HU is reduced to it)",
+                  "orientation": "radiological (anterior up, patient left on image right)",
+                  "normalization": "pseudo-HU windowed to [0,1] per channel, then ImageNet mean/std"}
+    cnn_outputs = {"probs": "calibrated sigmoid per label [n, 6]", "embedding": "GAP features [n, F]",
+                   "cam": "Grad-CAM per label [n, 6, h, w] (closed form)", "features": "last feature maps [n, F, h, w]"}
+    extra = {"architecture": "resnet18 width 32, shared trunk with bg_laterality", "epochs": args.epochs, "loc_weight": args.loc_weight,
+             "limitations": ["validated on few real patients per subtype (see metrics.real_test)",
+                             "sees only the brain window: thin subdurals against bone are harder than in a subdural window",
+                             "PHE-SICH-derived weights: non-commercial research use only"]}
+    common = dict(version=args.version, seed=args.seed, training_data=training_data, intended_use=NOT_CLINICAL_REAL)
+    write_card(out / "ich_cnn.onnx", name="ich_cnn", task="ich_slice", labels=list(ICH_LABELS), input=input_spec, outputs=cnn_outputs,
+               thresholds=slice_thresholds, metrics={}, extra={**extra, "calibration": {"method": "temperature per label, fitted on validation patients", **calib}}, **common)
+    write_card(out / "bg_laterality.onnx", name="bg_laterality", task="bg_laterality", labels=list(BG_CLASSES), input=input_spec,
+               outputs={**cnn_outputs, "probs": "calibrated softmax none/left/right [n, 3]"}, thresholds={"hemorrhage": thr_bg}, metrics={},
+               extra={**extra, "calibration": {"method": "one softmax temperature on validation patients", "temperature": t_bg},
+                      "laterality_training": "side labels from generated data only (phantoms, inserted hematomas); unvalidated on real data"}, **common)
+    write_card(out / "ich_bilstm.onnx", name="ich_bilstm", task="ich_series", labels=list(ICH_LABELS),
+               input={"embedding": ["1", "s", emb_dim], "cnn_probs": ["1", "s", 6], "pca_components": n_comp},
+               outputs={"slice_probs": "calibrated per-slice probabilities [1, s, 6]", "series_probs": "per-series probabilities [1, 6] (max over slices)"},
+               thresholds=series_thresholds, metrics={}, extra={"requires": "ich_cnn", "calibration": {"temperatures": dict(zip(ICH_LABELS, lstm_temps.round(3).tolist()))}}, **common)
+    write_card(out / "ich_ood.onnx", name="ich_ood", task="ood_ct", labels=["ood_score"],
+               input={"embedding": ["n", emb_dim], "from": "ich_cnn embedding"},
+               outputs={"ood_score": "distance to the training embeddings / the 99th percentile of real validation slices (> 1: outside)"},
+               thresholds={"slice": 1.0, "series_median": 1.0}, metrics={"validation_slices_above_threshold": float(np.mean(ood_val > 1)),
+                                                                           "validation_series_median_max": max(ood_series)},
+               extra={"method": "PCA (48 components) Mahalanobis distance plus residual, fitted on training-slice embeddings", "requires": "ich_cnn"}, **common)
+    summary = {"temperatures": temps.tolist(), "t_bg": t_bg, "slice_thresholds": slice_thresholds, "series_thresholds": series_thresholds,
+               "bg_threshold": thr_bg, "ood_val_above": float(np.mean(ood_val > 1))}
+    print(json.dumps(summary, indent=1))
+    return summary
