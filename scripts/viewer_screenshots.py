@@ -4,7 +4,7 @@
 
 series browser of a two-series study, tag viewer, corner text normal and anonymised, an ROI with its
 statistics on the real GE CT (default ../shared/data/ct-ge-head-tilt, else the bundled demo CT), coronal MPR
-linear beside nearest neighbour, a 10 mm MIP. Settings and measurements go to a temporary NEUROREVIEW_HOME.
+linear beside nearest neighbour, a 10 mm MIP, the oblique view. Settings and measurements go to a temporary NEUROREVIEW_HOME.
 """
 
 from __future__ import annotations
@@ -131,6 +131,17 @@ def main() -> int:
         settle(win)
         shots.append(win.views["axial"].grab())
     save(side_by_side(shots, QPixmap, QPainter, QPointF), "viewer_mip_10mm.png")
+    win.close()
+
+    # 8. the oblique view (+15 degrees) beside the 2x2 layout, its trace on the sagittal view
+    win = window("2x2", (1600, 950))
+    win.set_volume(vol, str(ge))
+    win.finish_loading()
+    win.state.set_cursor(z=z)
+    win.oblique_dock.show()
+    win.state.set_oblique(15.0)
+    settle(win, 800)
+    save(win.grab(), "viewer_oblique.png")
     win.close()
     return 0
 

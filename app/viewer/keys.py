@@ -21,6 +21,7 @@ class Shortcut:
 PAGE_STEP = 10  # slices per PageUp/PageDown
 CINE_FPS = 10
 SLAB_STEP_MM = 5.0  # ] and [ change the slab thickness by this much
+OBLIQUE_STEP_DEG = 5.0  # . and , tilt the oblique plane by this much
 
 SHORTCUTS: tuple[Shortcut, ...] = (
     # File
@@ -60,6 +61,10 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("S", "mpr.slab", "Thick slab: off / MIP / MinIP / average", "View", "View"),
     Shortcut("]", "mpr.thicker", f"Slab {SLAB_STEP_MM:g} mm thicker", "View", "View"),
     Shortcut("[", "mpr.thinner", f"Slab {SLAB_STEP_MM:g} mm thinner", "View", "View"),
+    Shortcut("Shift+O", "view.oblique", "Show / hide the oblique view (the axial plane through the crosshair, tilted)",
+             "View", "View"),
+    Shortcut(".", "oblique.up", f"Oblique plane: tilt {OBLIQUE_STEP_DEG:g} degrees more (front up)", "View", "View"),
+    Shortcut(",", "oblique.down", f"Oblique plane: tilt {OBLIQUE_STEP_DEG:g} degrees less", "View", "View"),
     Shortcut("M", "tool.measure", "Ruler: drag with the left button to measure in mm (M again: off)", "Tools", "Tools"),
     Shortcut("E", "tool.ellipse", "Ellipse ROI: drag; HU mean / SD / min / max and area in mm\u00b2", "Tools", "Tools"),
     Shortcut("D", "tool.freehand", "Freehand ROI: draw the outline with the left button held", "Tools", "Tools"),

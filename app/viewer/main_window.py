@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (QDockWidget, QFileDialog, QGridLayout, QLabel, QM
                                QStackedLayout, QWidget)
 
 from app.viewer.info_panel import InfoPanel
-from app.viewer.keys import CINE_FPS, PAGE_STEP, SHORTCUTS, SLAB_STEP_MM, check_unique
+from app.viewer.keys import CINE_FPS, OBLIQUE_STEP_DEG, PAGE_STEP, SHORTCUTS, SLAB_STEP_MM, check_unique
 from app.viewer.open_dialog import BackgroundLoader
 from app.viewer.settings import ViewerSettings
 from app.viewer.slice_view import SliceView
@@ -142,6 +142,12 @@ class ViewerWindow(QMainWindow):
         self.browser_dock = self._dock("Series browser", self.browser, "browser", Qt.LeftDockWidgetArea)
         self.browser_dock.hide()  # shown when a folder is scanned
         self.tag_viewer = None
+        from app.viewer.oblique_view import ObliqueView
+
+        self.oblique = ObliqueView(self.state)
+        self.oblique_dock = self._dock("Oblique", self.oblique, "oblique")
+        self.oblique_dock.hide()
+        self.oblique_dock.visibilityChanged.connect(lambda on: self.state.set_oblique(shown=on))
         # measurements are kept per series; the database lives beside the settings (NEUROREVIEW_HOME in tests)
         self._annotation_db = annotation_db or self.settings.path.parent / "viewer.sqlite"
         self._annotation_store = None  # created after the first image (SQLAlchemy is slow to import)
@@ -210,6 +216,9 @@ class ViewerWindow(QMainWindow):
             "view.browser": lambda: self.browser_dock.setVisible(not self.browser_dock.isVisible()),
             "series.next": lambda: self.browser.step(1),
             "series.prev": lambda: self.browser.step(-1),
+            "view.oblique": lambda: self.oblique_dock.setVisible(not self.oblique_dock.isVisible()),
+            "oblique.up": lambda: st.set_oblique(st.oblique_deg + OBLIQUE_STEP_DEG),
+            "oblique.down": lambda: st.set_oblique(st.oblique_deg - OBLIQUE_STEP_DEG),
             "mpr.interp": lambda: st.set_mpr(interp="nearest" if st.mpr.interp == "linear" else "linear"),
             "mpr.slab": self.cycle_slab,
             "mpr.thicker": lambda: st.set_mpr(slab_mm=st.mpr.slab_mm + SLAB_STEP_MM),
@@ -260,7 +269,7 @@ class ViewerWindow(QMainWindow):
         for name in ("1x1", "2x2"):
             act = layout_menu.addAction(name)
             act.triggered.connect((lambda n: lambda: self.set_layout(n))(name))
-        for dock in (self.info_dock, self.measure_dock, self.browser_dock):
+        for dock in (self.info_dock, self.measure_dock, self.browser_dock, self.oblique_dock):
             menus["View"].addAction(dock.toggleViewAction())
         qr = QAction("Query/Retrieve…", self)  # PACS (issue 14): app/worklist/query_retrieve.py
         qr.setObjectName("file.query_retrieve")

@@ -215,6 +215,12 @@ class SliceView(pg.GraphicsView):
         state.cornerChanged.connect(self._update_text)
         state.toolChanged.connect(self._on_tool)
         state.annotationsChanged.connect(self._draw_annotations)
+        self.oblique_line = pg.PlotCurveItem(pen=pg.mkPen("#c58cff", width=1, style=Qt.DashLine))
+        self.oblique_line.setZValue(21)
+        self.oblique_line.setVisible(False)
+        self.vb.addItem(self.oblique_line, ignoreBounds=True)
+        if orientation == "sagittal":  # the oblique plane's trace: it tilts about the left-right axis
+            state.obliqueChanged.connect(self._draw_oblique_trace)
         if state.volume is not None:
             self._on_volume()
 
@@ -256,6 +262,8 @@ class SliceView(pg.GraphicsView):
         self.hline.setPos(y)
         self.vline.setVisible(self.show_crosshair)
         self.hline.setVisible(self.show_crosshair)
+        if self.orientation == "sagittal" and self.state.oblique_shown:
+            self._draw_oblique_trace()
         self._update_text()
 
     def _redraw_slice(self) -> None:
@@ -272,6 +280,20 @@ class SliceView(pg.GraphicsView):
         self.image.setImage(self._upsample(img, kr, kc), autoLevels=False, levels=(w.low, w.high))
         self._draw_overlay()
         self._draw_annotations()
+
+    def _draw_oblique_trace(self) -> None:
+        vol, p = self.state.volume, self.plane
+        if vol is None or p is None or not self.state.oblique_shown:
+            self.oblique_line.setVisible(False)
+            return
+        from app.viewer.oblique import oblique_axes
+
+        _right, down, _n = oblique_axes(self.state.oblique_deg, vol.affine)
+        c = vol.index_to_world(np.asarray(self.state.cursor, dtype=float))
+        ends = vol.world_to_index(np.stack([c - 400 * down, c + 400 * down]))
+        pts = [p.to_display(tuple(e)) for e in ends]
+        self.oblique_line.setData([q[0] for q in pts], [q[1] for q in pts])
+        self.oblique_line.setVisible(True)
 
     def _on_mpr(self) -> None:
         self._redraw_slice()

@@ -69,6 +69,7 @@ class ViewerState(QObject):
     cornerChanged = Signal()
     annotationsChanged = Signal()
     toolChanged = Signal()
+    obliqueChanged = Signal()
 
     def __init__(self) -> None:
         super().__init__()
@@ -84,6 +85,8 @@ class ViewerState(QObject):
         self.corner = CornerSettings()
         self.tool: str | None = None  # one of TOOLS while a measuring tool is on
         self.annotations: list = []  # app.viewer.measure.Annotation of this series (all planes and slices)
+        self.oblique_deg = 0.0  # tilt of the oblique plane about the left-right axis (app.viewer.oblique)
+        self.oblique_shown = False  # the oblique view is on screen (the sagittal view draws its trace)
         self.facts: dict[str, str] = {}  # study facts for the corner text (app.viewer.header_facts.series_facts)
 
     # -- volume ---------------------------------------------------------------------------------
@@ -158,6 +161,13 @@ class ViewerState(QObject):
     def set_corner(self, **changes: Any) -> None:
         self.corner = replace(self.corner, **changes)
         self.cornerChanged.emit()
+
+    def set_oblique(self, deg: float | None = None, shown: bool | None = None) -> None:
+        if deg is not None:
+            self.oblique_deg = float(np.clip(deg, -90.0, 90.0))
+        if shown is not None:
+            self.oblique_shown = bool(shown)
+        self.obliqueChanged.emit()
 
     def set_facts(self, facts: dict[str, str]) -> None:
         self.facts = dict(facts)
