@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from core.models.preprocess import bg_input, check_ct_series, display_slices, ich_input
+from core.models.preprocess import MODEL_SIZE, bg_input, check_ct_series, display_slices, ich_input
 from core.models.registry import ModelRegistry
 from core.models.runtime import LoadedModel, load_model
 from core.volume import Volume
@@ -36,6 +36,48 @@ class ModelInfo:
 
 
 @dataclass
+class OODResult:
+    """Whether the input looks like what the CT models were trained on (distance of the CNN embedding
+    to the training embeddings, scaled so that 1.0 is the 99th percentile of real validation slices)."""
+
+    in_distribution: bool
+    score: float  # series: median slice score; > threshold means outside
+    threshold: float
+    reason: str
+    slice_scores: np.ndarray  # [z]
+    slice_in_distribution: np.ndarray  # bool [z]
+
+    def to_dict(self) -> dict:
+        return {"in_distribution": self.in_distribution, "score": round(self.score, 4), "threshold": self.threshold, "reason": self.reason,
+                "slices_outside": int((~self.slice_in_distribution).sum()), "slices": int(len(self.slice_scores))}
+
+
+OUTSIDE = "outside the model's training data: not scored"
+
+
+def ood_from_scores(scores: np.ndarray, slice_threshold: float, series_threshold: float) -> OODResult:
+    med = float(np.median(scores)) if len(scores) else float("inf")
+    inside = bool(np.isfinite(med) and med <= series_threshold)
+    reason = ("in distribution" if inside else
+              f"{OUTSIDE} (distance {med:.2f} > {series_threshold:.2f}: not a head CT like the training data - wrong body part, "
+              f"modality, orientation or a blank image?)")
+    return OODResult(inside, med, series_threshold, reason, scores, scores <= slice_threshold)
+
+
+@dataclass
+class SliceScores:
+    """The CNN's scores of single slice images (no series context)."""
+
+    labels: tuple[str, ...]
+    probs: np.ndarray  # [n, 6] calibrated, CNN alone
+    cam: np.ndarray  # [n, 6, h, w]
+    embedding: np.ndarray
+    ood: OODResult
+    thresholds: dict[str, float]
+    models: list[ModelInfo]
+
+
+@dataclass
 class ICHResult:
     labels: tuple[str, ...]
     slice_probs: np.ndarray  # [z, 6] after the BiLSTM
@@ -44,9 +86,18 @@ class ICHResult:
     cam: np.ndarray  # [z, 6, h, w] closed-form Grad-CAM (model grid, radiological orientation)
     models: list[ModelInfo]
     timings: dict[str, float] = field(default_factory=dict)
+    ood: OODResult | None = None
+    thresholds: dict[str, float] = field(default_factory=dict)
+
+    def flagged(self) -> dict[str, bool]:
+        """Labels at or above the card's series threshold; nothing is flagged outside the training distribution."""
+        if self.ood is not None and not self.ood.in_distribution:
+            return {lab: False for lab in self.labels}
+        return {lab: self.series_probs[lab] >= self.thresholds.get(lab, 0.5) for lab in self.labels}
 
     def to_dict(self) -> dict:
         return {"series_probs": self.series_probs, "slice_probs": {lab: self.slice_probs[:, j].round(4).tolist() for j, lab in enumerate(self.labels)},
+                "thresholds": self.thresholds, "flagged": self.flagged(), "ood": None if self.ood is None else self.ood.to_dict(),
                 "models": [m.__dict__ for m in self.models], "timings_s": self.timings}
 
 
@@ -60,9 +111,12 @@ class BGResult:
     cam: np.ndarray  # [z, 3, h, w]
     model: ModelInfo
     timings: dict[str, float] = field(default_factory=dict)
+    ood: OODResult | None = None
+    threshold: float = 0.5
 
     def to_dict(self) -> dict:
-        return {"p_hemorrhage": self.p_hemorrhage, "side": self.side, "series_probs": self.series_probs,
+        return {"p_hemorrhage": self.p_hemorrhage, "side": self.side, "series_probs": self.series_probs, "threshold": self.threshold,
+                "ood": None if self.ood is None else self.ood.to_dict(),
                 "slice_probs": {c: self.slice_probs[:, j].round(4).tolist() for j, c in enumerate(self.classes)},
                 "model": self.model.__dict__, "timings_s": self.timings}
 
@@ -96,23 +150,56 @@ class CTScorer:
             self._cache = (id(volume.voxels), display_slices(volume))
         return self._cache[1]
 
+    def ood(self, embedding: np.ndarray) -> OODResult:
+        """Distance of slice embeddings to the training data (the ich_ood model); series verdict on the median."""
+        m = self.model("ich_ood")
+        scores = m.run({"embedding": embedding.astype(np.float32)})["ood_score"].astype(np.float64)
+        th = m.card.thresholds
+        return ood_from_scores(scores, float(th.get("slice", 1.0)), float(th.get("series_median", 1.0)))
+
+    def _cnn(self, hu: np.ndarray) -> tuple[dict[str, np.ndarray], LoadedModel]:
+        cnn = self.model("ich_cnn")
+        return _run_batched(cnn, ich_input(hu), ["probs", "embedding", "cam"]), cnn
+
+    def score_slices(self, hu: np.ndarray) -> SliceScores:
+        """Single slice images at the model grid ([n, 256, 256] HU or pseudo-HU), each scored on its own."""
+        if hu.ndim != 3 or hu.shape[1:] != (MODEL_SIZE, MODEL_SIZE):
+            raise ValueError(f"expected [n, {MODEL_SIZE}, {MODEL_SIZE}] slices, got {hu.shape}")
+        out, cnn = self._cnn(hu.astype(np.float32))
+        ood = self.ood(out["embedding"])
+        ood = OODResult(bool(ood.slice_in_distribution.all()), float(ood.slice_scores.max()), ood.threshold, ood.reason, ood.slice_scores,
+                        ood.slice_in_distribution) if len(hu) == 1 else ood
+        return SliceScores(ICH_LABELS, out["probs"], out["cam"], out["embedding"], ood,
+                           {k: float(v) for k, v in cnn.card.thresholds.items()}, [ModelInfo.of(cnn), ModelInfo.of(self.model("ich_ood"))])
+
+    def ood_of(self, volume: Volume) -> OODResult:
+        """The OOD verdict of a volume (cached with its CNN outputs: ICH and BG share it)."""
+        return self._ich_raw(volume)[2]
+
+    def _ich_raw(self, volume: Volume):
+        key = id(volume.voxels)
+        if getattr(self, "_raw", None) is None or self._raw[0] != key:
+            out, cnn = self._cnn(self.slices(volume))
+            self._raw = (key, out, self.ood(out["embedding"]))
+        return self._raw
+
     def score_ich(self, volume: Volume) -> ICHResult:
         check_ct_series(volume, "intracranial hemorrhage scoring")
         t = {}
         t0 = time.perf_counter()
-        hu = self.slices(volume)
-        x = ich_input(hu)
+        self.slices(volume)
         t["preprocess"] = time.perf_counter() - t0
         cnn, lstm = self.model("ich_cnn"), self.model("ich_bilstm")
         t0 = time.perf_counter()
-        out = _run_batched(cnn, x, ["probs", "embedding", "cam"])
+        _, out, ood = self._ich_raw(volume)
         t["cnn"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         res = lstm.run({"embedding": out["embedding"][None].astype(np.float32), "cnn_probs": out["probs"][None].astype(np.float32)})
         t["bilstm"] = time.perf_counter() - t0
         series = res["series_probs"][0]
         return ICHResult(ICH_LABELS, res["slice_probs"][0], out["probs"], {lab: float(series[j]) for j, lab in enumerate(ICH_LABELS)},
-                         out["cam"], [ModelInfo.of(cnn), ModelInfo.of(lstm)], t)
+                         out["cam"], [ModelInfo.of(cnn), ModelInfo.of(lstm), ModelInfo.of(self.model("ich_ood"))], t, ood,
+                         {k: float(v) for k, v in lstm.card.thresholds.items()})
 
     def score_bg(self, volume: Volume) -> BGResult:
         check_ct_series(volume, "basal-ganglia hemorrhage scoring")
@@ -128,10 +215,11 @@ class CTScorer:
         p_hem = float((1 - p[:, 0]).max())
         left, right = float(p[:, 1].max()), float(p[:, 2].max())
         thr = float(m.card.thresholds.get("hemorrhage", 0.5))
-        side = "none" if p_hem < thr else ("left" if left >= right else "right")
+        ood = self.ood_of(volume)
+        side = "none" if (p_hem < thr or not ood.in_distribution) else ("left" if left >= right else "right")
         if side != "none" and not volume.geometry_verified:  # issue 17: no side from geometry the loader could not verify
             side = "unverified"
-        return BGResult(BG_CLASSES, p, p_hem, side, {"none": 1 - p_hem, "left": left, "right": right}, out["cam"], ModelInfo.of(m), t)
+        return BGResult(BG_CLASSES, p, p_hem, side, {"none": 1 - p_hem, "left": left, "right": right}, out["cam"], ModelInfo.of(m), t, ood, thr)
 
 
 _DEFAULT: CTScorer | None = None
