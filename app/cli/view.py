@@ -178,10 +178,8 @@ def _interactive(args: argparse.Namespace, overlay) -> int:
     return app.exec()
 
 
-def _screenshot(args: argparse.Namespace, overlay, size: tuple[int, int]) -> int:
-    import tempfile
-    from pathlib import Path
-
+def screenshot_window(args: argparse.Namespace, overlay, size: tuple[int, int], settings_path):
+    """The window as --screenshot draws it (shown, results in, docks arranged), before the grab."""
     from PySide6.QtWidgets import QApplication
 
     from app.viewer import headless
@@ -193,39 +191,49 @@ def _screenshot(args: argparse.Namespace, overlay, size: tuple[int, int]) -> int
     app = QApplication.instance() or QApplication(["neuroreview"])
     path = args.path or str(demo_ct_dir())
     volume = load(path, series_uid=args.series, modality=args.modality)  # LoadError -> one line naming the file, exit 2
-    with tempfile.TemporaryDirectory() as tmp:  # a screenshot never changes the user's layout or recent files
-        win = ViewerWindow(settings=ViewerSettings(Path(tmp) / "viewer.ini"), layout=args.layout or "2x2", auto_score=False)
-        _apply_view_options(win, args)
-        win.set_volume(volume, path)
-        if args.preset:
-            win.state.set_preset(args.preset)
-        if args.slice is not None:
-            win.state.set_cursor(z=args.slice)
-        if args.preset3d:
-            win.pane3d.set_preset(args.preset3d)
-        win.resize(*size)
-        win.show()
+    win = ViewerWindow(settings=ViewerSettings(settings_path), layout=args.layout or "2x2", auto_score=False)
+    _apply_view_options(win, args)
+    win.set_volume(volume, path)
+    if args.preset:
+        win.state.set_preset(args.preset)
+    if args.slice is not None:
+        win.state.set_cursor(z=args.slice)
+    if args.preset3d:
+        win.pane3d.set_preset(args.preset3d)
+    win.resize(*size)
+    win.show()
+    app.processEvents()
+    win.finish_loading()  # header facts for the corner text and stored measurements, without waiting for a timer
+    if args.findings or overlay:
+        headless.run_models(win.state)  # synchronous: the picture shows the finished results
+    if overlay:
+        headless.show_overlay(win.state, *overlay)
+        # the crosshair on the map's peak (on --slice, else anywhere) so every view cuts through it
+        headless.cursor_to_peak(win.state, keep_slice=args.slice is not None)
+    win.ensure_panels()
+    if args.findings and getattr(win, "findings_dock", None) is not None:
+        win.findings_dock.raise_()  # asked for the findings: they are the picture, loader warnings or not
+    if win.layout_name == "2x2" and win.pane3d.ensure() and not win.pane3d.wait_ready():
+        print(f"3-D view: {win.pane3d.view.error or 'not ready in time'}", file=sys.stderr)
+    for _ in range(3):
         app.processEvents()
-        win.finish_loading()  # header facts for the corner text and stored measurements, without waiting for a timer
-        if args.findings or overlay:
-            headless.run_models(win.state)  # synchronous: the picture shows the finished results
-        if overlay:
-            headless.show_overlay(win.state, *overlay)
-            # the crosshair on the map's peak (on --slice, else anywhere) so every view cuts through it
-            headless.cursor_to_peak(win.state, keep_slice=args.slice is not None)
-        win.ensure_panels()
-        if args.findings and getattr(win, "findings_dock", None) is not None:
-            win.findings_dock.raise_()  # asked for the findings: they are the picture, loader warnings or not
-        if win.layout_name == "2x2" and win.pane3d.ensure() and not win.pane3d.wait_ready():
-            print(f"3-D view: {win.pane3d.view.error or 'not ready in time'}", file=sys.stderr)
-        for _ in range(3):
-            app.processEvents()
+    return win
+
+
+def _screenshot(args: argparse.Namespace, overlay, size: tuple[int, int]) -> int:
+    import tempfile
+    from pathlib import Path
+
+    from PySide6.QtWidgets import QApplication
+
+    with tempfile.TemporaryDirectory() as tmp:  # a screenshot never changes the user's layout or recent files
+        win = screenshot_window(args, overlay, size, Path(tmp) / "viewer.ini")
         out = Path(args.screenshot)
         out.parent.mkdir(parents=True, exist_ok=True)
         image = win.screenshot()
         ok = image.save(str(out))
         win.close()
-        app.processEvents()
+        QApplication.instance().processEvents()
     if not ok:
         from core.errors import InputError
 

@@ -65,3 +65,27 @@ def test_screenshot_with_gradcam_waits_for_scoring(tmp_path, qapp):
     pane = rgb[:, : int(rgb.shape[1] * 0.6)]
     coloured = (pane[..., 0] - pane[..., 2]) > 40  # the heat map's warm colours over grey CT
     assert coloured.sum() > 500
+
+
+def test_findings_screenshot_shows_the_findings_even_with_loader_warnings(tmp_path, qapp):
+    """Issue 15: --findings on a series with loader warnings used to show the Series tab."""
+    import argparse
+    import shutil
+
+    from app.cli import view
+    from core.paths import phantom_ct_dir
+
+    series = tmp_path / "gap"
+    shutil.copytree(phantom_ct_dir(), series)
+    files = sorted(p for p in series.iterdir() if p.suffix == ".dcm")
+    files[len(files) // 2].unlink()  # a missing slice: the loader warns and interpolates
+    parser = argparse.ArgumentParser()
+    view.register(parser.add_subparsers())
+    args = parser.parse_args(["view", str(series), "--findings", "--screenshot", str(tmp_path / "f.png"), "--layout", "1x1"])
+    win = view.screenshot_window(args, None, (1400, 900), tmp_path / "viewer.ini")
+    try:
+        assert win.state.volume.warnings and win.state.ich is not None
+        assert not win.findings_dock.visibleRegion().isEmpty()  # the findings tab is in front
+        assert win.info_dock.visibleRegion().isEmpty()
+    finally:
+        win.close()
