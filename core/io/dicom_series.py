@@ -13,7 +13,7 @@ from core.errors import LoadError
 from core.io import geometry
 from core.io.headers import DicomHeader
 from core.io.pixels import CT_AIR_HU, read_slice
-from core.io.safety import is_decoder_failure, one_line, volume_size_check
+from core.io.safety import captured_native_stderr, is_decoder_failure, library_warnings, one_line, volume_size_check
 from core.volume import LoadWarning, SeriesIds, Volume, WarningCode, Window
 
 DUPLICATE_TOLERANCE_MM = 0.01
@@ -192,7 +192,13 @@ def load_stack(stack: Stack, source: str, modality: str | None = None) -> Volume
     if big:
         warnings.append(big)
     stack_arr = np.empty((len(headers), first.rows, first.columns), dtype=np.float32)
-    results = _read_into(headers, modality, flip_rows, flip_cols, stack_arr)
+    if any(_compressed(h) for h in headers):  # native decoders: their own stderr output becomes warnings
+        native: list[str] = []
+        with captured_native_stderr(native):
+            results = _read_into(headers, modality, flip_rows, flip_cols, stack_arr)
+        warnings.extend(library_warnings(native, source))
+    else:
+        results = _read_into(headers, modality, flip_rows, flip_cols, stack_arr)
     good_idx, window = [], None
     for k, res in enumerate(results):
         if isinstance(res, LoadWarning):
@@ -258,6 +264,11 @@ def load_stack(stack: Stack, source: str, modality: str | None = None) -> Volume
     )
     win = Window(width=window[0], level=window[1]) if window else None
     return Volume(voxels=voxels, affine=aff, modality=modality, ids=ids, warnings=tuple(warnings), window=win)
+
+
+def _compressed(h: DicomHeader) -> bool:
+    syntax = getattr(getattr(h.dataset, "file_meta", None), "TransferSyntaxUID", None)
+    return bool(syntax is not None and getattr(syntax, "is_compressed", False))
 
 
 def _usable_geometry(headers: list[DicomHeader], source: str) -> tuple[list[DicomHeader], bool, list[LoadWarning]]:

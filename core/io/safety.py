@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
+import tempfile
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -124,3 +126,30 @@ def library_warnings(messages: list[str], path: str) -> list[LoadWarning]:
         key = one_line(m, 200)
         counts[key] = counts.get(key, 0) + 1
     return [LoadWarning(WarningCode.LIBRARY_WARNING, m + (f" ({n} times)" if n > 1 else ""), path) for m, n in counts.items()]
+
+
+@contextmanager
+def captured_native_stderr(sink: list[str]) -> Iterator[list[str]]:
+    """Native decoders write straight to file descriptor 2 (a Rust panic prints its message and a
+    backtrace there before pyo3 turns it into an exception): while they run, fd 2 goes to a temporary
+    file, and each message's first line lands in ``sink``. Used only around compressed pixel decoding."""
+    try:
+        sys.stderr.flush()
+    except (AttributeError, OSError, ValueError):
+        pass
+    try:
+        saved = os.dup(2)
+    except OSError:  # no fd 2 (a windowed app): nothing can leak to a terminal
+        yield sink
+        return
+    with tempfile.TemporaryFile() as tmp:
+        os.dup2(tmp.fileno(), 2)
+        try:
+            yield sink
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            tmp.seek(0)
+            text = tmp.read(1 << 16).decode("utf-8", "replace")
+        sink.extend(line.strip() for line in text.splitlines()
+                    if line.strip() and not line.startswith((" ", "\t")) and not line.startswith(("note:", "stack backtrace")))
