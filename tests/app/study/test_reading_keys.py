@@ -3,8 +3,6 @@ single mouse event, the keys are in the F1 sheet, and the case loads off the GUI
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtTest import QTest
@@ -13,12 +11,8 @@ from PySide6.QtWidgets import QApplication
 from app.study.window import ReadingWindow
 from app.viewer.keys import READ_ROW_KEYS, READ_SCORE_KEYS, READING_SHORTCUTS
 from core.study import StudyStore
-from tests.app.study.gui_helpers import make_demo_study, score_demo
+from tests.app.study.test_reading_window import LABELS, outputs, store  # noqa: F401 (fixtures)
 from tests.app.viewer.qt_helpers import show_active
-
-ROOT = Path(__file__).resolve().parents[3]
-DEMO_CT = ROOT / "resources" / "demo" / "ct"
-LABELS = ("any", "intraventricular", "subdural")
 
 pytestmark = pytest.mark.gui
 
@@ -34,18 +28,6 @@ class MouseCounter(QObject):
         if ev.type() in (QEvent.MouseButtonPress, QEvent.MouseButtonDblClick):
             self.presses += 1
         return False
-
-
-@pytest.fixture(scope="module")
-def outputs():
-    return score_demo(DEMO_CT)
-
-
-@pytest.fixture
-def store(tmp_path, outputs):
-    s = make_demo_study(str(tmp_path / "study.sqlite"), DEMO_CT, outputs, labels=LABELS)
-    yield s
-    s.close()
 
 
 def key(letter_or_key, modifier=Qt.NoModifier) -> None:
