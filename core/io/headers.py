@@ -171,6 +171,8 @@ def _header_of(ds, name: str, magic: bool) -> DicomHeader | LoadWarning:
     if not magic and "SOPClassUID" not in ds and "SeriesInstanceUID" not in ds:
         return LoadWarning(WarningCode.SKIPPED_FILE, "not a DICOM file", name)
     if "PixelData" not in ds and "FloatPixelData" not in ds and "DoubleFloatPixelData" not in ds:
+        if "Rows" in ds or "Columns" in ds:  # an image whose pixel data element was cut off or corrupted
+            return LoadWarning(WarningCode.SKIPPED_FILE, "image without readable pixel data (truncated file or corrupt pixel data element)", name)
         return LoadWarning(WarningCode.SKIPPED_FILE, "DICOM file without pixel data (not an image)", name)
     if "SeriesInstanceUID" not in ds or not str(ds.SeriesInstanceUID).strip():
         return LoadWarning(WarningCode.SKIPPED_FILE, "DICOM file without SeriesInstanceUID", name)
