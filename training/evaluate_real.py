@@ -1,0 +1,199 @@
+"""Evaluate the bundled CT models on the real test patients (never used for any choice), through
+ONNX Runtime and core.tasks exactly as the app scores, and store the figures in the cards.
+
+    python -m training.evaluate_real --shared ../shared/data [--write-cards] [--figure docs/ct_reliability.png]
+
+Per real set: slice-level AUC of "any" with its DeLong 95% CI, sensitivity and specificity at the
+card's threshold (Wilson CIs), the same on mid-brain slices only, and the shortcut check: the AUC of
+a trivial baseline (the slice's soft-tissue fraction) beside the model's. CT-ICH adds per-subtype AUCs
+with patient counts and the series (patient) level through the BiLSTM. Calibration: ECE and a
+reliability diagram. OOD: the share of real test slices the guard calls outside.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from core.imaging.pseudo_hu import window8_to_hu
+from core.models.registry import ModelRegistry
+from core.study.stats import auc_delong, wilson
+from core.tasks.ct import ICH_LABELS, CTScorer
+from training.ct_data.insert import anatomy
+from training.ct_data.phantom import SliceSeries
+from training.ct_data.real import load_ct_ich, load_phe_sich, load_splits
+
+MID_BRAIN_FRACTION = 0.18  # intracranial share of the slice at the level of the ventricles and basal ganglia
+
+
+def soft_tissue_fraction(img8: np.ndarray) -> float:
+    """The shortcut: share of the slice neither air nor saturated (a proxy of the slice's level)."""
+    return float(((img8 > 0) & (img8 < 255)).mean())
+
+
+def mid_brain(img8: np.ndarray) -> bool:
+    an = anatomy(window8_to_hu(img8).hu)
+    return an is not None and an.intracranial.mean() >= MID_BRAIN_FRACTION
+
+
+def auc_block(y: np.ndarray, p: np.ndarray, thr: float | None = None) -> dict:
+    known = y >= 0
+    y, p = y[known].astype(int), p[known]
+    out: dict = {"n": int(len(y)), "positives": int(y.sum())}
+    if 0 < y.sum() < len(y):
+        a = auc_delong(y, p)
+        out.update(auc=round(a.auc, 4), auc_ci=[round(a.low, 4), round(a.high, 4)])
+    else:
+        out.update(auc=None, auc_ci=None)
+    if thr is not None:
+        tp, fn = int(((p >= thr) & (y == 1)).sum()), int(((p < thr) & (y == 1)).sum())
+        tn, fp = int(((p < thr) & (y == 0)).sum()), int(((p >= thr) & (y == 0)).sum())
+        se, sp = wilson(tp, tp + fn), wilson(tn, tn + fp)
+        out.update(threshold=thr, sensitivity=round(se.estimate, 4), sensitivity_ci=[round(se.low, 4), round(se.high, 4)],
+                   specificity=round(sp.estimate, 4), specificity_ci=[round(sp.low, 4), round(sp.high, 4)], tp=tp, fn=fn, tn=tn, fp=fp)
+    return out
+
+
+def ece(y: np.ndarray, p: np.ndarray, bins: int = 10) -> tuple[float, list]:
+    known = y >= 0
+    y, p = y[known], p[known]
+    edges = np.linspace(0, 1, bins + 1)
+    idx = np.clip(np.digitize(p, edges) - 1, 0, bins - 1)
+    rows, e = [], 0.0
+    for b in range(bins):
+        sel = idx == b
+        if sel.any():
+            e += abs(y[sel].mean() - p[sel].mean()) * sel.mean()
+            rows.append((float(p[sel].mean()), float(y[sel].mean()), int(sel.sum())))
+    return float(e), rows
+
+
+def evaluate_set(name: str, series: list[SliceSeries], scorer: CTScorer, thresholds: dict) -> tuple[dict, np.ndarray, np.ndarray]:
+    imgs = np.concatenate([s.img for s in series])
+    y = np.concatenate([s.labels for s in series])
+    pts = np.concatenate([[s.patient] * len(s.img) for s in series])
+    probs, ood = [], []
+    for i in range(0, len(imgs), 64):
+        r = scorer.score_slices(window8_to_hu(imgs[i:i + 64]).hu)
+        probs.append(r.probs)
+        ood.append(r.ood.slice_scores)
+    p = np.concatenate(probs)
+    ood_s = np.concatenate(ood)
+    mid = np.array([mid_brain(im) for im in imgs])
+    base = np.array([soft_tissue_fraction(im) for im in imgs])
+    res = {"patients": len(series), "patients_with_blood": int(sum((s.labels[:, 0] > 0).any() for s in series)), "slices": int(len(imgs)),
+           "any": auc_block(y[:, 0], p[:, 0], thresholds["any"]),
+           "any_mid_brain": auc_block(y[mid, 0], p[mid, 0], thresholds["any"]),
+           "shortcut_baseline_soft_tissue_fraction": auc_block(y[:, 0], base),
+           "shortcut_baseline_mid_brain": auc_block(y[mid, 0], base[mid]),
+           "ood_slices_outside": round(float(np.mean(ood_s > 1.0)), 4),
+           "ood_series_median_max": round(float(max(np.median(o) for o in np.split(ood_s, np.cumsum([len(s.img) for s in series])[:-1]))), 3)}
+    e, rows = ece(y[:, 0], p[:, 0])
+    res["ece_any"] = round(e, 4)
+    res["reliability_any"] = rows
+    subtypes = {}
+    for j, lab in enumerate(ICH_LABELS[1:], start=1):
+        known = y[:, j] >= 0
+        if not known.any():
+            continue
+        n_pat = len({pt for pt, yy in zip(pts, y[:, j]) if yy > 0})
+        subtypes[lab] = {**auc_block(y[:, j], p[:, j], thresholds.get(lab, 0.5)), "patients_with_label": n_pat}
+    res["subtypes"] = subtypes
+    return res, y, p
+
+
+def series_level(series: list[SliceSeries], scorer: CTScorer) -> dict:
+    """Patient-level scores through CNN + BiLSTM on the ordered slices (CT-ICH: whole series)."""
+    lstm = scorer.model("ich_bilstm")
+    ys, ps = [], []
+    for s in series:
+        out, _ = scorer._cnn(window8_to_hu(s.img).hu)
+        r = lstm.run({"embedding": out["embedding"][None].astype(np.float32), "cnn_probs": out["probs"][None].astype(np.float32)})
+        ys.append(s.labels.max(axis=0))
+        ps.append(r["series_probs"][0])
+    y, p = np.array(ys), np.array(ps)
+    thr = {k: float(v) for k, v in lstm.card.thresholds.items()}
+    return {lab: auc_block(y[:, j], p[:, j], thr.get(lab, 0.5)) for j, lab in enumerate(ICH_LABELS)}
+
+
+def reliability_figure(blocks: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 5), dpi=110)
+    ax.plot([0, 1], [0, 1], "k--", lw=1, label="perfect calibration")
+    for name, b in blocks.items():
+        rows = b["reliability_any"]
+        ax.plot([r[0] for r in rows], [r[1] for r in rows], "o-", label=f"{name} test (ECE {b['ece_any']:.3f}, {b['slices']} slices)")
+    ax.set_xlabel("predicted P(any hemorrhage)")
+    ax.set_ylabel("observed fraction with hemorrhage")
+    ax.set_title("ich_cnn calibration on real test patients")
+    ax.legend(loc="upper left", fontsize=8)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--shared", default="../shared/data")
+    ap.add_argument("--cache", default="/tmp/nr_cache")
+    ap.add_argument("--split", default="test", choices=["test", "val"])
+    ap.add_argument("--write-cards", action="store_true")
+    ap.add_argument("--figure", default=None)
+    ap.add_argument("--json", default=None)
+    args = ap.parse_args(argv)
+    shared, cache = Path(args.shared), Path(args.cache)
+    ctich = load_ct_ich(shared / "ct-ich", cache / "real")
+    phe = load_phe_sich(shared / "phe-sich-ct", cache / "real")
+    splits = load_splits(ctich + phe)
+    scorer = CTScorer(ModelRegistry())
+    thresholds = {k: float(v) for k, v in scorer.model("ich_cnn").card.thresholds.items()}
+    blocks = {}
+    for name, ser in (("CT-ICH", ctich), ("PHE-SICH", phe)):
+        test = [s for s in ser if splits[s.patient] == args.split]
+        blocks[name], _, _ = evaluate_set(name, test, scorer, thresholds)
+        if name == "CT-ICH":
+            blocks[name]["series_level"] = series_level(test, scorer)
+    for name, b in blocks.items():
+        a = b["any"]
+        print(f"\n{name} {args.split}: {b['patients']} patients ({b['patients_with_blood']} with blood), {b['slices']} slices")
+        print(f"  any: AUC {a['auc']} (95% CI {a['auc_ci']}), Se {a['sensitivity']} {a['sensitivity_ci']}, Sp {a['specificity']} {a['specificity_ci']} at {a['threshold']:.3f}")
+        m = b["any_mid_brain"]
+        print(f"  any, mid-brain slices only: AUC {m['auc']} {m['auc_ci']} (n {m['n']}, {m['positives']} positive)")
+        print(f"  shortcut baseline (soft-tissue fraction): AUC {b['shortcut_baseline_soft_tissue_fraction']['auc']}; mid-brain {b['shortcut_baseline_mid_brain']['auc']}")
+        print(f"  ECE(any) {b['ece_any']}; OOD: {b['ood_slices_outside']:.3f} of slices outside, max series median {b['ood_series_median_max']}")
+        for lab, sb in b["subtypes"].items():
+            print(f"  {lab:<17} AUC {sb['auc']} {sb['auc_ci']}  ({sb['positives']} slices, {sb['patients_with_label']} patients)")
+        if "series_level" in b:
+            for lab, sb in b["series_level"].items():
+                print(f"  series {lab:<10} AUC {sb['auc']} {sb['auc_ci']} Se {sb.get('sensitivity')} Sp {sb.get('specificity')} ({sb['positives']}/{sb['n']} patients)")
+    if args.figure:
+        reliability_figure(blocks, Path(args.figure))
+        print(f"wrote {args.figure}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(blocks, indent=1))
+    if args.write_cards and args.split == "test":
+        from core.models.card import ModelCard
+
+        reg = ModelRegistry()
+        for name in ("ich_cnn", "ich_bilstm", "bg_laterality", "ich_ood"):
+            card = reg.card(name)
+            block = {k: {kk: vv for kk, vv in v.items() if kk != "reliability_any"} for k, v in blocks.items()}
+            if name == "ich_bilstm":
+                block = {"CT-ICH series_level": blocks["CT-ICH"]["series_level"]}
+            card.metrics["real_test"] = block
+            card.path.write_text(card.to_json() + "\n")
+            print(f"wrote metrics.real_test into {card.path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
