@@ -168,6 +168,8 @@ def _int_tag(ds, keyword: str, default: int | None) -> int | None:
 
 
 def _header_of(ds, name: str, magic: bool) -> DicomHeader | LoadWarning:
+    if len(ds) == 0:  # pydicom drops the whole data set when an undefined-length element (pixel data) never ends
+        return LoadWarning(WarningCode.SKIPPED_FILE, "no readable data set (truncated file, or an element that never ends)", name)
     if not magic and "SOPClassUID" not in ds and "SeriesInstanceUID" not in ds:
         return LoadWarning(WarningCode.SKIPPED_FILE, "not a DICOM file", name)
     if "PixelData" not in ds and "FloatPixelData" not in ds and "DoubleFloatPixelData" not in ds:
