@@ -10,8 +10,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("csv", help="results CSV written by `neuroreview qc`, or a folder to run QC on first")
     p.add_argument("--out", default=None, help="with a folder: results CSV to write/resume (default FOLDER/qc_results.csv)")
     p.add_argument("--workers", type=int, default=1)
-    p.add_argument("--db", default=None, help="SQLite file or database URL for ratings (default: user data dir)")
-    p.add_argument("--reviewer", default=None, help="name saved with each rating (default: login name)")
+    p.add_argument("--db", default=None, help="study database (SQLite file or postgresql+psycopg:// URL) that holds "
+                   "the ratings with every other human read (default: studies.sqlite in the user data dir)")
+    p.add_argument("--reviewer", default=None, help="your name: ratings are kept per reviewer (default: login name)")
     p.set_defaults(func=run)
 
 
@@ -33,11 +34,12 @@ def run(args: argparse.Namespace) -> int:
         raise LoadError("results CSV not found", args.csv)
     from PySide6.QtWidgets import QApplication
 
-    from app.qc.store import RatingStore
     from app.qc.window import QCWindow
+    from core.study import StudyStore
+    from core.study.qc_ratings import QCRatings
 
     app = QApplication.instance() or QApplication([])
-    win = QCWindow(args.csv, RatingStore(args.db), reviewer=args.reviewer)
+    win = QCWindow(args.csv, QCRatings(StudyStore(args.db)), reviewer=args.reviewer)
     win.resize(1400, 800)
     win.show()
     return app.exec()

@@ -14,8 +14,9 @@ from pathlib import Path
 def main(out_dir: str = "docs/screenshots") -> int:
     from PySide6.QtWidgets import QApplication
 
-    from app.qc.store import RatingStore
     from app.qc.window import QCWindow
+    from core.study import StudyStore
+    from core.study.qc_ratings import QCRatings
     from core.paths import demo_dir
     from core.qc.engine import run_batch
     from core.qc.report import write_report
@@ -31,7 +32,9 @@ def main(out_dir: str = "docs/screenshots") -> int:
         res = Path(tmp) / "results.csv"
         run_batch(root, res, workers=1, progress=False)
         write_report(res, Path(out_dir) / "qc_report.html")
-        win = QCWindow(res, RatingStore(Path(tmp) / "r.sqlite"), reviewer="demo")
+        store = StudyStore(Path(tmp) / "r.sqlite")
+        QCRatings(store).rate(root / "siteA" / "siteA_face_kept.nii.gz", "face kept", "second reviewer")
+        win = QCWindow(res, QCRatings(store), reviewer="demo")
         win.resize(1500, 820)
         win.show()
         win.table.selectRow(0)

@@ -43,19 +43,41 @@ def _fit(rgb: np.ndarray, h: int) -> np.ndarray:
     return np.asarray(Image.fromarray(rgb).resize((w, h), Image.BILINEAR))
 
 
-def mosaic(volume: Volume, height: int = 160) -> np.ndarray:
-    """Axial x3, coronal, sagittal (mask outlined) and the front view, side by side (RGB uint8)."""
+TILES = ("axial 1", "axial 2", "axial 3", "coronal", "sagittal", "front")
+
+
+def default_slices(volume: Volume) -> list[int]:
+    """The mosaic's slice per tile (axial z x3 through the kept brain, coronal y, sagittal x)."""
+    v = volume.voxels
+    kept = v > 0
+    z0, z1 = (np.nonzero(kept.any(axis=(1, 2)))[0][[0, -1]] if kept.any() else (0, v.shape[0] - 1))
+    return [int(z0 + f * (z1 - z0)) for f in (0.35, 0.55, 0.75)] + [v.shape[1] // 2, v.shape[2] // 2]
+
+
+GAP = 4  # pixels between tiles
+
+
+def mosaic(volume: Volume, height: int = 160, slices: list[int] | None = None) -> np.ndarray:
+    """Axial x3, coronal, sagittal (mask outlined) and the front view, side by side (RGB uint8).
+    `slices`: z, z, z, y, x of the five slice tiles (default: `default_slices`), clipped to the volume."""
+    tiles = mosaic_tiles(volume, height, slices)
+    gap = np.zeros((height, GAP, 3), np.uint8)
+    row = []
+    for t in tiles:
+        row += [t, gap]
+    return np.concatenate(row[:-1], axis=1)
+
+
+def mosaic_tiles(volume: Volume, height: int = 160, slices: list[int] | None = None) -> list[np.ndarray]:
+    """The mosaic's six tiles (see `mosaic`), each `height` pixels high."""
     v = volume.voxels
     kept = v > 0
     dz, dy, dx = volume.spacing
-    z0, z1 = (np.nonzero(kept.any(axis=(1, 2)))[0][[0, -1]] if kept.any() else (0, v.shape[0] - 1))
-    tiles = []
-    for f in (0.35, 0.55, 0.75):
-        z = int(z0 + f * (z1 - z0))
-        tiles.append(_outlined(v[z, ::-1, ::-1], kept[z, ::-1, ::-1]))  # radiological axial
-    y = v.shape[1] // 2
+    zs = slices or default_slices(volume)
+    lim = (v.shape[0], v.shape[0], v.shape[0], v.shape[1], v.shape[2])
+    *axial, y, x = (int(np.clip(i, 0, n - 1)) for i, n in zip(zs, lim))
+    tiles = [_outlined(v[z, ::-1, ::-1], kept[z, ::-1, ::-1]) for z in axial]  # radiological axial
     cor = _outlined(v[::-1, y, ::-1], kept[::-1, y, ::-1])
-    x = v.shape[2] // 2
     sag = _outlined(v[::-1, :, x], kept[::-1, :, x])
     front = front_view(volume)
     from PIL import Image
@@ -64,12 +86,7 @@ def mosaic(volume: Volume, height: int = 160) -> np.ndarray:
         return np.asarray(Image.fromarray(rgb).resize((max(1, round(rgb.shape[1] * sx)), max(1, round(rgb.shape[0] * sy)))))
 
     tiles = [aspect(t, dy, dx) for t in tiles] + [aspect(cor, dz, dx), aspect(sag, dz, dy), aspect(front, dz, dx)]
-    tiles = [_fit(t, height) for t in tiles]
-    gap = np.zeros((height, 4, 3), np.uint8)
-    row = []
-    for t in tiles:
-        row += [t, gap]
-    return np.concatenate(row[:-1], axis=1)
+    return [_fit(t, height) for t in tiles]
 
 
 def png_bytes(rgb: np.ndarray) -> bytes:
