@@ -439,12 +439,17 @@ def real_case(tmp: Path, seed: int, source: Path, what: str) -> Case:
             ds.PixelData = pydicom.encaps.encapsulate([bytes(frag)])
             ds.save_as(p, enforce_file_format=True)
         return Case("ge-rle-3", seed, folder, None, "any", score=True, geometry=True)
+    if what == "signed-as-unsigned":  # GE stores signed values (padding -1500): read as unsigned they are 64036
+        for p in paths:
+            if p.suffix == ".dcm":
+                _edit(p, _set(PixelRepresentation=0))
+        return Case("ge-signed-as-unsigned", seed, folder, "01.dcm", "error", score=True)
     victim = paths[int(rng.integers(1, len(paths) - 1))]
     _edit(victim, _set(ImagePositionPatient=None))
     return Case("ge-missing-position-one", seed, folder, victim.name, "warn", score=True, geometry=True)
 
 
-REAL_KINDS = ("negative-spacing", "non-orthogonal", "nan-slope-one", "rle-3", "missing-position-one")
+REAL_KINDS = ("negative-spacing", "non-orthogonal", "nan-slope-one", "rle-3", "missing-position-one", "signed-as-unsigned")
 
 
 def builders() -> list[tuple[str, Callable[[Path], Case]]]:
