@@ -38,7 +38,7 @@ PRESET_HINT = "keys 1-6: " + ", ".join(f"{i} {n.replace('_', ' ')}" for i, n in 
 
 PLANES = ("axial", "coronal", "sagittal")
 KEY_HINT = ("keys: Q W E ... choose a finding, P present / A absent, Z X C V B confidence 1-5, Enter save; "
-            "Up/Down slices, Tab view, L layout, S MIP, F1 all keys")
+            "Up/Down slices, N next view, L layout, S MIP, F1 all keys")
 
 
 class ImagePane(QWidget):
