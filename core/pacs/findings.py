@@ -1,8 +1,8 @@
 """One summary of a CT series' AI results, shared by the worklist, the SR writer and the CLI.
 
 Flags use each label's threshold from the series model's card (never a number made up here).
-The out-of-distribution state is reported only when the CT scorer provides it (`ood` on the ICH
-result); until then it is None and shown as "n/a", never guessed.
+The out-of-distribution state is the CT scorer's (`ICHResult.ood`, the ich_ood model); when a scorer
+gives none it is None and shown as "n/a", never guessed.
 """
 
 from __future__ import annotations
@@ -42,36 +42,23 @@ class Findings:
 
 
 def ood_dict(ich: ICHResult) -> dict | None:
-    """The scorer's OOD verdict as JSON-able data, or None while the scorer has none."""
-    ood = getattr(ich, "ood", None)
-    if ood is None:
-        return None
-    if hasattr(ood, "to_dict"):
-        return ood.to_dict()
-    if dataclasses.is_dataclass(ood):
-        return dataclasses.asdict(ood)
-    if isinstance(ood, dict):
-        return ood
-    return {"value": ood if isinstance(ood, (bool, int, float, str)) else repr(ood)}
+    """The scorer's OOD verdict (`OODResult.to_dict()`), or None when the scorer gave none."""
+    return None if ich.ood is None else ich.ood.to_dict()
 
 
 def ood_text(ood: dict | None) -> str:
     """Short display of the OOD state: 'n/a' when the model gave none."""
     if not ood:
         return "n/a"
-    for key in ("out_of_distribution", "is_ood", "ood", "flag", "value"):
-        if key in ood:
-            v = ood[key]
-            if isinstance(v, bool):
-                return "OUT of distribution" if v else "in distribution"
-            return str(v)
-    return ", ".join(f"{k}={v}" for k, v in ood.items())
+    if ood["in_distribution"]:
+        return "in distribution"
+    return f"OUT of distribution ({ood['score']:.2f} > {ood['threshold']:.2f})"
 
 
 def summarize(ich: ICHResult, bg: BGResult, scorer: CTScorer) -> Findings:
-    card_thr = scorer.model("ich_bilstm").card.thresholds
-    thresholds = {lab: float(card_thr.get(lab, 0.5)) for lab in ich.labels}
-    flagged = [lab for lab in ich.labels if ich.series_probs[lab] >= thresholds[lab]]
+    """Flags are the scorer's own (card thresholds; none outside the training distribution)."""
+    thresholds = {lab: float(ich.thresholds.get(lab, 0.5)) for lab in ich.labels}
+    flagged = [lab for lab, on in ich.flagged().items() if on]
     bg_thr = float(scorer.model("bg_laterality").card.thresholds.get("hemorrhage", 0.5))
     models = [dataclasses.asdict(m) for m in (*ich.models, bg.model)]
     return Findings(tuple(ich.labels), {k: float(v) for k, v in ich.series_probs.items()}, thresholds, flagged,

@@ -1,8 +1,8 @@
 """The AI results as a DICOM Comprehensive 3D SR following TID 1500 (Measurement Report).
 
 One measurement group per ICH label (series probability, decision threshold, flag present/absent,
-the algorithm's name, version and sha256) plus one for basal-ganglia hemorrhage with the patient-side
-laterality. Patient and study modules come from the source series (highdicom copies them from the
+the algorithm's name, version and sha256), one for basal-ganglia hemorrhage with the patient-side
+laterality, and one for the input check (out-of-distribution distance and verdict) when the scorer gives it. Patient and study modules come from the source series (highdicom copies them from the
 evidence), every source instance is listed as evidence and in the image library, and the
 "research use, not for clinical use" statement is in the series description and a comment item.
 
@@ -37,6 +37,7 @@ FLAG = Code("FLAG", SCHEME, "Flagged by the model at its threshold")
 BG = Code("BGH", SCHEME, "Basal-ganglia hemorrhage")
 LATERALITY = Code("LAT", SCHEME, "Laterality (patient side)")
 OOD = Code("OOD", SCHEME, "Input outside the training distribution")
+OOD_DISTANCE = Code("OODD", SCHEME, "Distance to training data (1 = 99th pct of validation)")
 UNITLESS = Code("1", "UCUM", "no units")
 CT_HEAD = Code("24725-4", "LN", "CT Head")
 COMMENT = Code("121106", "DCM", "Comment")
@@ -59,10 +60,10 @@ def _algorithm(models: Sequence[dict], names: Sequence[str]):
     return AlgorithmIdentification(name=head["name"], version=str(head["version"]), parameters=params)
 
 
-def _group(tracking: str, finding: Code, prob: float, thr: float, flagged: bool, algorithm, extra=()):
+def _group(tracking: str, finding: Code, prob: float, thr: float, flagged: bool, algorithm, extra=(), name: Code = PROBABILITY):
     from highdicom.sr import Measurement, MeasurementsAndQualitativeEvaluations, QualitativeEvaluation, TrackingIdentifier
 
-    meas = [Measurement(name=PROBABILITY, value=round(float(prob), 6), unit=UNITLESS, algorithm_id=algorithm),
+    meas = [Measurement(name=name, value=round(float(prob), 6), unit=UNITLESS, algorithm_id=algorithm),
             Measurement(name=THRESHOLD, value=float(thr), unit=UNITLESS)]
     quals = [QualitativeEvaluation(FLAG, codes.SCT.Present if flagged else codes.SCT.Absent), *extra]
     return MeasurementsAndQualitativeEvaluations(
@@ -101,10 +102,12 @@ def build_sr(findings: Findings, sources: Sequence[Dataset], series_number: int 
     groups = [_group(f"ICH {lab}", label_code(lab), findings.probs[lab], findings.thresholds[lab], lab in findings.flagged,
                      ich_alg) for lab in findings.labels]
     bg_extra = [QualitativeEvaluation(LATERALITY, SIDE.get(findings.bg_side, SIDE["unverified"]))]
-    if findings.ood is not None:
-        bg_extra.append(QualitativeEvaluation(OOD, Code("OODV", SCHEME, ood_text(findings.ood)[:64])))
     groups.append(_group("BG laterality", BG, findings.bg_p_hemorrhage, findings.bg_threshold,
                          findings.bg_side in ("left", "right"), _algorithm(findings.models, ("bg_laterality",)), bg_extra))
+    if findings.ood is not None:  # the input check: distance of the slices to the training data
+        o = findings.ood
+        groups.append(_group("Input check", OOD, o["score"], o["threshold"], not o["in_distribution"],
+                             _algorithm(findings.models, ("ich_ood",)), name=OOD_DISTANCE))
     report = MeasurementReport(observation_context=context, procedure_reported=CT_HEAD, imaging_measurements=groups,
                                referenced_images=list(sources))
     _add_comment(report, INTENDED_USE + f" OOD check: {ood_text(findings.ood)}.")

@@ -67,6 +67,16 @@ def test_sr_reads_back_with_one_finding_per_label(demo_sr):
     (bg,) = [g for g in groups if g.tracking_identifier == "BG laterality"]
     lat = [q for q in bg.get_qualitative_evaluations() if q.name.meaning.startswith("Laterality")]
     assert len(lat) == 1 and scored["bg"]["side"] in lat[0].value.meaning.lower() + " none unverified"
+    ood = scored["ich"].get("ood")
+    checks = [g for g in groups if g.tracking_identifier == "Input check"]
+    if ood is None:
+        assert checks == []
+    else:  # the out-of-distribution verdict travels with the results
+        (check,) = checks
+        (dist,) = [m for m in check.get_measurements() if m.name.meaning.startswith("Distance to training data")]
+        assert dist.value == pytest.approx(ood["score"], abs=1e-4)
+        (out,) = check.get_qualitative_evaluations()
+        assert out.value.meaning == ("Absent" if ood["in_distribution"] else "Present")
     text = [i.TextValue for i in ds.ContentSequence if i.ValueType == "TEXT"]
     assert any("not for clinical use" in t for t in text)
 
