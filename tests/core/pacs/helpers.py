@@ -62,6 +62,8 @@ def start_listen(home: Path, port: int, *extra: str) -> subprocess.Popen:
     if "listening as" not in line:
         proc.kill()
         raise AssertionError(f"listener did not start: {line!r}; log: {(home / 'listen.log').read_text()[-2000:]}")
+    if "--bind" not in extra:
+        assert f" on 127.0.0.1:{port}" in line, line  # loopback unless told otherwise
     return proc
 
 

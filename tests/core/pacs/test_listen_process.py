@@ -52,6 +52,10 @@ def test_two_series_at_once_land_complete_and_are_triaged_by_score(tmp_path):
             return rows if len(rows) == 2 and all(r["status"] == "scored" for r in rows) else None
 
         rows = wait_for(scored, 180, "both series scored")
+        text = subprocess.run([NEUROREVIEW, "worklist"], capture_output=True, text=True, check=True,
+                              env=dict(os.environ, NEUROREVIEW_HOME=str(home))).stdout.splitlines()
+        assert text[0].split()[:4] == ["received", "patient", "status", "P(any)"] and len(text) == 4
+        assert [line.split()[2] for line in text[1:3]] == [r["patient_id"] for r in rows]  # same order as --json
         # flagged first, then by P(any) (which case comes first is the models' call, not the test's)
         key = [(not r["flagged"], -r["p_any"]) for r in rows]
         assert key == sorted(key)
