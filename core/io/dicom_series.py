@@ -182,6 +182,8 @@ def load_stack(stack: Stack, source: str, modality: str | None = None) -> Volume
                 continue
             kept.append(h)
         headers = kept
+        headers, far = _drop_far_ends(headers, normal)
+        warnings.extend(far)
         flip_rows, flip_cols = geometry.inplane_flips(row_dir, col_dir)
     else:
         headers = sorted(headers, key=lambda h: h.instance)
@@ -247,6 +249,9 @@ def load_stack(stack: Stack, source: str, modality: str | None = None) -> Volume
                 if not (missing and len(missing) == int(np.sum(np.abs(np.diff(geom.d) - med) > 0.05 * med))):
                     warnings.append(LoadWarning(WarningCode.IRREGULAR_SPACING,
                         f"slice spacing varies ({', '.join(f'{g:g}' for g in gaps[:8])} mm): resampled to {med:.2f} mm", source))
+                big = volume_size_check((int((geom.d[-1] - geom.d[0]) / med) + 1, *stack_arr.shape[1:]), source)
+                if big:
+                    warnings.append(big)
                 stack_arr, _ = geometry.resample_z(stack_arr, geom.d, med)
             dz = med
         aff = geometry.LPS_TO_RAS @ geometry.lps_affine(geom, dz)
@@ -264,6 +269,28 @@ def load_stack(stack: Stack, source: str, modality: str | None = None) -> Volume
     )
     win = Window(width=window[0], level=window[1]) if window else None
     return Volume(voxels=voxels, affine=aff, modality=modality, ids=ids, warnings=tuple(warnings), window=win)
+
+
+FAR_GAP_MM = 100.0  # an end slice farther than this (and 20 usual gaps) from the next is not part of the stack
+
+
+def _drop_far_ends(headers: list[DicomHeader], normal: np.ndarray) -> tuple[list[DicomHeader], list[LoadWarning]]:
+    """Leave out end slices whose position is far from the rest (a corrupt position would otherwise
+    stretch the resampled volume over metres of empty slices)."""
+    warnings: list[LoadWarning] = []
+    while len(headers) >= 3:
+        d = np.array([float(h.position @ normal) for h in headers])
+        gaps = np.diff(d)
+        limit = max(FAR_GAP_MM, 20 * float(np.median(gaps)))
+        if gaps[0] > limit:
+            far, headers = headers[0], headers[1:]
+        elif gaps[-1] > limit:
+            far, headers = headers[-1], headers[:-1]
+        else:
+            break
+        warnings.append(LoadWarning(WarningCode.INVALID_TAG, f"ImagePositionPatient {np.round(far.position, 1).tolist()} lies far "
+                                    f"from the rest of the series (gap over {limit:.0f} mm): slice left out", far.path))
+    return headers, warnings
 
 
 def _compressed(h: DicomHeader) -> bool:

@@ -94,7 +94,7 @@ class _Collect(logging.Handler):
         self.sink.append(record.getMessage())
 
 
-_LOGGERS = ("pydicom", "nibabel")
+_LOGGERS = ("pydicom", "nibabel", "nibabel.global")  # nibabel.global has its own stderr handler
 
 
 @contextmanager
@@ -105,7 +105,9 @@ def captured_library_warnings(sink: list[str]) -> Iterator[list[str]]:
     saved = []
     for name in _LOGGERS:
         lg = logging.getLogger(name)
-        saved.append((lg, lg.propagate))
+        saved.append((lg, lg.propagate, list(lg.handlers)))
+        for h in list(lg.handlers):
+            lg.removeHandler(h)
         lg.addHandler(handler)
         lg.propagate = False
     try:
@@ -114,8 +116,10 @@ def captured_library_warnings(sink: list[str]) -> Iterator[list[str]]:
             yield sink
         sink.extend(str(w.message) for w in rec)
     finally:
-        for lg, prop in saved:
+        for lg, prop, handlers in saved:
             lg.removeHandler(handler)
+            for h in handlers:
+                lg.addHandler(h)
             lg.propagate = prop
 
 

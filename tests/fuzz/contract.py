@@ -5,7 +5,9 @@ from __future__ import annotations
 import io
 import json
 import math
+import os
 import signal
+import tempfile
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 
@@ -34,13 +36,21 @@ def run_cli(argv: list[str], seconds: int = HANG_SECONDS) -> Run:
     out, err = io.StringIO(), io.StringIO()
     old = signal.signal(signal.SIGALRM, on_alarm)
     signal.alarm(seconds)
+    native = tempfile.TemporaryFile()
+    saved = os.dup(2)
+    os.dup2(native.fileno(), 2)  # also what bypasses sys.stderr (handlers bound at import, C and Rust code)
     try:
         with redirect_stdout(out), redirect_stderr(err):
             rc = cli_main(argv)
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, old)
-    return Run(argv[0], rc, out.getvalue(), err.getvalue())
+        os.dup2(saved, 2)
+        os.close(saved)
+    native.seek(0)
+    leaked = native.read().decode("utf-8", "replace")
+    native.close()
+    return Run(argv[0], rc, out.getvalue(), err.getvalue() + leaked)
 
 
 def contract_problems(case: Case, run: Run) -> list[str]:

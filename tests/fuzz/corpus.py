@@ -106,7 +106,7 @@ TAG_KINDS = {
     "PixelSpacing": (["0\\0", "-0.5\\-0.5", "1e-30\\1e-30", "1e30\\1e30", "nan\\1", "1", "abc\\def"], "geometry"),
     "ImageOrientationPatient": (["0\\0\\0\\0\\0\\0", "1\\0\\0\\0\\1", "1\\0\\0\\0.5\\0.866\\0", "1\\0\\0\\1\\0\\0", "nan\\0\\0\\0\\1\\0",
                                  "1\\0\\0\\0\\0.9\\0", "-1\\0\\0\\0\\1\\0"], "geometry"),
-    "ImagePositionPatient": (["0\\0", "nan\\0\\0", "0\\0\\1e300", "", "inf\\inf\\inf"], "geometry"),
+    "ImagePositionPatient": (["0\\0", "nan\\0\\0", "0\\0\\1e300", "", "inf\\inf\\inf", "0\\0\\90000"], "geometry"),
     "GantryDetectorTilt": (["abc", "nan", "1e300"], "any"),
     "Rows": ([0, 65535, SIZE // 2, SIZE * 2], "error"),
     "Columns": ([0, 65535, SIZE // 2], "error"),
