@@ -276,8 +276,10 @@ class QCWindow(QMainWindow):
             return
         rec = self.store.rate(r["path"], verdict, self.reviewer, self.note.text(), sha256=self.sha[i],
                               seconds=time.monotonic() - self._shown_at)
-        self.model.item(srow, REVIEW).setText(verdict)
-        self.model.item(srow, REVIEW).setData(verdict, SORT_ROLE)
+        for prow in range(self.model.rowCount()):  # every row with this content (a copy is the same file)
+            if self.sha[self.model.item(prow, 0).data(Qt.UserRole)] == self.sha[i]:
+                self.model.item(prow, REVIEW).setText(verdict)
+                self.model.item(prow, REVIEW).setData(verdict, SORT_ROLE)
         self.note.clear()
         self.confirm.setText(f"\u2713 saved: {Path(r['path']).name} \u2192 {verdict} ({self.reviewer}, "
                              f"{rec.rated_at:%H:%M:%S} UTC)")
