@@ -132,7 +132,7 @@ class Pools:
         return Sample(hu_to_window8(out), labels, bg, m, "inserted")
 
 
-EPOCH_MIX = {"pos": 2.0, "neg": 700, "mirror": 200, "phantom": 400, "inserted_each": 150, "calcification": 100}
+EPOCH_MIX = {"pos": 2.0, "neg": 600, "mirror": 150, "phantom": 300, "inserted_each": 120, "calcification": 80}
 
 
 def epoch_samples(p: Pools, rng: np.random.Generator, mix: dict = EPOCH_MIX) -> list:
