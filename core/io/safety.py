@@ -37,7 +37,7 @@ def max_volume_bytes() -> int:
         mb = float(os.environ.get("NEUROREVIEW_MAX_VOLUME_MB", DEFAULT_MAX_VOLUME_MB))
     except ValueError:
         mb = DEFAULT_MAX_VOLUME_MB
-    return int(max(mb, 1.0) * 1024 * 1024)
+    return int(max(mb, 0.01) * 1024 * 1024)
 
 
 def volume_size_check(shape: tuple[int, ...], path: str) -> LoadWarning | None:
