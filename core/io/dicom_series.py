@@ -174,15 +174,14 @@ def load_stack(stack: Stack, source: str, modality: str | None = None) -> Volume
         normal = np.cross(row_dir, col_dir)
         normal /= np.linalg.norm(normal)
         headers = sorted(headers, key=lambda h: (float(h.position @ normal), h.instance))
-        kept: list[DicomHeader] = []
-        for h in headers:
-            if kept and abs(float((h.position - kept[-1].position) @ normal)) < DUPLICATE_TOLERANCE_MM:
-                warnings.append(LoadWarning(WarningCode.DUPLICATE_POSITION,
-                                            f"same slice position as {os.path.basename(kept[-1].path)}; left out", h.path))
-                continue
-            kept.append(h)
-        headers = kept
-        headers, far = _drop_far_ends(headers, normal)
+        kept, dupes = _dedupe_positions(headers, normal)
+        if len(kept) == 1 and len({h.sop_uid for h in headers}) >= 3:  # distinct images, one position: positions are wrong
+            geometric = False
+            warnings.append(LoadWarning(WarningCode.INVALID_TAG, f"all {len(headers)} slices share ImagePositionPatient "
+                                        f"{np.round(first.position, 2).tolist()}: positions unusable", headers[0].path))
+    if geometric:
+        warnings.extend(dupes)
+        headers, far = _drop_far_ends(kept, normal)
         warnings.extend(far)
         flip_rows, flip_cols = geometry.inplane_flips(row_dir, col_dir)
     else:
@@ -272,6 +271,19 @@ def load_stack(stack: Stack, source: str, modality: str | None = None) -> Volume
 
 
 FAR_GAP_MM = 100.0  # an end slice farther than this (and 20 usual gaps) from the next is not part of the stack
+
+
+def _dedupe_positions(headers: list[DicomHeader], normal: np.ndarray) -> tuple[list[DicomHeader], list[LoadWarning]]:
+    """Headers sorted along the normal, with slices at an already-seen position left out (and named)."""
+    kept: list[DicomHeader] = []
+    warnings: list[LoadWarning] = []
+    for h in headers:
+        if kept and abs(float((h.position - kept[-1].position) @ normal)) < DUPLICATE_TOLERANCE_MM:
+            warnings.append(LoadWarning(WarningCode.DUPLICATE_POSITION,
+                                        f"same slice position as {os.path.basename(kept[-1].path)}; left out", h.path))
+            continue
+        kept.append(h)
+    return kept, warnings
 
 
 def _drop_far_ends(headers: list[DicomHeader], normal: np.ndarray) -> tuple[list[DicomHeader], list[LoadWarning]]:

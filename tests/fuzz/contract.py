@@ -53,8 +53,9 @@ def run_cli(argv: list[str], seconds: int = HANG_SECONDS) -> Run:
     return Run(argv[0], rc, out.getvalue(), err.getvalue() + leaked)
 
 
-def contract_problems(case: Case, run: Run) -> list[str]:
-    """Everything wrong with one run, in words (empty: the contract holds)."""
+def contract_problems(case: Case, run: Run, loader: bool = True) -> list[str]:
+    """Everything wrong with one run, in words (empty: the contract holds). ``loader=False`` (score):
+    a refusal may be about the volume (too few slices left, not CT) and name the folder, not the file."""
     bad: list[str] = []
     text = run.out + run.err
     if run.rc not in (0, 2):
@@ -65,7 +66,7 @@ def contract_problems(case: Case, run: Run) -> list[str]:
     if run.rc == 2:
         if len(err_lines) != 1 or not err_lines[0].startswith("error: "):
             bad.append(f"exit 2 needs exactly one 'error: ' line on stderr, got {err_lines!r}")
-        elif case.bad and case.expect in ("error", "warn") and case.bad not in err_lines[0]:
+        elif case.bad and case.expect in ("error", "warn") and case.bad not in err_lines[0] and (loader or str(case.target) not in err_lines[0]):
             bad.append(f"error line does not name {case.bad}: {err_lines[0]}")
         elif str(case.target) not in err_lines[0] and "[" not in err_lines[0]:
             bad.append(f"error line names no path: {err_lines[0]}")
@@ -86,7 +87,7 @@ def contract_problems(case: Case, run: Run) -> list[str]:
 
 def score_problems(case: Case, run: Run, baseline_side: str | None) -> list[str]:
     """Score-specific checks: no NaN probability, no side from geometry that does not match the truth."""
-    bad = contract_problems(case, run)
+    bad = contract_problems(case, run, loader=False)
     if run.rc != 0 or bad:
         return bad
     try:
