@@ -17,8 +17,15 @@ from core import __version__
 from core.errors import NeuroReviewError
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage mistakes follow the error contract too: one `error:` line on stderr, exit 2."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"error: {_one_line(message)} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="neuroreview",
         description="Review head CT and brain MRI with local AI (research use only, not for clinical use).",
     )
