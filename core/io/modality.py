@@ -40,7 +40,7 @@ def modality_from_text(text: str) -> str | None:
 
 def looks_like_hu(values: np.ndarray) -> tuple[bool, str]:
     """(CT?, the evidence in words) from the voxel values (any shape, finite values only used)."""
-    flat = values.reshape(-1)
+    flat = values.ravel(order="K")  # no copy for nibabel's Fortran-ordered arrays
     if flat.size > SAMPLE_VOXELS:
         flat = flat[:: flat.size // SAMPLE_VOXELS + 1]
     flat = flat[np.isfinite(flat)]

@@ -25,7 +25,6 @@ from core.volume import LoadWarning, SeriesIds, Volume, WarningCode
 
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
 HEADER_BYTES = 540  # NIfTI-2; NIfTI-1 uses the first 348
-CHUNK = 16 * 1024 * 1024
 
 
 def is_nifti(path: str | Path) -> bool:
@@ -35,26 +34,24 @@ def is_nifti(path: str | Path) -> bool:
 
 def _gunzip_checked(name: str, compressed: bytes, limit: int) -> bytes:
     """Decompress every gzip member, verifying each trailer's CRC-32 and length (zlib does, with wbits 16+)."""
-    out = bytearray()
+    parts: list[bytes] = []
+    total = 0
     data = compressed
     while data:
         d = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        pos = 0
-        while not d.eof:
-            piece = d.unconsumed_tail or data[pos:pos + CHUNK]
-            if not d.unconsumed_tail:
-                pos += len(piece)
-            if not piece:
-                raise LoadError("truncated gzip NIfTI: the compressed stream ends before its trailer (CRC) was read", name, code="truncated-file")
-            out += d.decompress(piece, max(limit - len(out), 1))
-            if len(out) >= limit and not d.eof:
-                raise LoadError(f"gzip NIfTI expands beyond {limit / 2**30:.1f} GiB (the volume limit)", name, code="too-large")
+        part = d.decompress(data, max(limit - total, 1))
+        if d.unconsumed_tail:
+            raise LoadError(f"gzip NIfTI expands beyond {limit / 2**30:.1f} GiB (the volume limit)", name, code="too-large")
+        if not d.eof:
+            raise LoadError("truncated gzip NIfTI: the compressed stream ends before its trailer (CRC) was read", name, code="truncated-file")
+        parts.append(part)
+        total += len(part)
         data = d.unused_data
         if data and not data.startswith(b"\x1f\x8b"):
             if data.strip(b"\0"):
                 raise LoadError("trailing bytes after the gzip stream (corrupt file)", name, code="corrupt-file")
             break
-    return bytes(out)
+    return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 def _read_bytes(name: str) -> tuple[bytes, bool]:
