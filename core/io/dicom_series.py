@@ -270,6 +270,7 @@ def load_stack(stack: Stack, source: str, modality: str | None = None) -> Volume
     return Volume(voxels=voxels, affine=aff, modality=modality, ids=ids, warnings=tuple(warnings), window=win)
 
 
+MAX_TAG_WARNINGS = 30
 FAR_GAP_MM = 100.0  # an end slice farther than this (and 20 usual gaps) from the next is not part of the stack
 
 
@@ -326,12 +327,15 @@ def _usable_geometry(headers: list[DicomHeader], source: str) -> tuple[list[Dico
     for h in used:
         for why in h.problems:
             warnings.append(LoadWarning(WarningCode.INVALID_TAG, why, h.path))
+    if len(warnings) > MAX_TAG_WARNINGS:  # one per file would drown the rest: the first ones, and a count
+        more = len(warnings) - MAX_TAG_WARNINGS
+        warnings = warnings[:MAX_TAG_WARNINGS] + [LoadWarning(WarningCode.INVALID_TAG, f"... and {more} more invalid-tag warnings", source)]
     mirrored = [h for h in used if h.mirrored_spacing]
     if mirrored:
-        warnings.append(LoadWarning(WarningCode.GEOMETRY_UNVERIFIED,
-                                    f"negative PixelSpacing in {len(mirrored)} file(s) (made positive): the image may be "
-                                    "mirrored, left/right not verified", mirrored[0].path))
-    return used, len(geo) == len(used), warnings[:50]
+        warnings.insert(0, LoadWarning(WarningCode.GEOMETRY_UNVERIFIED,
+                                       f"negative PixelSpacing in {len(mirrored)} file(s) (made positive): the image may be "
+                                       "mirrored, left/right not verified", mirrored[0].path))
+    return used, len(geo) == len(used), warnings
 
 
 def _collapse(warnings: list[LoadWarning]) -> list[LoadWarning]:
