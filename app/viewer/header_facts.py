@@ -144,7 +144,10 @@ def series_facts(volume: Volume) -> dict[str, str]:
         facts["birth_date"] = _fmt_date(g("PatientBirthDate"))
         facts["study_date"] = _fmt_date(g("StudyDate"))
         facts["series_description"] = g("SeriesDescription") or facts["series_description"]
-        facts["slice_thickness"] = _thicknesses(volume, ds)
+        try:
+            facts["slice_thickness"] = _thicknesses(volume, ds)
+        except Exception:  # a file went away since loading: the first file's value stands
+            facts["slice_thickness"] = _num(getattr(ds, "SliceThickness", None), "mm")
         facts["kvp"] = _num(getattr(ds, "KVP", None), "kVp")
         kernel = getattr(ds, "ConvolutionKernel", "")
         facts["kernel"] = "\\".join(kernel) if isinstance(kernel, (list, tuple)) or type(kernel).__name__ == "MultiValue" else str(kernel or "")

@@ -92,6 +92,7 @@ class Pane3D(QWidget):
 class ViewerWindow(QMainWindow):
     volumeLoaded = Signal()
     loadFailed = Signal(str)
+    _facts_ready = Signal(object, object)  # volume, header facts (from a worker thread)
     firstPainted = Signal(float)
 
     def __init__(self, state: ViewerState | None = None, settings: ViewerSettings | None = None,
@@ -152,6 +153,7 @@ class ViewerWindow(QMainWindow):
         self._annotation_db = annotation_db or self.settings.path.parent / "viewer.sqlite"
         self._annotation_store = None  # created after the first image (SQLAlchemy is slow to import)
         self.state.annotationsChanged.connect(self._store_annotations)
+        self._facts_ready.connect(self._on_facts)
         self.state.set_corner(anonymised=self.settings.anonymised, fields=self.settings.corner_fields)
 
         self.loader = BackgroundLoader(self)
@@ -398,8 +400,9 @@ class ViewerWindow(QMainWindow):
             self._annotation_store = AnnotationStore(self._annotation_db)
         return self._annotation_store
 
-    def finish_loading(self) -> None:
-        """The slower parts of showing a series: its stored measurements and the header facts of the corner text."""
+    def finish_loading(self, wait: bool = True) -> None:
+        """The slower parts of showing a series: its stored measurements and the header facts of the corner text
+        (read in a thread unless `wait`: a long series' headers must not stall the GUI)."""
         vol = self.state.volume
         if vol is None:
             return
@@ -412,7 +415,23 @@ class ViewerWindow(QMainWindow):
             self.statusBar().showMessage(f"saved measurements not available: {type(exc).__name__}: {exc}", 10000)
         self._stored_for = vol  # from now on, changes of this volume's list are written through
         self.state.set_annotations(saved + [a for a in self.state.annotations if a.id not in {s.id for s in saved}])
-        self.state.set_facts(series_facts(vol))
+        if wait:
+            self.state.set_facts(series_facts(vol))
+            return
+        import threading
+
+        def work() -> None:
+            facts = series_facts(vol)
+            try:
+                self._facts_ready.emit(vol, facts)
+            except RuntimeError:  # the window closed meanwhile
+                pass
+
+        threading.Thread(target=work, name="neuroreview-facts", daemon=True).start()
+
+    def _on_facts(self, vol, facts: dict) -> None:
+        if vol is self.state.volume:  # not a series the user has already left
+            self.state.set_facts(facts)
 
     def _store_annotations(self) -> None:
         """Every change is written at once, so closing (or a crash) loses nothing."""
@@ -573,7 +592,7 @@ class ViewerWindow(QMainWindow):
         self.current_path = path or volume.ids.source or None
         self.state.set_volume(volume)
         if self.first_paint_s is not None:  # else after the first image (keeps pydicom and SQLAlchemy off the start path)
-            self.finish_loading()
+            self.finish_loading(wait=False)
         if self.current_path:
             self.settings.add_recent(self.current_path)
             self._rebuild_recent()
@@ -619,7 +638,7 @@ class ViewerWindow(QMainWindow):
     def _after_first_paint(self) -> None:
         """What may be slow to import comes after the first image: header facts and measurements, the AI
         panels, then VTK."""
-        self.finish_loading()
+        self.finish_loading(wait=False)
         self.ensure_panels()
         if self.layout_name == "2x2" and self.want_3d:
             self.pane3d.ensure()
