@@ -313,3 +313,19 @@ def test_roi_on_the_real_tilted_ge_ct(make_viewer, qtbot, shared_data):
     assert 15 < a.stats["mean"] < 60 and a.stats["area_mm2"] > 50
     tl = win.views["axial"].labels["tl"].text()
     assert f"Image {z + 1} of {vol.shape[0]}" in tl
+
+
+def test_secondary_capture_of_a_nifti_view_gets_its_own_study(tmp_path):
+    """No DICOM source (NIfTI): the patient and study modules are empty type-2 values and a new study UID."""
+    from app.viewer.secondary_capture import write_secondary_capture
+
+    rgb = np.zeros((40, 60, 3), dtype=np.uint8)
+    rgb[10:20, 5:50] = (255, 128, 0)
+    path = write_secondary_capture(tmp_path / "n.dcm", rgb, None, "axial view of a NIfTI")
+    ds = pydicom.dcmread(path)
+    np.testing.assert_array_equal(ds.pixel_array, rgb)
+    assert ds.StudyInstanceUID and ds.PatientName == "" and ds.Modality == "OT"
+    if shutil.which("dciodvfy") is None:
+        pytest.skip("dciodvfy (Debian dicom3tools) is not installed")
+    res = subprocess.run(["dciodvfy", str(path)], capture_output=True, text=True, timeout=60)
+    assert "Error" not in res.stdout + res.stderr, res.stdout + res.stderr
