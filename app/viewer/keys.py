@@ -104,7 +104,7 @@ MOUSE: tuple[tuple[str, str], ...] = (
     ("M, then Left drag", "Ruler in mm"),
     ("E / D, then Left drag", "Ellipse / freehand ROI with statistics"),
     ("K, then three Left clicks", "Angle in degrees"),
-    ("Click a series in the browser, or drag it into a view", "Open that series"),
+    ("Click a series in the browser, or drag it into a view", "Open that series (Up/Down in the browser too)"),
     ("Double click", "Make the view active; in 2x2, show it alone (1x1)"),
     ("Drop a file or folder", "Open it"),
 )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 
 import numpy as np
-from PySide6.QtCore import QMimeData, QObject, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QMimeData, QObject, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QIcon, QImage, QPixmap
 from PySide6.QtWidgets import QAbstractItemView, QLabel, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
 
@@ -76,6 +76,12 @@ class SeriesBrowser(QWidget):
         self.list.setWordWrap(True)
         self.list.itemClicked.connect(lambda _it: self.open_row(self.list.currentRow()))
         self.list.itemActivated.connect(lambda _it: self.open_row(self.list.currentRow()))
+        # Up/Down in the focused list move through the series and open the one you stop on
+        self._arrow_open = QTimer(self)
+        self._arrow_open.setSingleShot(True)
+        self._arrow_open.setInterval(250)
+        self._arrow_open.timeout.connect(lambda: self.open_row(self.list.currentRow()))
+        self.list.arrowMoved.connect(self._arrow_open.start)
         self.header = QLabel("No study open.")
         self.header.setWordWrap(True)
         lay = QVBoxLayout(self)
@@ -171,7 +177,22 @@ class SeriesBrowser(QWidget):
 
 
 class _DragList(QListWidget):
-    """Drags carry the series (path and UID) to the viewer, which opens it on drop."""
+    """Drags carry the series (path and UID) to the viewer, which opens it on drop. With the focus, Up and
+    Down belong to the list (not the window's slice keys)."""
+
+    arrowMoved = Signal()
+
+    def event(self, ev):  # noqa: D102
+        if ev.type() == QEvent.ShortcutOverride and ev.key() in (Qt.Key_Up, Qt.Key_Down):
+            ev.accept()
+            return True
+        return super().event(ev)
+
+    def keyPressEvent(self, ev):  # noqa: N802
+        row = self.currentRow()
+        super().keyPressEvent(ev)
+        if ev.key() in (Qt.Key_Up, Qt.Key_Down) and self.currentRow() != row:
+            self.arrowMoved.emit()
 
     def mimeData(self, items):  # noqa: N802
         md = QMimeData()

@@ -38,6 +38,17 @@ def test_browser_lists_a_two_series_study_with_thumbnails(viewer, qtbot, tmp_pat
         QTest.keyClick(viewer, Qt.Key_Down, Qt.ControlModifier)
     second = viewer.state.volume.ids.series_uid
     assert second != first and br.list.currentRow() == 1
+    # with the focus in the list, Up moves to the previous series and opens it (not a slice step)
+    br.list.setFocus()
+    qtbot.waitUntil(br.list.hasFocus, timeout=2000)
+    with qtbot.waitSignal(viewer.volumeLoaded, timeout=60000):
+        QTest.keyClick(br.list, Qt.Key_Up)
+    assert viewer.state.volume.ids.series_uid == first and br.list.currentRow() == 0
+    viewer.activateWindow()
+    br.list.setFocus()
+    with qtbot.waitSignal(viewer.volumeLoaded, timeout=60000):
+        QTest.keyClick(br.list, Qt.Key_Down)
+    assert viewer.state.volume.ids.series_uid == second
     # a window change re-renders the thumbnails in the new window
     before = icon_grey(br.list.item(0)).copy()
     QTest.keyClick(viewer, Qt.Key_4)  # bone
