@@ -11,8 +11,10 @@ from PySide6.QtWidgets import QApplication
 from app.study.window import ReadingWindow
 from app.viewer.keys import READ_ROW_KEYS, READ_SCORE_KEYS, READING_SHORTCUTS
 from core.study import StudyStore
-from tests.app.study.test_reading_window import LABELS, outputs, store  # noqa: F401 (fixtures)
+from core.paths import demo_dir, phantom_ct_dir
 from tests.app.viewer.qt_helpers import show_active
+
+LABELS = ("any", "intraventricular", "subdural")
 
 pytestmark = pytest.mark.gui
 
@@ -28,6 +30,17 @@ class MouseCounter(QObject):
         if ev.type() in (QEvent.MouseButtonPress, QEvent.MouseButtonDblClick):
             self.presses += 1
         return False
+
+
+@pytest.fixture
+def store(tmp_path):
+    """An unaided-only study of two bundled CT series (no model outputs needed)."""
+    s = StudyStore(str(tmp_path / "study.sqlite"))
+    s.create_study("demo", LABELS, arms=("unaided",))
+    s.add_cases("demo", [str(phantom_ct_dir()), str(demo_dir() / "ct" / "normal")])
+    s.add_readers("demo", ["ann", "bob"])
+    yield s
+    s.close()
 
 
 def key(letter_or_key, modifier=Qt.NoModifier) -> None:
@@ -64,8 +77,8 @@ def test_keyboard_only_unaided_read_is_saved(qtbot, store):
         assert (a["any"].present, a["any"].confidence) == (True, 4)
         assert (a["intraventricular"].present, a["intraventricular"].confidence) == (False, 2)
         assert (a["subdural"].present, a["subdural"].confidence) == (True, 5)
-        key(Qt.Key_Return)  # Enter again goes on (to the aided step of this case)
-        assert win.aided is not None and not win.saved
+        key(Qt.Key_Return)  # Enter again goes on to the next case
+        assert win.case.case_id != case and win.unaided is not None and not win.saved
         assert counter.presses == 0
     finally:
         QApplication.instance().removeEventFilter(counter)
@@ -94,3 +107,31 @@ def test_f1_lists_the_reading_keys(qtbot, store):
     texts = [sheet.table.item(i, 2).text() for i in range(sheet.table.rowCount())]
     assert any("Present" in t for t in texts) and any("Confidence 1" in t for t in texts)
     assert READ_SCORE_KEYS == "ZXCVB"
+
+
+def test_aided_step_agree_and_confidence_on_keys(qtbot, tmp_path):
+    """In the aided step P/A are agree/disagree and Z-B the final answer's confidence (ratings need the mouse)."""
+    s = StudyStore(str(tmp_path / "aided.sqlite"))
+    s.create_study("demo", LABELS, arms=("unaided", "aided"))
+    (cid,) = s.add_cases("demo", [str(phantom_ct_dir())])
+    s.add_readers("demo", ["ann"])
+    # stored model output for the test case (the aided step shows whatever the store holds)
+    s.add_model_outputs("demo", cid, {"any": 0.9, "intraventricular": 0.2, "subdural": 0.7}, 0.5, "ich_cnn", "test",
+                        "0" * 64, "CPU")
+    try:
+        win = ReadingWindow(s, "demo", "ann", compute_maps=False)
+        qtbot.addWidget(win)
+        show_active(qtbot, win)
+        for row, answer, score in (("q", "p", "c"), ("w", "a", "c"), ("e", "p", "c")):
+            for k in (row, answer, score):
+                key(k)
+        key(Qt.Key_Return)
+        key(Qt.Key_Return)
+        assert win.aided is not None
+        key("w")
+        key("a")  # disagree with "intraventricular absent": the final answer becomes present
+        key("b")
+        rows = win.aided
+        assert rows.disagree_btn["intraventricular"].isChecked() and rows.score["intraventricular"].value() == 5
+    finally:
+        s.close()
