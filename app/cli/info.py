@@ -12,7 +12,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("info", help="list the series in a DICOM folder/file or a NIfTI file, with warnings")
     p.add_argument("path", nargs="?", default=None, help="file or folder (default: the bundled demo CT)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.add_argument("--headers-only", action="store_true", help="do not read pixels (faster; no resampling warnings)")
+    p.add_argument("--headers-only", action="store_true", help="do not read pixels (faster; tilt and spacing warnings predicted from the headers)")
     add_modality_argument(p)
     p.set_defaults(func=run)
 
