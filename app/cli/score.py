@@ -19,11 +19,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def card_thresholds(scorer) -> dict[str, float]:
-    """Series flags at the BiLSTM card's thresholds (0.5 where the card names none)."""
-    return {k: float(v) for k, v in scorer.model("ich_bilstm").card.thresholds.items()}
-
-
 def run(args: argparse.Namespace) -> int:
     from core.errors import InputError
     from core.io import load
@@ -51,26 +46,48 @@ def run(args: argparse.Namespace) -> int:
         from core.pacs.results import write_sr
 
         print(f"wrote DICOM SR {write_sr(vol, ich, bg, scorer, args.sr)[0]}", file=sys.stderr)
+    ood = ich.ood  # one verdict for the volume, shared by both models
     if args.json:
         print(json.dumps({"path": path, "series_uid": vol.ids.series_uid, "slices": vol.shape[0],
                           "warnings": [w.to_dict() for w in vol.warnings], "ich": ich.to_dict(), "bg": bg.to_dict(),
+                          "in_distribution": bool(ood.in_distribution),
+                          "ood": {"score": float(ood.score), "threshold": float(ood.threshold), "reason": ood.reason},
                           "load_s": t_load, "total_s": total,
                           "intended_use": "research only, not for clinical use"}, indent=2))
         return 0
+    print_text(path, vol, ich, bg)
+    print(f"time: load {t_load:.2f} s, total {total:.2f} s")
+    return 0
+
+
+def ood_line(ood) -> str:
+    """The scorer's verdict as one line that starts with "outside the model's training data: not scored"."""
+    from core.tasks.ct import OUTSIDE
+
+    reason = ood.reason if ood.reason.startswith(OUTSIDE) else f"{OUTSIDE} ({ood.reason})"
+    return f"{reason}; OOD score {ood.score:.3g} > threshold {ood.threshold:.3g}"
+
+
+def print_text(path: str, vol, ich, bg) -> None:
+    """The human-readable report. Flags are the scorer's (`ICHResult.flagged()`: card thresholds); outside the
+    training distribution it names no finding at all."""
     print(f"{path}: {vol.shape[0]} slices, spacing {vol.spacing[0]:.2g} mm  (research use only, not for clinical use)")
     for w in vol.warnings:
         print(f"  warning {w}")
-    m = ich.models[0]
-    thr = card_thresholds(scorer)
-    print(f"intracranial hemorrhage ({m.name} {m.version} + {ich.models[1].name}, {m.device}: {m.provider})")
+    m, ood = ich.models[0], ich.ood
+    if not ood.in_distribution:
+        print(ood_line(ood))
+        print(f"  models {m.name} {m.version} + {ich.models[1].name}, {bg.model.name} {bg.model.version}: no finding is "
+              "reported for this series (--json has the raw probabilities)")
+        return
+    print(f"intracranial hemorrhage ({m.name} {m.version} + {ich.models[1].name}, {m.device}: {m.provider}); "
+          f"in the training distribution (OOD score {ood.score:.3g} <= {ood.threshold:.3g})")
+    flagged = ich.flagged()
     for lab in ich.labels:
         p = ich.series_probs[lab]
         top = int(ich.slice_probs[:, ich.labels.index(lab)].argmax())
-        flag = "POSITIVE" if p >= thr.get(lab, 0.5) else ""
-        print(f"  {lab:<18} {p:6.3f}  (most likely slice {top + 1}) {flag}")
+        print(f"  {lab:<18} {p:6.3f}  (most likely slice {top + 1}) {'POSITIVE' if flagged[lab] else ''}")
     print(f"basal-ganglia hemorrhage ({bg.model.name} {bg.model.version}, {bg.model.device}): "
           f"P(hemorrhage) {bg.p_hemorrhage:.3f}, " + (
               "side not reported: the loader could not verify left/right (see the geometry-unverified warning)" if bg.side == "unverified"
               else f"side {bg.side} (left {bg.series_probs['left']:.3f}, right {bg.series_probs['right']:.3f})"))
-    print(f"time: load {t_load:.2f} s, total {total:.2f} s")
-    return 0

@@ -28,12 +28,15 @@ LABEL_TEXT = {"any": "Any hemorrhage", "epidural": "Epidural", "intraparenchymal
               "bg_left": "Basal ganglia, left", "bg_right": "Basal ganglia, right",
               "face": "Face kept", "brain_loss": "Brain lost"}
 # distinguishable on a dark plot; one per ICH label, then BG
+MR_ROWS = ("face", "brain_loss")  # the skull-strip QC has no OOD guard of its own: never greyed by the CT verdict
 LABEL_COLOURS = {"any": "#e8e8e8", "epidural": "#4dabf7", "intraparenchymal": "#ffa94d", "intraventricular": "#69db7c",
                  "subarachnoid": "#da77f2", "subdural": "#ff6b6b", "bg": "#ffd43b"}
 PANEL_MIN_WIDTH = 340  # px: the bars, flags and chart stay legible
 P_ROLE = Qt.UserRole + 1
 THR_ROLE = Qt.UserRole + 2
 LABEL_ROLE = Qt.UserRole + 3
+GREY_ROLE = Qt.UserRole + 4  # the row's score is shown for reference only (input outside the training data)
+OOD_TEXT = "Outside the model's training data: not scored"
 
 _CACHES: "weakref.WeakKeyDictionary[Any, OverlayCache]" = weakref.WeakKeyDictionary()
 
@@ -68,6 +71,41 @@ def _swatch(colour: str) -> QIcon:
     return QIcon(pm)
 
 
+def ct_ood(ich: Any, bg: Any) -> Any:
+    """The CT models' out-of-distribution verdict for the volume (one object shared by both results), or None."""
+    for res in (ich, bg):
+        if res is not None:
+            return res.ood
+    return None
+
+
+def ood_message(ood: Any) -> str:
+    """The verdict's reason, always starting with "Outside the model's training data: not scored"."""
+    reason = ood.reason
+    if reason.lower().startswith(OOD_TEXT.lower()):
+        reason = reason[len(OOD_TEXT):].lstrip(" :")
+    if not reason:
+        return OOD_TEXT
+    return f"{OOD_TEXT} {reason}" if reason.startswith("(") else f"{OOD_TEXT}: {reason}"
+
+
+def laterality_summary(bg: Any, thresholds: dict[str, float], scored: bool) -> str:
+    """The basal-ganglia line, derived from the same flags as the bg_left / bg_right rows so the two never disagree:
+    a side is named (in red) only when its row is flagged."""
+    if not scored:
+        return "Basal-ganglia hemorrhage: <span style='color:#9aa0a6'>not scored</span> (input outside the model's training data)"
+    flagged = [side for lab, side in BG_LABELS.items()
+               if thresholds.get(lab) is not None and bg.series_probs[side] >= thresholds[lab]]
+    if flagged:
+        text = " and ".join(f"<b style='color:#ff6b6b'>{side.upper()}</b>" for side in flagged)
+        if bg.side == "unverified":
+            text += " (side unverified: the loader could not verify the geometry)"
+    else:
+        text = "no side flagged"
+    return (f"Basal-ganglia hemorrhage: {text} (P hemorrhage {bg.p_hemorrhage:.3f}; "
+            f"left {bg.series_probs['left']:.3f}, right {bg.series_probs['right']:.3f}; patient sides)")
+
+
 class StripChart(pg.GraphicsLayoutWidget):
     """pyqtgraph's canvas with a modest preferred size (its default 600x480 made the panel's scroll
     page, sized by height-for-width, taller than any dock)."""
@@ -90,14 +128,15 @@ class ProbabilityBar(QStyledItemDelegate):
         painter.setPen(Qt.NoPen)
         painter.setBrush(QColor(60, 60, 60))
         painter.drawRect(r)
-        flagged = thr is not None and p >= thr
-        painter.setBrush(QColor("#e03131") if flagged else QColor("#4c6ef5"))
+        grey = bool(index.data(GREY_ROLE))
+        flagged = not grey and thr is not None and p >= thr
+        painter.setBrush(QColor("#6b6b6b") if grey else QColor("#e03131") if flagged else QColor("#4c6ef5"))
         painter.drawRect(QRectF(r.x(), r.y(), r.width() * float(np.clip(p, 0, 1)), r.height()))
         if thr is not None:
             painter.setPen(QPen(QColor(230, 230, 230), 1))
             x = r.x() + r.width() * thr
             painter.drawLine(int(x), r.top() - 2, int(x), r.bottom() + 2)
-        painter.setPen(option.palette.text().color())
+        painter.setPen(QColor("#8a8a8a") if grey else option.palette.text().color())
         painter.drawText(option.rect.adjusted(0, 0, -4, 0), Qt.AlignRight | Qt.AlignVCenter, f"{p:.3f}")
         painter.restore()
 
@@ -121,6 +160,7 @@ class FindingsPanel(QWidget):
         reg = registry or ModelRegistry()
         self.thresholds = self._card_thresholds(reg)
         self._syncing = False
+        self.scored = True  # False while the shown CT results are outside the models' training data
         self._rows: list[str] = []
         self._curves: dict[str, pg.PlotDataItem] = {}
 
@@ -134,6 +174,11 @@ class FindingsPanel(QWidget):
         self.progress.setValue(0)
         self.status = QLabel("Not scored yet")
         self.status.setWordWrap(True)
+        self.ood_label = QLabel("")
+        self.ood_label.setObjectName("ood")
+        self.ood_label.setWordWrap(True)
+        self.ood_label.setStyleSheet("color: #ffa94d; font-weight: bold;")
+        self.ood_label.hide()
         self.models_label = QLabel("")
         self.models_label.setWordWrap(True)
         self.models_label.setStyleSheet("color: #9aa0a6;")
@@ -183,6 +228,7 @@ class FindingsPanel(QWidget):
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(buttons)
         layout.addWidget(self.status)
+        layout.addWidget(self.ood_label)
         layout.addWidget(self.table)
         layout.addWidget(self.summary)
         layout.addWidget(self.chart, 1)
@@ -230,10 +276,14 @@ class FindingsPanel(QWidget):
         self.table.selectRow(self._rows.index(label))
 
     def row_values(self) -> dict[str, tuple[float, bool]]:
-        """label -> (P shown, flagged) as displayed."""
+        """label -> (P shown, flagged POSITIVE) as displayed."""
         return {self.table.item(i, 1).data(LABEL_ROLE): (float(self.table.item(i, 1).data(P_ROLE)),
-                                                         bool(self.table.item(i, 2).text()))
+                                                         self.table.item(i, 2).text() == "POSITIVE")
                 for i in range(self.table.rowCount())}
+
+    def row_flags(self) -> dict[str, str]:
+        """label -> the flag column's text ('POSITIVE', '', 'not scored')."""
+        return {self.table.item(i, 1).data(LABEL_ROLE): self.table.item(i, 2).text() for i in range(self.table.rowCount())}
 
     # -- runner feedback ------------------------------------------------------------------------
     def _on_started(self) -> None:
@@ -300,6 +350,12 @@ class FindingsPanel(QWidget):
     def refresh(self) -> None:
         """Rebuild rows, summary, chart and model line from the state's findings."""
         st = self.state
+        ood = ct_ood(st.ich, st.bg)
+        self.scored = ood is None or bool(ood.in_distribution)
+        self.ood_label.setVisible(not self.scored)
+        if not self.scored:
+            self.ood_label.setText(f"{ood_message(ood)} (OOD score {ood.score:.3g} > {ood.threshold:.3g}). "
+                                   "The scores below are shown greyed for reference; nothing is flagged.")
         rows: list[tuple[str, float, float | None]] = []
         if st.ich is not None:
             rows += [(lab, st.ich.series_probs[lab], self.thresholds.get(lab)) for lab in st.ich.labels]
@@ -321,11 +377,17 @@ class FindingsPanel(QWidget):
                 bar.setData(P_ROLE, float(p))
                 bar.setData(THR_ROLE, None if thr is None else float(thr))
                 bar.setData(LABEL_ROLE, lab)
-                flagged = thr is not None and p >= thr
-                flag = QTableWidgetItem("POSITIVE" if flagged else "")
+                grey = not self.scored and lab not in MR_ROWS
+                bar.setData(GREY_ROLE, grey)
+                flagged = not grey and thr is not None and p >= thr
+                flag = QTableWidgetItem("not scored" if grey else "POSITIVE" if flagged else "")
                 if flagged:
                     flag.setForeground(QBrush(QColor("#ff6b6b")))
-                flag.setToolTip(f"flag at P >= {thr:.2f} (model card)" if thr is not None else "no threshold in the card")
+                if grey:
+                    for item in (name, flag):
+                        item.setForeground(QBrush(QColor("#8a8a8a")))
+                flag.setToolTip(OOD_TEXT if grey else f"flag at P >= {thr:.2f} (model card)" if thr is not None
+                                else "no threshold in the card")
                 for col, item in enumerate((name, bar, flag)):
                     self.table.setItem(i, col, item)
             self.table.setFixedHeight(self.table.horizontalHeader().sizeHint().height() + self.table.verticalHeader().length()
@@ -342,10 +404,7 @@ class FindingsPanel(QWidget):
         st = self.state
         parts, models = [], []
         if st.bg is not None:
-            side = st.bg.side
-            text = "none" if side == "none" else f"<b style='color:#ff6b6b'>{side.upper()}</b>"
-            parts.append(f"Basal-ganglia hemorrhage: {text} (P hemorrhage {st.bg.p_hemorrhage:.3f}; "
-                         f"left {st.bg.series_probs['left']:.3f}, right {st.bg.series_probs['right']:.3f}; patient sides)")
+            parts.append(laterality_summary(st.bg, self.thresholds, self.scored))
         if st.qc is not None:
             parts.append(f"Skull-strip QC verdict: <b>{st.qc.verdict}</b>")
         self.summary.setText("<br>".join(parts))
@@ -359,7 +418,7 @@ class FindingsPanel(QWidget):
         if models:
             devices = sorted({f"{m.device} ({m.provider})" for m in models})
             self.models_label.setText("Models: " + ", ".join(f"{m.name} {m.version}" for m in models) + " on " + "; ".join(devices)
-                                      + ". Research software trained on generated data, not for clinical use.")
+                                      + ". Research software, not for clinical use (model cards: training data and limits).")
         else:
             self.models_label.setText("")
 
@@ -376,12 +435,16 @@ class FindingsPanel(QWidget):
         z = np.arange(nz)
         if st.ich is not None:
             for j, lab in enumerate(st.ich.labels):
-                self._curves[lab] = self.plot.plot(z, st.ich.slice_probs[:, j], pen=pg.mkPen(LABEL_COLOURS.get(lab, "w"), width=1.5))
+                self._curves[lab] = self.plot.plot(z, st.ich.slice_probs[:, j], pen=pg.mkPen(self._colour(lab), width=1.5))
         if st.bg is not None:
-            self._curves["bg"] = self.plot.plot(z, 1.0 - st.bg.slice_probs[:, 0], pen=pg.mkPen(LABEL_COLOURS["bg"], width=1.5, style=Qt.DashLine))
+            self._curves["bg"] = self.plot.plot(z, 1.0 - st.bg.slice_probs[:, 0], pen=pg.mkPen(self._colour("bg"), width=1.5, style=Qt.DashLine))
         self._fill_legend()
         self.plot.setXRange(-0.5, nz - 0.5, padding=0)
         self._follow_cursor()
+
+    def _colour(self, key: str) -> str:
+        """The label's curve colour; grey for every CT curve when the input is outside the training data."""
+        return LABEL_COLOURS.get(key, "#ffffff") if self.scored else "#6b6b6b"
 
     def legend_entries(self) -> list[str]:
         return [self.legend_grid.itemAt(i).widget().toolTip() for i in range(self.legend_grid.count())]
@@ -399,7 +462,7 @@ class FindingsPanel(QWidget):
             sample = QPixmap(22, 12)
             sample.fill(QColor("#202020"))
             p = QPainter(sample)
-            p.setPen(QPen(QColor(LABEL_COLOURS.get(lab, "#ffffff")), 2.5, Qt.DashLine if lab == "bg" else Qt.SolidLine))
+            p.setPen(QPen(QColor(self._colour(lab)), 2.5, Qt.DashLine if lab == "bg" else Qt.SolidLine))
             p.drawLine(2, 6, 20, 6)
             p.end()
             box = QWidget()
@@ -423,7 +486,7 @@ class FindingsPanel(QWidget):
         for lab, curve in self._curves.items():
             key = "bg" if lab == "bg" else lab
             chosen = label == lab or (lab == "bg" and label in BG_LABELS)
-            curve.setPen(pg.mkPen(LABEL_COLOURS.get(key, "w"), width=3.5 if chosen else 1.5,
+            curve.setPen(pg.mkPen(self._colour(key), width=3.5 if chosen else 1.5,
                                   style=Qt.DashLine if lab == "bg" else Qt.SolidLine))
         self._syncing = True
         try:

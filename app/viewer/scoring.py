@@ -31,7 +31,8 @@ from core.volume import Volume
 
 log = logging.getLogger(__name__)
 
-STAGE_OF_MODEL = {"ich_cnn": "ICH CNN", "ich_bilstm": "BiLSTM", "bg_laterality": "BG laterality", "skullstrip_qc": "skull-strip QC"}
+STAGE_OF_MODEL = {"ich_cnn": "ICH CNN", "ich_ood": "input check", "ich_bilstm": "BiLSTM", "bg_laterality": "BG laterality",
+                  "skullstrip_qc": "skull-strip QC"}
 
 
 class Cancelled(Exception):
@@ -248,8 +249,8 @@ def score_ct(volume: Volume, scorer: WatchedCTScorer, job: Job) -> ScoringOutcom
     """ICH (CNN + BiLSTM) then BG laterality, reporting every model batch."""
     check_ct_series(volume, "head CT scoring")  # refuse before loading anything
     nb = math.ceil(volume.shape[0] / BATCH)
-    names = ("ich_cnn", "ich_bilstm", "bg_laterality")
-    total = len(names) + 1 + nb + 1 + nb
+    names = ("ich_cnn", "ich_ood", "ich_bilstm", "bg_laterality")
+    total = len(names) + 1 + nb + 1 + 1 + nb  # load, slices, CNN batches, OOD, BiLSTM, BG batches
     step = 0
     t_all = time.perf_counter()
     stage_t: dict[str, float] = {}

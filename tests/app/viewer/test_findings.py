@@ -89,7 +89,7 @@ def test_run_from_the_button_populates_the_same_numbers_and_the_ui_keeps_running
 
 
 def test_cancel_leaves_the_state_untouched_and_says_cancelled(qtbot, panel, ct):
-    panel.state.set_volume(ct)
+    panel.state.set_volume(replace(ct, voxels=ct.voxels.copy()))  # a new series: the scorer's CNN cache has not seen it
     after_cancel: list[str] = []
 
     def on_progress(stage: str, done: int, total: int) -> None:
@@ -169,7 +169,7 @@ def test_clicking_a_label_row_shows_its_gradcam(qtbot, panel, ct, direct):
     qtbot.mouseClick(panel.table.viewport(), Qt.LeftButton, pos=rect.center())
     o = panel.state.overlay
     assert o.kind == "gradcam" and o.label == "subdural" and o.visible and o.slices is None
-    assert o.data.shape == ct.shape and (o.vmin, o.vmax) == (0.0, 1.0) and o.data.max() == pytest.approx(1.0, abs=0.01)
+    assert o.data.shape == ct.shape and (o.vmin, o.vmax) == (0.0, 1.0) and 0.0 < o.data.max() <= 1.0  # cut to the intracranial space
     assert o.legend == f"Grad-CAM subdural - ich_cnn {direct[0].models[0].version} (CPU)"
     # set elsewhere (the overlay panel, a key): the row selection follows without re-setting the overlay
     panel.state.set_overlay(label="intraventricular")
@@ -178,6 +178,7 @@ def test_clicking_a_label_row_shows_its_gradcam(qtbot, panel, ct, direct):
 
 
 def test_opening_another_series_during_a_run_cancels_it_and_keeps_the_new_state_clean(qtbot, panel, ct):
+    ct = replace(ct, voxels=ct.voxels.copy())  # a new series: the scorer's CNN cache has not seen it
     panel.state.set_volume(ct)
     other = replace(ct, voxels=ct.voxels.copy())
 

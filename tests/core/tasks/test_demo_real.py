@@ -1,0 +1,75 @@
+"""The real-anatomy demo cases (resources/demo/ct/real_bleed, real_normal): what was inserted and where, the
+headers that say so, the licence beside them, and the bundled models scoring both as their truth."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pydicom
+import pytest
+
+from core.io import load
+from core.paths import demo_ct_dir, demo_dir, demo_normal_ct_dir
+from core.tasks import CTScorer
+
+TRUTH = json.loads((demo_dir() / "labels.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def volumes():
+    return load(demo_ct_dir()), load(demo_normal_ct_dir())
+
+
+def test_the_demo_is_the_real_bleed_case_with_its_licence():
+    assert demo_ct_dir().name == "real_bleed"
+    lic = (demo_dir() / "ct" / "LICENSE-ge-head-ct.txt").read_text()
+    assert "BSD 2-Clause" in lic and "Chris Rorden" in lic
+    assert sum(p.stat().st_size for p in demo_ct_dir().iterdir()) < 5e6  # small enough to bundle
+
+
+def test_headers_say_modified_with_new_uids_and_keep_the_rest():
+    bleed = [pydicom.dcmread(p) for p in sorted(demo_ct_dir().glob("*.dcm"))]
+    normal = [pydicom.dcmread(p) for p in sorted(demo_normal_ct_dir().glob("*.dcm"))]
+    assert len(bleed) == len(normal) == 28
+    assert len({ds.SeriesInstanceUID for ds in bleed}) == 1 and bleed[0].SeriesInstanceUID != normal[0].SeriesInstanceUID
+    assert not {ds.SOPInstanceUID for ds in bleed} & {ds.SOPInstanceUID for ds in normal}
+    for b, n in zip(bleed, normal):
+        assert "GENERATED" in b.SeriesDescription and "RESEARCH ONLY" in b.SeriesDescription
+        assert b.ImageType[0] == "DERIVED" and "not a real finding" in b.DerivationDescription
+        for kw in ("StudyInstanceUID", "ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing", "GantryDetectorTilt",
+                   "RescaleIntercept", "Manufacturer", "InstanceNumber"):
+            assert b.get(kw) == n.get(kw), kw
+
+
+def test_blood_is_inserted_where_the_truth_says_in_the_acute_range(volumes):
+    bleed, normal = volumes
+    truth = TRUTH["ct/real_bleed"]
+    assert bleed.shape == normal.shape and bleed.shape[0] == truth["slices"]
+    changed = np.abs(bleed.voxels - normal.voxels) > 10
+    per_slice = changed.sum(axis=(1, 2))
+    pos = set(truth["positive_slices"]["any"])
+    assert {int(k) for k in np.nonzero(per_slice >= 200)[0]} == pos
+    assert per_slice[[k for k in range(bleed.shape[0]) if k not in pos]].max() < 200
+    core = changed & (np.abs(bleed.voxels - normal.voxels) > 30)  # well inside the blood, not its partial-volume rim
+    assert 55 < np.median(bleed.voxels[core]) < 85 and np.percentile(bleed.voxels[core], 95) < 100
+    # the subdural is on the patient's right: canonical x high = patient right
+    sd = truth["positive_slices"]["subdural"]
+    xs = np.nonzero(changed[sd])[2]
+    assert np.mean(xs > bleed.shape[2] / 2) > 0.7
+
+
+def test_both_demo_cases_score_as_their_truth(volumes):
+    scorer = CTScorer(threads=2)
+    bleed, normal = volumes
+    for vol, key in ((bleed, "ct/real_bleed"), (normal, "ct/real_normal")):
+        ich, bg = scorer.score_ich(vol), scorer.score_bg(vol)
+        thr = scorer.model("ich_bilstm").card.thresholds
+        assert ich.ood.in_distribution, (key, ich.ood.reason)
+        for label in ("any", "subdural"):
+            want = TRUTH[key]["series_labels"][label]
+            assert (ich.series_probs[label] >= float(thr.get(label, 0.5))) == want, (key, label, ich.series_probs[label])
+        assert bg.side == "none", (key, bg.series_probs)
+    # the bleed flagged where it was inserted: the most likely 'any' slice is one with blood
+    ich = scorer.score_ich(bleed)
+    assert int(np.argmax(ich.slice_probs[:, 0])) in TRUTH["ct/real_bleed"]["positive_slices"]["any"]
