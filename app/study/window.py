@@ -28,7 +28,6 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app.study.answers import AidedRows, UnaidedRows
 from app.viewer.keys import READ_PROBABILITIES, READ_ROW_KEYS, READ_SCORE_KEYS
-from core.errors import NeuroReviewError
 from core.study import CaseView, ReaderSession, StudyError, StudyStore
 
 PRESET_KEYS = {Qt.Key_1: "brain", Qt.Key_2: "subdural", Qt.Key_3: "soft_tissue", Qt.Key_4: "bone",

@@ -18,7 +18,6 @@ slab_mm) replaces the single slice. Corner text comes from `app.viewer.corner_te
 
 from __future__ import annotations
 
-import math
 import os
 import sys
 import time

@@ -3,7 +3,6 @@ sequences expandable, or a NIfTI file's header fields. Pixel data is never read.
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog, QLabel, QLineEdit, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
 MAX_VALUE_CHARS = 200

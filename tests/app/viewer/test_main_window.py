@@ -3,13 +3,10 @@ the file and leave the window working, layouts remembered, the F1 sheet, recent 
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
-from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QTimer, QUrl
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication
 
 from app.viewer.keys import SHORTCUTS
 from core.imaging.windows import auto_window

@@ -11,7 +11,7 @@ import subprocess
 import numpy as np
 import pydicom
 import pytest
-from PySide6.QtCore import QPoint, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
