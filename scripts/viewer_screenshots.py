@@ -138,7 +138,7 @@ def main() -> int:
     win.set_volume(vol, str(ge))
     win.finish_loading()
     win.state.set_cursor(z=z)
-    win.oblique_dock.show()
+    win.toggle_oblique()
     win.state.set_oblique(15.0)
     settle(win, 800)
     save(win.grab(), "viewer_oblique.png")

@@ -143,11 +143,10 @@ class ViewerWindow(QMainWindow):
         self.browser_dock = self._dock("Series browser", self.browser, "browser", Qt.LeftDockWidgetArea)
         self.browser_dock.hide()  # shown when a folder is scanned
         self.tag_viewer = None
-        from app.viewer.oblique_view import ObliqueView
-
-        self.oblique = ObliqueView(self.state)
-        self.oblique_dock = self._dock("Oblique", self.oblique, "oblique")
+        self.oblique = None  # app.viewer.oblique_view.ObliqueView, made the first time it is shown
+        self.oblique_dock = self._dock("Oblique", QWidget(), "oblique")
         self.oblique_dock.hide()
+        self.oblique_dock.toggleViewAction().triggered.connect(lambda on: on and self._ensure_oblique())
         self.oblique_dock.visibilityChanged.connect(lambda on: self.state.set_oblique(shown=on))
         # measurements are kept per series; the database lives beside the settings (NEUROREVIEW_HOME in tests)
         self._annotation_db = annotation_db or self.settings.path.parent / "viewer.sqlite"
@@ -218,7 +217,7 @@ class ViewerWindow(QMainWindow):
             "view.browser": lambda: self.browser_dock.setVisible(not self.browser_dock.isVisible()),
             "series.next": lambda: self.browser.step(1),
             "series.prev": lambda: self.browser.step(-1),
-            "view.oblique": lambda: self.oblique_dock.setVisible(not self.oblique_dock.isVisible()),
+            "view.oblique": self.toggle_oblique,
             "oblique.up": lambda: st.set_oblique(st.oblique_deg + OBLIQUE_STEP_DEG),
             "oblique.down": lambda: st.set_oblique(st.oblique_deg - OBLIQUE_STEP_DEG),
             "mpr.interp": lambda: st.set_mpr(interp="nearest" if st.mpr.interp == "linear" else "linear"),
@@ -361,6 +360,19 @@ class ViewerWindow(QMainWindow):
         on = not self.views["axial"].show_crosshair
         for v in self.views.values():
             v.set_crosshair_visible(on)
+
+    def _ensure_oblique(self):
+        if self.oblique is None:
+            from app.viewer.oblique_view import ObliqueView
+
+            self.oblique = ObliqueView(self.state)
+            self.oblique_dock.setWidget(self.oblique)
+        return self.oblique
+
+    def toggle_oblique(self) -> None:
+        if not self.oblique_dock.isVisible():
+            self._ensure_oblique()
+        self.oblique_dock.setVisible(not self.oblique_dock.isVisible())
 
     def toggle_anonymised(self) -> None:
         on = not self.state.corner.anonymised
