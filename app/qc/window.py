@@ -1,6 +1,6 @@
 """QC review window: the batch results table (sortable, filterable), and for the selected file its
 mosaics with the kept-mask outline, a VTK surface seen from the front, and the Grad-CAM of the
-flagged output. One key rates the file (P pass, F face kept, B brain cut, 2 both, U unsure); the
+flagged output. One key rates the file (P pass, F face kept, B brain cut, 2 both, N not stripped, U unsure); the
 rating is saved at once to the study store (core.study.qc_ratings: keyed by reviewer and by the file's
 sha256, so a moved folder keeps its ratings and reviewers never see each other's as their own), a
 confirmation stays on screen, and the next row is selected. Other reviewers' verdicts and the agreement
@@ -29,7 +29,7 @@ COLS = [("file", "path"), ("AI verdict", "verdict"), ("P(face)", "p_face"), ("P(
         ("kept ml", "kept_ml"), ("review", None), ("other reviewers", "_others"),
         ("outside normal range", "outside_normal")]
 REVIEW, OTHERS = 5, 6  # column indices
-KEYS = {"P": "pass", "F": "face kept", "B": "brain cut", "2": "both", "U": "unsure"}
+KEYS = {"P": "pass", "F": "face kept", "B": "brain cut", "2": "both", "N": "not stripped", "U": "unsure"}
 SORT_ROLE = Qt.UserRole + 1
 
 
@@ -100,7 +100,7 @@ class QCWindow(QMainWindow):
         lv = QVBoxLayout(left)
         lv.addLayout(top)
         lv.addWidget(self.table)
-        lv.addWidget(QLabel("Keys: P pass, F face kept, B brain cut, 2 both, U unsure (saved at once)"))
+        lv.addWidget(QLabel("Keys: P pass, F face kept, B brain cut, 2 both, N not stripped, U unsure (saved at once)"))
         self.counter = QLabel("")
         self.counter.setObjectName("counter")
         self.agree_label = QLabel("")

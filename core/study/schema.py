@@ -18,7 +18,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 ARMS = ("unaided", "aided")
 SCORE_KINDS = ("confidence", "probability")
 RATINGS = ("correct", "partially correct", "incorrect")
-QC_VERDICTS = ("pass", "face kept", "brain cut", "both", "unsure")  # skull-strip QC review, one key each
+QC_VERDICTS = ("pass", "face kept", "brain cut", "both", "not stripped", "unsure")  # QC review, one key each
 
 
 def utcnow() -> _dt.datetime:
