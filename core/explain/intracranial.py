@@ -9,7 +9,8 @@ read, the brain-window 8-bit export (`core.imaging.pseudo_hu`), where bone satur
 3. the skull shell (saturated pixels within `SHELL_MM` of the cranium's outer edge) is removed, and
    saturated pixels deeper inside are kept: a dense clot also saturates in the brain window, and an
    epidural or subdural collection lies against the inner table;
-4. the result is widened by `MARGIN_MM` so a collection along the inner table keeps its rim.
+4. the result is widened by `MARGIN_MM` so a collection along the inner table keeps its rim, and air or fat
+   (0 in the export: sinuses, orbits, mastoid cells inside the skull's outline) is taken out.
 
 When the skull does not enclose anything (vertex cap, skull base, a tight crop) the convex hull of the
 bone stands in for step 2; with no bone at all the head outline is returned (`MaskKind` says which).
@@ -34,7 +35,8 @@ MARGIN_MM = 2.0
 HEADREST_MM = 3.0  # head-rest shells and blankets are thinner than this; the scalp and skull are not
 NEAR_MM = 8.0  # skull pieces (skull base, a craniotomy's edges) lie this close to the main one
 MIN_INTERIOR = 0.08
-WORK_GRID = 256  # of the head's area: less means the skull did not close
+WORK_GRID = 256
+AIR_LEVEL = 4.0  # 8-bit brain-window value (about 1 HU) below which a smoothed pixel is air or fat  # of the head's area: less means the skull did not close
 
 
 @dataclass(frozen=True)
@@ -94,11 +96,13 @@ def intracranial_mask(hu_slice: np.ndarray, pixel_mm: float) -> IntracranialMask
     closed = _skull_part(closed, pixel_mm)
     bone &= closed
     cranium = ndimage.binary_fill_holes(closed) & head
-    inner = _inside(cranium, closed, pixel_mm)
+    # air and fat (0 in the export even after smoothing: CSF stays above): sinuses and orbits the skull encloses
+    air = cv2.blur(v.astype(np.float32), (5, 5)) < AIR_LEVEL
+    inner = _inside(cranium, closed, pixel_mm) & ~air
     if inner.sum() >= MIN_INTERIOR * head.sum():
         return IntracranialMask(inner, "skull")
     cranium = _hull(bone) & head
-    inner = _inside(cranium, closed, pixel_mm)
+    inner = _inside(cranium, closed, pixel_mm) & ~air
     if inner.sum() >= MIN_INTERIOR * head.sum():
         return IntracranialMask(inner, "bone hull")
     return IntracranialMask(head, "head outline")
