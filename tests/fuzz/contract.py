@@ -98,9 +98,23 @@ def score_problems(case: Case, run: Run, baseline_side: str | None) -> list[str]
     if not all(isinstance(p, (int, float)) and math.isfinite(p) for p in probs):
         bad.append(f"non-finite probability in {probs}")
     side = report["bg"]["side"]
-    if case.geometry and baseline_side is not None and side not in (baseline_side, "unverified", "none"):
-        bad.append(f"side {side} reported where the clean series says {baseline_side}")
+    if case.geometry and baseline_side is not None:
+        verified = not any(w["code"] == "geometry-unverified" for w in report["warnings"])
+        raw = raw_side(report)
+        if verified and raw != baseline_side:  # the model's leaning, before thresholds and the OOD guard
+            bad.append(f"left/right leaning {raw} on verified geometry where the clean series leans {baseline_side}")
+        if not verified and side not in ("unverified", "none"):
+            bad.append(f"side {side} reported from unverified geometry")
     return bad
+
+
+def raw_side(report: dict, margin: float = 0.0) -> str | None:
+    """Which side the BG model leans to (left vs right series probability), whatever the flags say;
+    None when the two differ by less than ``margin`` (no leaning worth comparing)."""
+    probs = report["bg"]["series_probs"]
+    if abs(probs["left"] - probs["right"]) < margin:
+        return None
+    return "left" if probs["left"] >= probs["right"] else "right"
 
 
 def case_problems(case: Case, baseline_side: str | None) -> list[str]:

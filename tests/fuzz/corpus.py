@@ -428,7 +428,7 @@ def real_case(tmp: Path, seed: int, source: Path, what: str) -> Case:
     if what == "nan-slope-one":
         victim = paths[len(paths) // 2]
         _edit(victim, _set(RescaleSlope="nan"))
-        return Case("ge-nan-slope-one", seed, folder, victim.name, "warn", score=True, geometry=True)
+        return Case("ge-nan-slope-one", seed, folder, victim.name, "warn", score=True)
     if what == "rle-3":
         victims = _pick(rng, paths, 3)
         for p in victims:
@@ -438,7 +438,7 @@ def real_case(tmp: Path, seed: int, source: Path, what: str) -> Case:
             frag[4:64] = rng.integers(0, 256, 60, dtype=np.uint8).tobytes()
             ds.PixelData = pydicom.encaps.encapsulate([bytes(frag)])
             ds.save_as(p, enforce_file_format=True)
-        return Case("ge-rle-3", seed, folder, None, "any", score=True, geometry=True)
+        return Case("ge-rle-3", seed, folder, None, "any", score=True)
     if what == "signed-as-unsigned":  # GE stores signed values (padding -1500): read as unsigned they are 64036
         for p in paths:
             if p.suffix == ".dcm":
