@@ -128,5 +128,12 @@ def test_tls_listener_accepts_tls_and_refuses_plain(tmp_path):
         untrusted = (ssl.create_default_context(), "localhost")  # system CAs do not know our self-signed cert
         assert store_c([ct_instance(study, series)], port, calling="GOODSCU", tls=untrusted) == [-1]
         assert len(got) == 1
+        from core.pacs.client import echo
+        from core.pacs.nodes import Node
+
+        # a configured TLS node (`pacs add ... --tls --tls-ca`) verifies the listener's certificate
+        assert echo(Node("tls-node", "NEUROREVIEW", "127.0.0.1", port, tls=True, tls_ca=cert), "GOODSCU") == 0
+        with pytest.raises(InputError, match="did not answer|aborted"):
+            echo(Node("plain-node", "NEUROREVIEW", "127.0.0.1", port), "GOODSCU")
     finally:
         lis.stop()
