@@ -238,7 +238,7 @@ class ReadingWindow(QMainWindow):
         split.setStretchFactor(1, 2)
         self.setCentralWidget(split)
         self.resize(1500, 820)
-        split.setSizes([700, 800])
+        split.setSizes([850, 650])  # three views want the room
         self.load_step()
 
     # -- steps ----------------------------------------------------------------------------------
