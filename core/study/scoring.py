@@ -51,7 +51,7 @@ def score_cases(store: StudyStore, study: str, rescore: bool = False, scorer=Non
             vol = load(c.path, series_uid=c.series_uid)
             if ich_labels:
                 r = scorer.score_ich(vol)
-                cnn, lstm = r.models
+                cnn, lstm = r.models[:2]  # the CNN and the BiLSTM (then the OOD model)
                 thr = lstm_thresholds(scorer, ich_labels)
                 store.add_model_outputs(study, c.case_id, {lab: r.series_probs[lab] for lab in ich_labels}, thr,
                                         f"{cnn.name}+{lstm.name}", f"{cnn.version}+{lstm.version}",

@@ -82,7 +82,7 @@ def score_demo(demo_ct) -> dict:
     out = {}
     for name in DEMO_CASES:
         r = scorer.score_ich(load(demo_ct / name))
-        cnn, lstm = r.models
+        cnn, lstm = r.models[:2]  # the CNN and the BiLSTM (then the OOD model)
         out[name] = {"probs": r.series_probs, "thresholds": lstm_thresholds(scorer, r.labels),
                      "name": f"{cnn.name}+{lstm.name}", "version": f"{cnn.version}+{lstm.version}",
                      "sha256": f"{cnn.sha256}+{lstm.sha256}", "provider": lstm.provider}
