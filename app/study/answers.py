@@ -207,6 +207,13 @@ class AidedRows(QWidget):
         self.rating: dict[str, QButtonGroup] = {}
         self.rating_btn: dict[str, list[QRadioButton]] = {}
         self.map_btn: dict[str, QPushButton] = {}
+        self.model_cells: dict[str, tuple[QLabel, QLabel]] = {}  # probability, call
+        self.ood_note = QLabel("")  # shown when this volume is outside the CT models' training data
+        self.ood_note.setObjectName("ood_note")
+        self.ood_note.setWordWrap(True)
+        self.ood_note.setStyleSheet("color:#d9822b; font-weight:bold")
+        self.ood_note.hide()
+        outer.insertWidget(0, self.ood_note)
         for i, label in enumerate(labels, 1):
             f = findings[label]
             grid.addWidget(QLabel(label), i, 0)
@@ -214,7 +221,10 @@ class AidedRows(QWidget):
             p.setObjectName(f"model_p_{label}")
             p.setToolTip(f"{f.model_name} {f.model_version}; threshold {100 * f.threshold:.0f}%")
             grid.addWidget(p, i, 1)
-            grid.addWidget(QLabel("<b style='color:#e0584f'>present</b>" if f.present else "absent"), i, 2)
+            call = QLabel("<b style='color:#e0584f'>present</b>" if f.present else "absent")
+            call.setObjectName(f"model_call_{label}")
+            grid.addWidget(call, i, 2)
+            self.model_cells[label] = (p, call)
             group, (yes, no) = _group(top, ["agree", "disagree"])
             for b, name in ((yes, "agree"), (no, "disagree")):
                 b.setObjectName(f"{name}_{label}")
@@ -250,6 +260,16 @@ class AidedRows(QWidget):
         self.derived_note.setObjectName("derived_note")
         self.derived_note.setStyleSheet("color:#2a6fb0")
         grid.addWidget(self.derived_note, len(labels) + 1, 0, 1, len(heads))
+
+    def set_out_of_distribution(self, message: str) -> None:
+        """The volume is outside the CT models' training data: the model's stored calls are greyed (never a red
+        'present') with the reason above them; the reader's own answers are untouched."""
+        self.ood_note.setText(message + ": the model's calls below are not findings, shown greyed for reference")
+        self.ood_note.show()
+        for label, (p, call) in self.model_cells.items():
+            f = self.findings[label]
+            p.setStyleSheet("color:#8a8a8a")
+            call.setText(f"<span style='color:#8a8a8a'>{'present' if f.present else 'absent'} (not scored)</span>")
 
     def _final(self, label: str) -> bool | None:
         i = self.agree[label].checkedId()

@@ -445,6 +445,10 @@ class ReadingWindow(QMainWindow):
         if self.aided is None or vol is not self.image.state.volume:
             return
         self.image.state.set_findings(ich=ich)
+        if ich.ood is not None and not ich.ood.in_distribution:  # never a confident call on what the model does not know
+            from app.viewer.findings import ood_message
+
+            self.aided.set_out_of_distribution(ood_message(ich.ood))
         labels = [lab for lab in self.session.labels if lab in ich.labels]
         self.aided.enable_maps(labels)
         # the most likely specific finding first: 'any' maps are the least focused (seed 002 saw the same)
