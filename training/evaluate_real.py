@@ -215,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
             if "generated_unseen" in blocks and name in ("ich_cnn", "ich_bilstm"):
                 g = blocks["generated_unseen"]
                 card.metrics["unseen_generated_set"] = {"series": g["series"], "slices": g["slices"],
-                                                        **({"slice": g["slice_cnn"]} if name == "ich_cnn" else {"series": g["series_bilstm"]})}
+                                                        **({"slice": g["slice_cnn"]} if name == "ich_cnn" else {"series_level": g["series_bilstm"]})}
             card.path.write_text(card.to_json() + "\n")
             print(f"wrote metrics.real_test into {card.path}")
     return 0
