@@ -130,7 +130,7 @@ def main() -> int:
         print("[..] models --verify:\n    " + "\n    ".join(r.run(["models", "--verify"]).stdout.strip().splitlines()))
         models = json.loads(r.run(["models", "--verify", "--json"]).stdout)
         names = [m["name"] for m in models]
-        assert {"ich_cnn", "ich_bilstm", "bg_laterality", "skullstrip_qc"} <= set(names), names
+        assert {"ich_cnn", "ich_bilstm", "ich_ood", "bg_laterality", "skullstrip_qc"} <= set(names), names
         for m in models:
             assert m["status"] == "sha256 ok", m
             assert Path(m["file"]).resolve().is_relative_to(bundle.resolve()), f"model read from outside the bundle: {m['file']}"
