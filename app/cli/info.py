@@ -68,7 +68,7 @@ def _print_text(report: dict) -> None:
         spacing = s.get("spacing_zyx_mm")
         sp = f"spacing {spacing[0]:.3g} x {spacing[1]:.3g} x {spacing[2]:.3g} mm (z, y, x)" if spacing else (
             f"pixel spacing {s['pixel_spacing'][0]:.3g} x {s['pixel_spacing'][1]:.3g} mm" if s.get("pixel_spacing") else "")
-        print(f"  [{i}] {s['modality']} {s['description'] or '(no description)'}  {s['n_files']} file(s) -> "
+        print(f"  [{i}] {s['modality'] or 'modality ?'} {s['description'] or '(no description)'}  {s['n_files']} file(s) -> "
               f"{shape[0]} x {shape[1]} x {shape[2]} voxels (slices x rows x columns), {sp}")
         print(f"      series {s['series_uid']}")
         if s.get("error"):
