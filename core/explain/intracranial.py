@@ -6,14 +6,15 @@ read, the brain-window 8-bit export (`core.imaging.pseudo_hu`), where bone satur
 
 1. the skull is the saturated pixels, closed over small gaps (sutures, foramina, partial volume);
 2. the cranium is the closed skull with its holes filled (the head outline bounds it: no scalp);
-3. the skull shell (saturated pixels within `SHELL_MM` of the cranium's outer edge) is removed, and
-   saturated pixels deeper inside are kept: a dense clot also saturates in the brain window, and an
-   epidural or subdural collection lies against the inner table;
+3. the skull shell (saturated pixels within `SHELL_MM` of the cranium's outer edge, and the bone joined to
+   it: skull base, petrous ridges) is removed; a saturated blob standing free inside is kept, since a dense
+   clot also saturates in the brain window;
 4. the result is widened by `MARGIN_MM` so a collection along the inner table keeps its rim, and air or fat
    (0 in the export: sinuses, orbits, mastoid cells inside the skull's outline) is taken out.
 
 When the skull does not enclose anything (vertex cap, skull base, a tight crop) the convex hull of the
-bone stands in for step 2; with no bone at all the head outline is returned (`MaskKind` says which).
+bone stands in for step 2 and every saturated pixel counts as bone; with no bone at all the head outline is
+returned (`IntracranialMask.kind` says which).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ HEADREST_MM = 3.0  # head-rest shells and blankets are thinner than this; the sc
 NEAR_MM = 8.0  # skull pieces (skull base, a craniotomy's edges) lie this close to the main one
 MIN_INTERIOR = 0.08
 WORK_GRID = 256
+MIN_COMPARTMENT_MM2 = 300.0  # a temporal lobe's cut at the skull base is larger; diploe and sinus specks are smaller
 AIR_LEVEL = 4.0  # 8-bit brain-window value (about 1 HU) below which a smoothed pixel is air or fat  # of the head's area: less means the skull did not close
 
 
@@ -73,12 +75,19 @@ def _inside(cranium: np.ndarray, bone: np.ndarray, px_mm: float) -> np.ndarray:
     """Cranium minus its skull shell, widened by the margin, kept within the cranium."""
     depth = cv2.distanceTransform(cranium.astype(np.uint8), cv2.DIST_L2, 5) * px_mm  # mm from the cranium's outer edge
     shell = bone & (depth <= SHELL_MM)
+    # bone joined to the shell (skull base, petrous ridges, clinoids) goes with it; a saturated blob standing free
+    # inside (a dense clot) stays
+    n, lab = cv2.connectedComponents((bone & cranium).astype(np.uint8), connectivity=8)
+    if n > 1:
+        touching = np.unique(lab[shell])
+        shell = shell | np.isin(lab, touching[touching > 0])
     inner = cranium & ~shell
     inner = ndimage.binary_fill_holes(inner)
     n, lab = cv2.connectedComponents(inner.astype(np.uint8), connectivity=4)
-    if n > 2:  # keep the brain, not specks between the tables
-        sizes = np.bincount(lab.ravel())[1:]
-        inner = lab == 1 + int(np.argmax(sizes))
+    if n > 2:  # the brain's compartments (posterior fossa, temporal lobes at the skull base), not specks between the tables
+        sizes = np.bincount(lab.ravel())[1:] * px_mm ** 2
+        keep = [i + 1 for i, a in enumerate(sizes) if a >= MIN_COMPARTMENT_MM2 or a == sizes.max()]
+        inner = np.isin(lab, keep)
     inner = cv2.dilate(inner.astype(np.uint8), _disk(MARGIN_MM / px_mm)).astype(bool)
     return inner & cranium
 
@@ -101,9 +110,10 @@ def intracranial_mask(hu_slice: np.ndarray, pixel_mm: float) -> IntracranialMask
     inner = _inside(cranium, closed, pixel_mm) & ~air
     if inner.sum() >= MIN_INTERIOR * head.sum():
         return IntracranialMask(inner, "skull")
+    # skull base or vertex: no closed ring, so saturated pixels inside are bone (petrous, sphenoid), not clot
     cranium = _hull(bone) & head
-    inner = _inside(cranium, closed, pixel_mm) & ~air
-    if inner.sum() >= MIN_INTERIOR * head.sum():
+    inner = _inside(cranium, closed, pixel_mm) & ~air & ~cv2.dilate(bone.astype(np.uint8), _disk(1.0 / pixel_mm)).astype(bool)
+    if inner.any():  # small at the skull base, but never the scalp or the face
         return IntracranialMask(inner, "bone hull")
     return IntracranialMask(head, "head outline")
 
