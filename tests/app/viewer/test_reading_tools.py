@@ -329,3 +329,36 @@ def test_secondary_capture_of_a_nifti_view_gets_its_own_study(tmp_path):
         pytest.skip("dciodvfy (Debian dicom3tools) is not installed")
     res = subprocess.run(["dciodvfy", str(path)], capture_output=True, text=True, timeout=60)
     assert "Error" not in res.stdout + res.stderr, res.stdout + res.stderr
+
+
+def test_freehand_roi_drawn_with_the_mouse(make_viewer, demo_volume, qtbot):
+    from PySide6.QtCore import QEvent
+
+    from tests.app.viewer.qt_helpers import _send
+
+    win = make_viewer()
+    open_volume(win, demo_volume, qtbot)
+    win.set_active("axial")
+    win.state.set_cursor(z=15)
+    ax = win.views["axial"]
+    QTest.keyClick(win, Qt.Key_D)
+    assert win.state.tool == "freehand"
+    corners = [ax.widget_pos((15, y, x)) for y, x in ((300, 200), (300, 260), (250, 260), (250, 200), (298, 200))]
+    vp = ax.viewport()
+    _send(vp, QEvent.MouseButtonPress, corners[0], Qt.LeftButton, Qt.LeftButton, Qt.NoModifier)
+    for p in corners[1:]:
+        for t in (0.5, 1.0):  # two moves per side, paced (pyqtgraph rate-limits mouse moves)
+            prev = corners[corners.index(p) - 1]
+            q = prev + (p - prev) * t
+            qtbot.wait(25)
+            _send(vp, QEvent.MouseMove, q, Qt.NoButton, Qt.LeftButton, Qt.NoModifier)
+    qtbot.wait(25)
+    _send(vp, QEvent.MouseButtonRelease, corners[-1], Qt.LeftButton, Qt.NoButton, Qt.NoModifier)
+    (roi,) = win.state.annotations
+    assert roi.kind == "freehand" and len(roi.points) >= 5
+    dx, dy = demo_volume.spacing[2], demo_volume.spacing[1]
+    # a 60 x 50 voxel square drawn by hand: about its area, and numpy's mean over the same pixels
+    assert roi.stats["area_mm2"] == pytest.approx(60 * 50 * dx * dy, rel=0.15)
+    mask = measure.polygon_mask(ax.plane, roi.points)
+    assert roi.stats["mean"] == pytest.approx(ax.plane.extract(demo_volume.voxels, 15)[mask].astype(np.float64).mean())
+    assert "F1" in win.measure_panel.table.item(0, 0).text()
