@@ -27,7 +27,7 @@ from core.imaging.pseudo_hu import hu_to_window8, window8_to_hu
 from core.models.preprocess import ICH_WINDOWS, MODEL_SIZE, display_slices, ich_input
 from training.ct_data.augment import augment
 from training.ct_data.phantom import SliceSeries, phantom_series
-from training.ct_data.pools import Pools, draw, epoch_samples
+from training.ct_data.pools import BALANCED_MIX, EPOCH_MIX, Pools, draw, epoch_samples
 from training.ct_data.real import load_ct_ich, load_phe_sich, load_splits
 from training.datasets.rsna import ICH_LABELS
 from training.metrics import ICH_WEIGHTS
@@ -129,8 +129,12 @@ def train(series, splits, args) -> ResNet2D:
     print(f"train pools: {len(pools.pos)} real positive, {len(pools.neg)} real negative, {len(pools.mirror)} mirrorable, "
           f"{len(pools.background)} backgrounds, {len(pools.phantom)} phantom slices")
     net = ResNet2D(N_ICH + N_BG, arch="resnet18", width=32)
-    if args.init:
+    if args.resume:
+        net.load_state_dict(torch.load(args.resume, map_location="cpu")["state_dict"])
+        print(f"resumed the whole network from {args.resume}")
+    elif args.init:
         init_from(net, Path(args.init))
+    mix = BALANCED_MIX if args.mix == "balanced" else EPOCH_MIX
     opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-4)
     ckpt_dir = Path(args.checkpoints)
     ckpt_dir.mkdir(parents=True, exist_ok=True)
@@ -138,7 +142,7 @@ def train(series, splits, args) -> ResNet2D:
         lr = args.lr * (0.5 * (1 + np.cos(np.pi * epoch / args.epochs)))
         for g in opt.param_groups:
             g["lr"] = lr
-        draws = epoch_samples(pools, rng)
+        draws = epoch_samples(pools, rng, mix)
         if args.max_samples:
             draws = draws[: args.max_samples]
         net.train()
@@ -170,6 +174,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default="resources/models")
     ap.add_argument("--checkpoints", default="training/checkpoints")
     ap.add_argument("--init", default="training/checkpoints/ich_cnn.pt", help="start the trunk from these weights ('' for none)")
+    ap.add_argument("--resume", default="", help="continue from a ct_trunk.pt checkpoint (both heads)")
+    ap.add_argument("--mix", choices=["first", "balanced"], default="first", help="epoch composition (see training.ct_data.pools)")
     ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--lr", type=float, default=1e-3)

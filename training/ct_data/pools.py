@@ -38,6 +38,7 @@ class Pools:
     mirror: list[tuple[int, int]] = field(default_factory=list)  # PHE lesion slices to mirror
     background: list[tuple[int, int]] = field(default_factory=list)  # bleed-free real slices for inserts
     phantom: list[tuple[int, int]] = field(default_factory=list)
+    by_source: dict[tuple[str, str], list[tuple[int, int]]] = field(default_factory=dict)
 
     @classmethod
     def build(cls, series: list[SliceSeries]) -> "Pools":
@@ -52,10 +53,12 @@ class Pools:
                     continue  # unlabelled slice
                 if s.labels[z, 0] > 0:
                     p.pos.append(key)
+                    p.by_source.setdefault(("pos", s.source), []).append(key)
                     if s.source == "phe-sich" and s.mask is not None and s.mask[z].any():
                         p.mirror.append(key)
                 else:
                     p.neg.append(key)
+                    p.by_source.setdefault(("neg", s.source), []).append(key)
                     patient_clean = s.source in ("ge", "phe-sich") or s.labels[:, 0].max() == 0
                     if patient_clean:
                         p.background.append(key)
@@ -135,13 +138,37 @@ class Pools:
 EPOCH_MIX = {"pos": 2.0, "neg": 600, "mirror": 150, "phantom": 300, "inserted_each": 120, "calcification": 80}
 
 
+#: second stage: every real bleed-free CT-ICH slice each epoch, CT-ICH bleeds oversampled, fewer PHE-SICH
+#: lesions (all at the basal-ganglia level) and inserts, so that the level of a slice stops predicting blood
+BALANCED_MIX = {("pos", "ct-ich"): 3.0, ("pos", "phe-sich"): 1.0, ("neg", "ct-ich"): 1.0, ("neg", "phe-sich"): 400, ("neg", "ge"): 1.0,
+                "mirror": 100, "phantom": 200, "inserted_each": 70, "calcification": 80}
+
+
+def _take(keys: list, amount: float, rng: np.random.Generator) -> list:
+    """amount <= 4: a multiple of the pool (oversampling); larger: that many drawn without replacement."""
+    if amount <= 4:
+        whole, frac = int(amount), amount - int(amount)
+        extra = [keys[i] for i in rng.choice(len(keys), size=int(len(keys) * frac), replace=False)] if frac else []
+        return list(keys) * whole + extra
+    return [keys[i] for i in rng.choice(len(keys), size=min(len(keys), int(amount)), replace=False)]
+
+
 def epoch_samples(p: Pools, rng: np.random.Generator, mix: dict = EPOCH_MIX) -> list:
-    """The draws of one epoch as callables (built lazily in the batch loop)."""
+    """The draws of one epoch (built lazily in the batch loop)."""
     draws: list = []
-    real_pos = list(p.pos) * int(mix["pos"])
-    draws += [("real", k) for k in real_pos]
-    neg_idx = rng.choice(len(p.neg), size=min(len(p.neg), mix["neg"] + len(p.pos)), replace=False)
-    draws += [("real", p.neg[i]) for i in neg_idx]
+    if any(isinstance(k, tuple) for k in mix):
+        for key, amount in mix.items():
+            if isinstance(key, tuple) and p.by_source.get(key):
+                draws += [("real", k) for k in _take(p.by_source[key], amount, rng)]
+        mix = {**EPOCH_MIX, **{k: v for k, v in mix.items() if not isinstance(k, tuple)}, "pos": 0, "neg": -len(p.pos)}
+    draws += [("real", k) for k in list(p.pos) * int(mix["pos"])]
+    if mix["neg"] + len(p.pos) > 0:
+        neg_idx = rng.choice(len(p.neg), size=min(len(p.neg), mix["neg"] + len(p.pos)), replace=False)
+        draws += [("real", p.neg[i]) for i in neg_idx]
+    return _generated(p, rng, mix, draws)
+
+
+def _generated(p: Pools, rng: np.random.Generator, mix: dict, draws: list) -> list:
     if p.mirror:
         draws += [("mirror", p.mirror[i]) for i in rng.choice(len(p.mirror), size=min(len(p.mirror), mix["mirror"]), replace=False)]
     if p.phantom:
