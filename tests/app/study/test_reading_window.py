@@ -308,22 +308,3 @@ def test_minimum_reading_time_holds_save(qtbot, tmp_path):
     assert read.seconds >= 3
     s.close()
 
-
-def test_any_follows_from_subtypes_and_says_so(qtbot, store):
-    """'any: absent' with a subtype present is never saved: the window sets 'any' from the subtypes,
-    locks it and says so on screen; the saved read is consistent."""
-    win = _window(qtbot, store)
-    rows = win.unaided
-    answer_unaided(win, {"any": (False, 3), "intraventricular": (False, 3)})
-    assert rows.absent_btn["any"].isChecked() and rows.derived_note.text() == ""
-    answer_unaided(win, {"subdural": (True, 4)})
-    assert rows.present_btn["any"].isChecked() and not rows.absent_btn["any"].isEnabled()
-    assert rows.derived_note.text() == "any set to present because subdural present"
-    assert rows.derived_note.isVisible()
-    click(rows.absent_btn["subdural"])  # change of mind: 'any' is the reader's own again
-    assert rows.absent_btn["any"].isEnabled() and rows.derived_note.text() == ""
-    click(rows.present_btn["subdural"])
-    case = win.case.case_id
-    click(win.save_btn)
-    read = store.audit_trail("demo", case, "ann")[0]
-    assert read.answers["any"].present and read.answers["subdural"].present
