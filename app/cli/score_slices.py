@@ -102,11 +102,14 @@ def _print_evaluation(ev) -> None:
 
 
 def _evaluation_dict(ev) -> dict:
+    def num(v: float) -> float | None:  # JSON has no NaN (an AUC with < 2 positives or negatives)
+        return None if v != v else v
+
     def auc(a):
-        return None if a is None else {"auc": a.auc, "lo": a.lo, "hi": a.hi, "n_pos": a.n_pos, "n_neg": a.n_neg}
+        return None if a is None else {"auc": num(a.auc), "lo": num(a.lo), "hi": num(a.hi), "n_pos": a.n_pos, "n_neg": a.n_neg}
 
     def prop(p):
-        return {"value": p.value, "k": p.k, "n": p.n, "lo": p.lo, "hi": p.hi}
+        return {"value": num(p.value), "k": p.k, "n": p.n, "lo": num(p.lo), "hi": num(p.hi)}
 
     m = ev.metrics
     return {"n": ev.n, "n_pos": ev.n_pos, "threshold": ev.threshold, "auc": auc(ev.auc),
