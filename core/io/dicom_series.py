@@ -13,7 +13,9 @@ from core.errors import LoadError
 from core.io import geometry
 from core.io.headers import DicomHeader
 from core.io.pixels import CT_AIR_HU, read_slice
-from core.io.safety import captured_native_stderr, is_decoder_failure, library_warnings, one_line, volume_size_check
+from core.io.safety import (
+    bound_sink, captured_native_stderr, current_sink, is_decoder_failure, library_warnings, one_line, volume_size_check,
+)
 from core.volume import LoadWarning, SeriesIds, Volume, WarningCode, Window
 
 DUPLICATE_TOLERANCE_MM = 0.01
@@ -141,7 +143,13 @@ def _split_acquisitions(part: list[DicomHeader]) -> list[list[DicomHeader]]:
 def _read_into(headers: list[DicomHeader], modality: str, flip_rows: bool, flip_cols: bool,
                out: np.ndarray) -> list[tuple[list[LoadWarning], tuple | None] | LoadWarning]:
     """Decode each file straight into its slice of ``out`` (threads: file reads and numpy release the GIL)."""
+    sink = current_sink()
+
     def one(k: int):
+        with bound_sink(sink):  # library warnings of this slice belong to this load
+            return _one(k)
+
+    def _one(k: int):
         h = headers[k]
         if (h.rows, h.columns) != out.shape[1:]:
             return LoadWarning(WarningCode.SKIPPED_FILE, f"matrix {h.rows}x{h.columns} differs from the series' {out.shape[1]}x{out.shape[2]}", h.path)

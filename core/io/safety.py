@@ -11,6 +11,7 @@ import logging
 import os
 import sys
 import tempfile
+import threading
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -85,42 +86,101 @@ def finite_floats(value, count: int | None = None) -> np.ndarray | None:
     return arr if arr.size and np.all(np.isfinite(arr)) else None
 
 
-class _Collect(logging.Handler):
-    def __init__(self, sink: list[str]) -> None:
+_LOGGERS = ("pydicom", "nibabel", "nibabel.global")  # nibabel.global has its own stderr handler
+_lock = threading.RLock()
+_sinks: list[list[str]] = []  # the open capture sections, innermost last
+_local = threading.local()
+_saved: dict = {}
+
+
+def _deliver(message: str) -> None:
+    """To the capture section of the emitting thread, else (decoder worker threads) the innermost one."""
+    sink = getattr(_local, "sink", None)
+    if sink is None:
+        with _lock:
+            sink = _sinks[-1] if _sinks else None
+    if sink is not None:
+        sink.append(message)
+
+
+class _Dispatch(logging.Handler):
+    def __init__(self) -> None:
         super().__init__(logging.WARNING)
-        self.sink = sink
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.sink.append(record.getMessage())
+        _deliver(record.getMessage())
 
 
-_LOGGERS = ("pydicom", "nibabel", "nibabel.global")  # nibabel.global has its own stderr handler
+def _show(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ARG001 - warnings.showwarning's signature
+    _deliver(str(message))
 
 
-@contextmanager
-def captured_library_warnings(sink: list[str]) -> Iterator[list[str]]:
-    """Record Python warnings and pydicom/nibabel log records (WARNING and up) into ``sink``
-    instead of letting them reach stderr. Use on the calling thread around a whole load."""
-    handler = _Collect(sink)
-    saved = []
+def _install() -> None:
+    handler = _Dispatch()
+    _saved["loggers"] = []
     for name in _LOGGERS:
         lg = logging.getLogger(name)
-        saved.append((lg, lg.propagate, list(lg.handlers)))
+        _saved["loggers"].append((lg, lg.propagate, list(lg.handlers)))
         for h in list(lg.handlers):
             lg.removeHandler(h)
         lg.addHandler(handler)
         lg.propagate = False
+    _saved["handler"] = handler
+    _saved["showwarning"], _saved["filters"] = warnings.showwarning, list(warnings.filters)
+    warnings.showwarning = _show
+    warnings.simplefilter("always")
+
+
+def _restore() -> None:
+    for lg, prop, handlers in _saved.pop("loggers"):
+        lg.removeHandler(_saved["handler"])
+        for h in handlers:
+            lg.addHandler(h)
+        lg.propagate = prop
+    warnings.showwarning = _saved.pop("showwarning")
+    warnings.filters[:] = _saved.pop("filters")
+    getattr(warnings, "_filters_mutated", lambda: None)()  # invalidate "once" caches, as catch_warnings does
+
+
+def current_sink() -> list[str] | None:
+    """The capture section of this thread (hand it to worker threads with `bound_sink`)."""
+    return getattr(_local, "sink", None)
+
+
+@contextmanager
+def bound_sink(sink: list[str] | None) -> Iterator[None]:
+    """Messages of this (worker) thread go to ``sink``: a decoder pool thread reports to the load that started it."""
+    previous = getattr(_local, "sink", None)
+    _local.sink = sink
     try:
-        with warnings.catch_warnings(record=True) as rec:
-            warnings.simplefilter("always")
-            yield sink
-        sink.extend(str(w.message) for w in rec)
+        yield
     finally:
-        for lg, prop, handlers in saved:
-            lg.removeHandler(handler)
-            for h in handlers:
-                lg.addHandler(h)
-            lg.propagate = prop
+        _local.sink = previous
+
+
+@contextmanager
+def captured_library_warnings(sink: list[str]) -> Iterator[list[str]]:
+    """Python warnings and pydicom/nibabel log records (WARNING and up) go into ``sink`` instead of stderr.
+
+    Thread-safe: the first open section installs the capture, the last one restores it (loads run in
+    the viewer's and the PACS listener's worker threads); each section gets its own thread's messages."""
+    with _lock:
+        if not _sinks:
+            _install()
+        _sinks.append(sink)
+    previous = getattr(_local, "sink", None)
+    _local.sink = sink
+    try:
+        yield sink
+    finally:
+        _local.sink = previous
+        with _lock:
+            for i in range(len(_sinks) - 1, -1, -1):
+                if _sinks[i] is sink:
+                    del _sinks[i]
+                    break
+            if not _sinks:
+                _restore()
 
 
 def library_warnings(messages: list[str], path: str) -> list[LoadWarning]:
@@ -132,28 +192,46 @@ def library_warnings(messages: list[str], path: str) -> list[LoadWarning]:
     return [LoadWarning(WarningCode.LIBRARY_WARNING, m + (f" ({n} times)" if n > 1 else ""), path) for m, n in counts.items()]
 
 
+_native: dict = {"depth": 0}
+
+
 @contextmanager
 def captured_native_stderr(sink: list[str]) -> Iterator[list[str]]:
     """Native decoders write straight to file descriptor 2 (a Rust panic prints its message and a
     backtrace there before pyo3 turns it into an exception): while they run, fd 2 goes to a temporary
-    file, and each message's first line lands in ``sink``. Used only around compressed pixel decoding."""
+    file, and each message's first line lands in ``sink``. Used only around compressed pixel decoding.
+    Thread-safe: nested or concurrent sections share one redirect; each takes the text written so far."""
+    with _lock:
+        if _native["depth"] == 0:
+            try:
+                sys.stderr.flush()
+            except (AttributeError, OSError, ValueError):
+                pass
+            try:
+                saved = os.dup(2)
+            except OSError:  # no fd 2 (a windowed app): nothing can leak to a terminal
+                saved = None
+            tmp = tempfile.TemporaryFile() if saved is not None else None
+            if tmp is not None:
+                os.dup2(tmp.fileno(), 2)
+            _native.update(saved=saved, tmp=tmp, offset=0)
+        _native["depth"] += 1
     try:
-        sys.stderr.flush()
-    except (AttributeError, OSError, ValueError):
-        pass
-    try:
-        saved = os.dup(2)
-    except OSError:  # no fd 2 (a windowed app): nothing can leak to a terminal
         yield sink
-        return
-    with tempfile.TemporaryFile() as tmp:
-        os.dup2(tmp.fileno(), 2)
-        try:
-            yield sink
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            tmp.seek(0)
-            text = tmp.read(1 << 16).decode("utf-8", "replace")
+    finally:
+        with _lock:
+            _native["depth"] -= 1
+            tmp = _native["tmp"]
+            text = ""
+            if tmp is not None:
+                tmp.seek(_native["offset"])
+                data = tmp.read(1 << 16)
+                _native["offset"] += len(data)
+                text = data.decode("utf-8", "replace")
+            if _native["depth"] == 0 and tmp is not None:
+                os.dup2(_native["saved"], 2)
+                os.close(_native["saved"])
+                tmp.close()
+                _native.update(saved=None, tmp=None, offset=0)
         sink.extend(line.strip() for line in text.splitlines()
                     if line.strip() and not line.startswith((" ", "\t")) and not line.startswith(("note:", "stack backtrace")))
