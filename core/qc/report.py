@@ -27,7 +27,7 @@ _CSS = """body{font-family:sans-serif;margin:16px;background:#fafafa}table{borde
 th{cursor:pointer;background:#333;color:#fff;padding:4px 8px;position:sticky;top:0}td{padding:4px 8px;border-bottom:1px solid #ddd;vertical-align:middle}
 tr.both td,tr.face td{background:#fde8e8}tr.brain td{background:#fff4dc}tr.error td{background:#eee;color:#a00}
 .note{color:#555;font-size:90%;max-width:260px}img{display:block}td.err{max-width:260px;font-size:90%}
-img.thumb{cursor:zoom-in}#big{display:none;position:fixed;inset:0;background:rgba(0,0,0,.85);z-index:9;cursor:zoom-out;
+img.thumb{cursor:zoom-in}#big{display:none;position:fixed;inset:0;background:rgba(0,0,0,.93);z-index:1000;cursor:zoom-out;
 align-items:center;justify-content:center}#big img{width:min(96vw,2200px);image-rendering:auto}
 dl.gloss{max-width:1100px}dl.gloss dt{font-weight:700;margin-top:8px}dl.gloss dd{margin:2px 0 0 18px;color:#333}"""
 
