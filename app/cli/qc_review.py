@@ -13,7 +13,30 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--db", default=None, help="study database (SQLite file or postgresql+psycopg:// URL) that holds "
                    "the ratings with every other human read (default: studies.sqlite in the user data dir)")
     p.add_argument("--reviewer", default=None, help="your name: ratings are kept per reviewer (default: login name)")
+    p.add_argument("--agreement", action="store_true",
+                   help="print each file's ratings by every reviewer and the agreement between reviewers; no window")
     p.set_defaults(func=run)
+
+
+def print_agreement(results_csv, db) -> int:
+    """Every reviewer's newest verdict per file of the results CSV (found by content) and the agreement."""
+    import csv
+    from pathlib import Path
+
+    from core.study import StudyStore
+    from core.study.qc_ratings import QCRatings, agreement, file_sha256
+
+    with open(results_csv, newline="") as fh:
+        paths = [r["path"] for r in csv.DictReader(fh)]
+    sha = {p: file_sha256(p) for p in paths if Path(p).is_file()}
+    with StudyStore(db) as store:
+        latest = QCRatings(store).latest(set(sha.values()))
+    for p in paths:
+        per = latest.get(sha.get(p, ""), {})
+        who = "; ".join(f"{rv}: {r.verdict}" for rv, r in sorted(per.items())) or ("not rated" if p in sha else "file not found")
+        print(f"{p}\t{who}")
+    print(agreement({h: latest[h] for h in set(sha.values()) if h in latest}).text())
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:
@@ -32,6 +55,8 @@ def run(args: argparse.Namespace) -> int:
         args.csv = str(out)
     elif not target.is_file():
         raise LoadError("results CSV not found", args.csv)
+    if args.agreement:
+        return print_agreement(args.csv, args.db)
     from PySide6.QtWidgets import QApplication
 
     from app.qc.window import QCWindow
