@@ -89,9 +89,9 @@ def _stacks_of_uid(uid: str, hs: list[DicomHeader]) -> list[Stack]:
     dropped = [h for h in hs if h.is_localizer]
     hs = [h for h in hs if not h.is_localizer]
     parts: dict[tuple, list[DicomHeader]] = defaultdict(list)
-    broken = [h for h in hs if h.orientation is None and h.problems]  # invalid orientation: not a scout
+    broken = [h for h in hs if h.orientation is None]  # missing or invalid orientation: not a scout
     for h in hs:
-        if not (h.orientation is None and h.problems):
+        if h.orientation is not None:
             parts[(h.orientation_key(), h.rows, h.columns)].append(h)
     for h in broken:  # joins the largest part of its matrix; load_stack names it and leaves it out
         same = [p for p in parts.values() if (p[0].rows, p[0].columns) == (h.rows, h.columns)]

@@ -159,3 +159,12 @@ def test_concurrent_loads_restore_stderr_and_logging(tmp_path):
     # Python warnings go to the load whose thread raised them; text that native code writes to fd 2 is shared
     # by concurrent loads (one descriptor), so only that may land beside another series
     assert not [w for w in results["b"].warnings if w.code != WarningCode.LIBRARY_WARNING or "decoded" in w.message]
+
+
+def test_a_slice_without_orientation_is_named_not_called_a_localizer(tmp_path):
+    paths = write_base(tmp_path / "ct")
+    _edit(paths[3], _set(ImageOrientationPatient=None))
+    vol = load(tmp_path / "ct")
+    named = [w for w in vol.warnings if w.path == str(paths[3])]
+    assert named and all(w.code == WarningCode.INVALID_TAG for w in named), [str(w) for w in vol.warnings]
+    assert vol.geometry_verified
