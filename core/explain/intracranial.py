@@ -9,8 +9,9 @@ read, the brain-window 8-bit export (`core.imaging.pseudo_hu`), where bone satur
 3. the skull shell (saturated pixels within `SHELL_MM` of the cranium's outer edge, and the bone joined to
    it: skull base, petrous ridges) is removed; a saturated blob standing free inside is kept, since a dense
    clot also saturates in the brain window;
-4. the result is widened by `MARGIN_MM` so a collection along the inner table keeps its rim, and air or fat
-   (0 in the export: sinuses, orbits, mastoid cells inside the skull's outline) is taken out.
+4. the result is widened by `MARGIN_MM` so a collection along the inner table keeps its rim, and air walled in
+   by bone (0 in the export: sinuses, mastoid cells inside the skull's outline) is taken out; dark pools away
+   from bone stay (CSF also reads 0 in the brain window).
 
 When the skull does not enclose anything (vertex cap, skull base, a tight crop) the convex hull of the
 bone stands in for step 2 and every saturated pixel counts as bone; with no bone at all the head outline is
@@ -60,6 +61,20 @@ def _hull(mask: np.ndarray) -> np.ndarray:
     return out.astype(bool)
 
 
+def _air_by_bone(v: np.ndarray, bone: np.ndarray, px_mm: float) -> np.ndarray:
+    """Air spaces the bone walls in (sinuses, mastoid cells, orbits' fat): 0 in the export and touching bone.
+
+    CSF may also read 0 in the brain window (its floor is 0 HU), so a dark pool is taken out only when bone
+    borders it: ventricles and cisterns do not touch the skull."""
+    dark = (cv2.blur(v.astype(np.float32), (5, 5)) < AIR_LEVEL).astype(np.uint8)
+    n, lab = cv2.connectedComponents(dark, connectivity=8)
+    if n <= 1:
+        return dark.astype(bool)
+    near_bone = cv2.dilate(bone.astype(np.uint8), _disk(1.5 / px_mm)).astype(bool)
+    walled = np.unique(lab[near_bone & (dark > 0)])
+    return np.isin(lab, walled[walled > 0])
+
+
 def _skull_part(bone: np.ndarray, px_mm: float) -> np.ndarray:
     """The largest bone piece and what lies within NEAR_MM of it: the skull, not a head-rest shell beside it."""
     n, lab, stats, _ = cv2.connectedComponentsWithStats(bone.astype(np.uint8), connectivity=8)
@@ -105,8 +120,7 @@ def intracranial_mask(hu_slice: np.ndarray, pixel_mm: float) -> IntracranialMask
     closed = _skull_part(closed, pixel_mm)
     bone &= closed
     cranium = ndimage.binary_fill_holes(closed) & head
-    # air and fat (0 in the export even after smoothing: CSF stays above): sinuses and orbits the skull encloses
-    air = cv2.blur(v.astype(np.float32), (5, 5)) < AIR_LEVEL
+    air = _air_by_bone(v, bone, pixel_mm)
     inner = _inside(cranium, closed, pixel_mm) & ~air
     if inner.sum() >= MIN_INTERIOR * head.sum():
         return IntracranialMask(inner, "skull")

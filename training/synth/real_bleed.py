@@ -21,6 +21,9 @@ from scipy import ndimage
 from core.explain.intracranial import intracranial_mask
 
 
+BONE_HU = 150.0
+
+
 @dataclass(frozen=True)
 class Inserted:
     hu: np.ndarray  # float32 [y, x] with the blood
@@ -29,11 +32,16 @@ class Inserted:
 
 def _blend(hu: np.ndarray, weight: np.ndarray, blood_hu: float, rng: np.random.Generator) -> np.ndarray:
     """Replace the local mean by blood_hu where weight is 1, keeping the slice's own noise texture."""
-    local = cv2.GaussianBlur(hu, (0, 0), 2.0)
-    noise = hu - local
+    soft = np.clip(hu, -50.0, 100.0)  # the texture of soft tissue only: bone or air beside would read as "noise"
+    noise = np.clip(soft - cv2.GaussianBlur(soft, (0, 0), 2.0), -25.0, 25.0)
     blood = blood_hu + 3.0 * rng.standard_normal(hu.shape).astype(np.float32)  # clot is not perfectly uniform
     blood = cv2.GaussianBlur(blood, (0, 0), 1.0)
     return (hu + weight * (blood + noise - hu)).astype(np.float32)
+
+
+def _bone(hu: np.ndarray) -> np.ndarray:
+    """Bone and calcification: never painted over by inserted blood."""
+    return hu > BONE_HU
 
 
 def _soft(mask: np.ndarray, px_mm: float, edge_mm: float = 0.8) -> np.ndarray:
@@ -59,8 +67,8 @@ def subdural(hu: np.ndarray, px_mm: float, side: str, thickness_mm: float, span_
     profile = np.clip(np.cos(np.radians(d_ang) * 90.0 / (span_deg / 2.0)), 0, 1)
     local_t = thickness_mm * profile
     core_mask = inside & (depth <= local_t) & (local_t > 0.5)
-    # the collection displaces the brain, not the bone: the inner-table margin of the mask is kept
-    w = _soft(core_mask, px_mm) * inside
+    # the collection displaces the brain, not the bone: bone (and the mask's inner-table margin in it) stays bone
+    w = _soft(core_mask & ~_bone(hu), px_mm) * inside * ~_bone(hu)
     return Inserted(_blend(hu.astype(np.float32), w, blood_hu, rng), w)
 
 
@@ -95,5 +103,5 @@ def intraventricular(hu: np.ndarray, px_mm: float, level_frac: float, rng: np.ra
     level = ys.min() + level_frac * (ys.max() - ys.min())
     yy = np.arange(hu.shape[0])[:, None]
     core_mask = v & (yy >= level)
-    w = _soft(core_mask, px_mm, 0.6) * ndimage.binary_dilation(v, iterations=2)
+    w = _soft(core_mask, px_mm, 0.6) * ndimage.binary_dilation(v, iterations=2) * ~_bone(hu)  # choroid calcification stays
     return Inserted(_blend(hu.astype(np.float32), w, blood_hu, rng), w)
