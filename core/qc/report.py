@@ -26,7 +26,7 @@ rows.forEach(r=>t.tBodies[0].appendChild(r));}
 _CSS = """body{font-family:sans-serif;margin:16px;background:#fafafa}table{border-collapse:collapse}
 th{cursor:pointer;background:#333;color:#fff;padding:4px 8px;position:sticky;top:0}td{padding:4px 8px;border-bottom:1px solid #ddd;vertical-align:middle}
 tr.both td,tr.face td{background:#fde8e8}tr.brain td{background:#fff4dc}tr.error td{background:#eee;color:#a00}
-.note{color:#555;font-size:90%;max-width:260px}img{display:block}td.err{max-width:260px;font-size:90%}
+.note{color:#555;font-size:90%;max-width:260px}td.note{min-width:230px}img{display:block}td.err{max-width:260px;font-size:90%}
 img.thumb{cursor:zoom-in}#big{display:none;position:fixed;inset:0;background:rgba(0,0,0,.93);z-index:1000;cursor:zoom-out;
 align-items:center;justify-content:center}#big img{width:min(96vw,2200px);image-rendering:auto}
 dl.gloss{max-width:1100px}dl.gloss dt{font-weight:700;margin-top:8px}dl.gloss dd{margin:2px 0 0 18px;color:#333}"""
@@ -43,8 +43,8 @@ GLOSSARY = {
     "P(brain loss)": "the CNN's probability that brain tissue was cut away (a sheared cap, a cut lobe, a too-tight "
                      "mask). Flags 'brain cut'.",
     "P(not stripped)": "the probability that the file is a whole head, not a skull strip. Flags 'not skull-stripped'.",
-    "kept_ml": "tissue volume the strip kept, in ml. A brain is about 1100-2000 ml; much more means skull, scalp or "
-               "face were kept; much less means brain was cut away.",
+    "kept_ml": "tissue volume the strip kept, in ml. Much more than a brain means skull, scalp or face were kept; "
+               "much less means brain was cut away.",
     "anterior_mm": "how far the kept tissue reaches in front of its own centre, in mm. A kept face reaches far forward.",
     "inferior_ai_ml": "ml of tissue in front of (> 40 mm) and below (> 10 mm) the centre: where the face lies. "
                       "Small for a good strip.",
