@@ -24,6 +24,7 @@ from training.nets.resnet import CamExport, ResNet2D
 
 N_ICH = 6
 OOD_QUANTILE = 0.99
+MIN_REAL_POSITIVES = 10
 NOT_CLINICAL_REAL = ("Research use only; not for clinical use. Trained on public real head CT slices (CT-ICH, CC BY 4.0; "
                      "PHE-SICH-CT-IDS, non-commercial research use only: the model inherits that restriction), one real GE "
                      "head CT (BSD-2-Clause) and generated data; validated on few real patients (see metrics).")
@@ -51,6 +52,23 @@ def forward_all(net: ResNet2D, img: np.ndarray, batch: int = 64) -> tuple[np.nda
         lo.append(logits.numpy())
         em.append(emb.numpy())
     return np.concatenate(lo), np.concatenate(em)
+
+
+def cnn_outputs_cached(net: ResNet2D, use: list[SliceSeries], ckpt: Path, cache: Path) -> dict:
+    """CNN logits and embeddings of every train/validation series, cached per checkpoint (post-processing reruns are cheap)."""
+    import hashlib
+
+    key = hashlib.sha256(ckpt.read_bytes()).hexdigest()[:16] if ckpt.exists() else None
+    path = cache / f"post_outputs_{key}.npz" if key else None
+    if path is not None and path.exists():
+        z = np.load(path)
+        if all(f"{s.key}__lo" in z for s in use):
+            return {s.key: (z[f"{s.key}__lo"], z[f"{s.key}__em"]) for s in use}
+    res = {s.key: forward_all(net, s.img) for s in tqdm(use, desc="CNN outputs", unit="series")}
+    if path is not None:
+        cache.mkdir(parents=True, exist_ok=True)
+        np.savez(path, **{f"{k}__lo": v[0] for k, v in res.items()}, **{f"{k}__em": v[1] for k, v in res.items()})
+    return res
 
 
 def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
@@ -192,21 +210,26 @@ def post_training(net: ResNet2D, series: list[SliceSeries], splits: dict[str, st
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     use = [s for s in series if splits[s.patient] in ("train", "val")]
-    res = {}
-    for s in tqdm(use, desc="CNN outputs", unit="series"):
-        res[s.key] = forward_all(net, s.img)
+    res = cnn_outputs_cached(net, use, Path(args.checkpoints) / "ct_trunk.pt", Path(args.cache))
     tr = [s for s in use if splits[s.patient] == "train"]
     va = [s for s in use if splits[s.patient] == "val"]
     va_real = [s for s in va if s.source in ("ct-ich", "phe-sich")]
 
-    # temperatures (per ICH label, and one for the BG softmax) on validation patients
+    # temperatures (per ICH label, and one for the BG softmax) on real validation patients; a label with
+    # fewer than MIN_REAL_POSITIVES real validation slices falls back to all validation series (phantoms too)
     lv = np.concatenate([res[s.key][0] for s in va])
     yv = np.concatenate([s.labels for s in va])
     bgv = np.concatenate([s.bg for s in va]).astype(int)
-    temps = np.array([fit_temperature(lv[:, j], yv[:, j]) for j in range(N_ICH)])
+    lvr0 = np.concatenate([res[s.key][0] for s in va_real])
+    yvr0 = np.concatenate([s.labels for s in va_real])
+    calib_source = {lab: "real validation patients" if (yvr0[:, j] > 0).sum() >= MIN_REAL_POSITIVES else "all validation series (too few real positives)"
+                    for j, lab in enumerate(ICH_LABELS)}
+    temps = np.array([fit_temperature(lvr0[:, j], yvr0[:, j]) if calib_source[lab].startswith("real") else fit_temperature(lv[:, j], yv[:, j])
+                      for j, lab in enumerate(ICH_LABELS)])
     t_bg = fit_temperature_softmax(lv[:, N_ICH:], bgv)
     pv = sigmoid(lv[:, :N_ICH] / temps)
-    calib = {lab: {"temperature": float(temps[j]), "ece_val_before": ece(yv[:, j], sigmoid(lv[:, j])), "ece_val_after": ece(yv[:, j], pv[:, j])}
+    calib = {lab: {"temperature": float(temps[j]), "fitted_on": calib_source[lab],
+                   "ece_real_val_before": ece(yvr0[:, j], sigmoid(lvr0[:, j])), "ece_real_val_after": ece(yvr0[:, j], sigmoid(lvr0[:, j] / temps[j]))}
              for j, lab in enumerate(ICH_LABELS)}
     print("temperatures", dict(zip(ICH_LABELS, temps.round(2))), "BG", round(t_bg, 2))
     # slice threshold for "any" by Youden J on real validation patients; subtypes at calibrated 0.5
