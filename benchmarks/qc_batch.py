@@ -77,7 +77,7 @@ def main() -> int:
     src = demo_dir() / "mri" / "good.nii.gz"
     vol = load(str(src))
     print(f"volume {vol.voxels.shape} spacing {tuple(round(s, 3) for s in vol.spacing)}")
-    x = qc_input(vol.voxels)[None, None]
+    x = qc_input(vol.voxels, vol.spacing)[None, None]
     scorer = SkullStripScorer(threads=1)
     m = scorer.model
     m.run({"image": x}, ["probs", "cam"])  # warm-up, untimed (the torch side gets one too)

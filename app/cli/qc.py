@@ -16,6 +16,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def row_line(r: dict) -> str:
+    """One file's verdict, the three scores and the measures that explain them."""
+    if r["status"] != "ok":
+        return f"{r['path']}: unreadable: {r['error']}"
+    scores = "  ".join(f"{k} {r[c] or '-'}" for k, c in (("P(face)", "p_face"), ("P(brain loss)", "p_brain_loss"),
+                                                         ("P(not stripped)", "p_not_stripped")))
+    return f"{r['path']}: {r['verdict'].upper()}  {scores}\n    {r['explanation']}"
+
+
 def run(args: argparse.Namespace) -> int:
     from core.errors import LoadError
     from core.qc.engine import discover, run_batch
@@ -23,7 +32,12 @@ def run(args: argparse.Namespace) -> int:
     if not discover(args.folder):
         raise LoadError("no .nii or .nii.gz files found", args.folder)
     print("skull-strip QC (research use only, not for clinical use)")
-    summary = run_batch(args.folder, args.out, workers=args.workers, scheduler=args.scheduler, thumbs=not args.no_thumbs)
+    rows: list[dict] = []
+    summary = run_batch(args.folder, args.out, workers=args.workers, scheduler=args.scheduler, thumbs=not args.no_thumbs,
+                        on_row=rows.append)
+    for r in sorted(rows, key=lambda r: r["path"]):
+        if len(rows) <= 30 or r["verdict"] != "pass":  # every file of a small batch, else what needs a look
+            print(row_line(r))
     print(summary.text())
     print(f"results: {args.out}")
     if args.report:

@@ -34,18 +34,17 @@ SORT_ROLE = Qt.UserRole + 1
 
 
 def cam_overlay(volume, cam: np.ndarray) -> np.ndarray:
-    """Sagittal slice through the Grad-CAM peak with the map (upsampled) blended in red; superior up,
-    anterior right, so a face or a cut cap shows where it is."""
+    """Sagittal slice through the Grad-CAM peak with the map (on the volume grid, from
+    SkullStripResult.cam_on_volume) blended in red; superior up, anterior right, so a face or a cut
+    cap shows where it is."""
     from scipy import ndimage
 
     v = volume.voxels
-    xc = int(np.unravel_index(int(cam.argmax()), cam.shape)[2])
-    x = min(v.shape[2] - 1, int((xc + 0.5) * v.shape[2] / cam.shape[2]))
+    x = int(np.unravel_index(int(cam.argmax()), cam.shape)[2])
     sl = v[:, :, x]
-    c = ndimage.zoom(cam[:, :, xc], (sl.shape[0] / cam.shape[0], sl.shape[1] / cam.shape[1]), order=1)
     hi = float(np.percentile(sl[sl > 0], 99)) if (sl > 0).any() else 1.0
     g = np.clip(sl / max(hi, 1e-6), 0, 1)
-    a = np.clip(c, 0, 1)[..., None] * 0.6
+    a = np.clip(cam[:, :, x], 0, 1)[..., None] * 0.6
     rgb = (1 - a) * g[..., None] + a * np.array([1.0, 0.1, 0.0])
     dz, dy, _ = volume.spacing
     rgb = ndimage.zoom(rgb[::-1], (dz / dy, 1, 1), order=1) if abs(dz - dy) > 0.05 else rgb[::-1]
@@ -245,7 +244,7 @@ class QCWindow(QMainWindow):
             self.status.setText(res.explanation())
             return
         k = 0 if res.p_face >= res.p_brain_loss else 1  # the face or the cut (not stripped: the face it shows)
-        self.cam.setPixmap(to_pixmap(cam_overlay(vol, res.cam[k])).scaled(300, 300, Qt.KeepAspectRatio, Qt.SmoothTransformation))
+        self.cam.setPixmap(to_pixmap(cam_overlay(vol, res.cam_on_volume(k, vol))).scaled(300, 300, Qt.KeepAspectRatio, Qt.SmoothTransformation))
         self.status.setText(f"Grad-CAM of {'P(face)' if k == 0 else 'P(brain loss)'}; model {res.model.name} {res.model.version} on {res.model.provider}")
 
     @property

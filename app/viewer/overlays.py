@@ -112,7 +112,7 @@ def gradcam_overlay(volume: Volume, label: str, ich: Any = None, bg: Any = None,
         data = gradcam_to_volume(bg.cam, bg.classes.index(BG_LABELS[label]), volume)
         model = bg.model
     elif qc is not None and label in MR_LABELS:
-        data = qc_cam_to_volume(qc.cam, MR_LABELS[label], volume)
+        data = normalise(qc.cam_on_volume(MR_LABELS[label], volume))  # the model grid is 256 mm around the tissue
         model = qc.model
     else:
         raise KeyError(f"no result explains {label!r}")

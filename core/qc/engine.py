@@ -22,8 +22,13 @@ from typing import Callable, Iterable, Iterator
 
 from core.qc.measures import NORMAL
 
-COLUMNS = ["path", "status", "verdict", "p_face", "p_brain_loss", "flag_face", "flag_brain_loss",
-           *NORMAL.keys(), "outside_normal", "shape", "spacing_mm", "model", "provider", "seconds", "error"]
+COLUMNS = ["path", "status", "verdict", "p_face", "p_brain_loss", "p_not_stripped", "flag_face", "flag_brain_loss",
+           "flag_not_stripped", "explanation", *NORMAL.keys(), "outside_normal", "shape", "spacing_mm", "model", "provider",
+           "seconds", "error"]
+
+
+def _p(v: float) -> str:
+    return "" if v != v else f"{v:.6f}"  # nan (not scorable before the model ran) -> empty
 
 
 def discover(folder: str | Path) -> list[Path]:
@@ -63,8 +68,9 @@ def score_file(path: str, thumbs_dir: str | None = None) -> dict:
         vol = load(path)
         res = _scorer().score(vol)
         m = res.measures.to_dict()
-        row.update(status="ok", verdict=res.verdict, p_face=f"{res.p_face:.6f}", p_brain_loss=f"{res.p_brain_loss:.6f}",
-                   flag_face=int(res.flags["face"]), flag_brain_loss=int(res.flags["brain_loss"]),
+        row.update(status="ok", verdict=res.verdict, p_face=_p(res.p_face), p_brain_loss=_p(res.p_brain_loss),
+                   p_not_stripped=_p(res.p_not_stripped), flag_face=int(res.flags["face"]), flag_brain_loss=int(res.flags["brain_loss"]),
+                   flag_not_stripped=int(res.flags["not_stripped"]), explanation=res.explanation(),
                    outside_normal="; ".join(res.measures.outside_normal()),
                    shape="x".join(map(str, vol.voxels.shape)), spacing_mm="x".join(f"{s:.3g}" for s in vol.spacing),
                    model=f"{res.model.name} {res.model.version}", provider=res.model.provider, **m)

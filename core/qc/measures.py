@@ -1,14 +1,19 @@
 """Cheap deterministic measures that explain a QC flag in plain terms, beside the CNN.
 
-All are computed on the kept mask (voxels > 0) of the stripped volume, in mm, canonical RAS:
-  kept_ml          volume kept; compare with NORMAL below
-  anterior_mm      how far the mask reaches in front of its own centroid (face kept -> far)
-  inferior_ai_ml   ml kept in the anterior-inferior block where the face lies (in front of the
-                   centroid by > 40 mm and below it by > 10 mm); small for a good strip
-  boundary_bright  mean intensity on the mask's outer surface / median kept intensity; a strip cut
-                   through brain leaves bright tissue on its edge (> ~0.8), a good one dark CSF
+Computed on the kept tissue (core.qc.preprocess.foreground: above 10 % of the robust maximum) of
+the volume after block-averaging to <= 2 mm, in mm, canonical RAS:
+  kept_ml          tissue volume kept; a brain is ~1100-2000 ml, a head 3000+ ml
+  anterior_mm      how far the tissue reaches in front of its own centroid (face kept -> far)
+  inferior_ai_ml   ml kept anterior-inferior to the centroid (> 40 mm in front, > 10 mm below):
+                   where the face lies; small for a good strip
+  boundary_bright  mean intensity on the kept tissue's outer surface / its median; a strip cut
+                   through brain leaves bright tissue on its edge, a good one dark CSF
   flat_top         fraction of the top surface lying in one axial plane (a cap cut by a plane)
-The normal ranges in NORMAL come from generated good strips (numbers below).
+  cut_plane        the largest such fraction over the top, front, back, left and right surfaces
+                   (cut_side names it): a cut by a plane in any direction
+  background_zero  fraction of the voxels outside the tissue that are exactly 0: skull-stripping
+                   tools write 0 there, a scanner image has noise (a hint of "not stripped")
+The normal ranges in NORMAL were measured on good strips of the real-head library (numbers below).
 """
 
 from __future__ import annotations
@@ -18,14 +23,18 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy import ndimage
 
+from core.qc.preprocess import block_mean, foreground
 from core.volume import Volume
 
-NORMAL = {"kept_ml": (1150.0, 2000.0), "anterior_mm": (75.0, 105.0), "inferior_ai_ml": (0.0, 160.0),
-          "boundary_bright": (0.0, 0.62), "flat_top": (0.0, 0.2)}
-# Calibrated on 60 generated strips (seed 1): good strips (n=19) had kept 1258-1865 ml (5-95 %),
-# anterior 83-99 mm, anterior-inferior 40-133 ml, boundary 0.54-0.60; brain-cut strips (n=27)
-# kept 804-1241 ml with boundary 0.64-0.83; face-kept strips (n=14) kept 2450-3260 ml, anterior
-# 110-125 mm, anterior-inferior 253-435 ml. flat_top catches only axial cuts (cuts are oblique).
+NORMAL = {"kept_ml": (1100.0, 2600.0), "anterior_mm": (75.0, 110.0), "inferior_ai_ml": (0.0, 240.0),
+          "boundary_bright": (0.0, 0.5), "flat_top": (0.0, 0.25), "cut_plane": (0.0, 0.3), "background_zero": (0.9, 1.0)}
+# From the 2-98 % range of the 54 unflagged strips of three real heads (T1_head_ext2, MNI152,
+# colin27; python -m training.synth mri-real, seed 0): kept 1466-3182 ml, anterior 84-108 mm,
+# anterior-inferior 42-242 ml, edge 0.25-0.47, cut plane 0.10-0.22. Face-kept strips: anterior-
+# inferior 238-371 ml; brain-cut strips: kept from 1108 ml, cut plane up to 0.50; unstripped heads:
+# kept 3150-5760 ml, background exactly 0 in 11-100 % (templates have a zero background). These
+# explain a flag; they overlap too much to replace the network.
+_SIDES = {"top": (0, False), "front": (1, False), "back": (1, True), "right": (2, False), "left": (2, True)}
 
 
 @dataclass
@@ -35,9 +44,16 @@ class Measures:
     inferior_ai_ml: float
     boundary_bright: float
     flat_top: float
+    cut_plane: float
+    background_zero: float
+    cut_side: str = ""
+
+    @classmethod
+    def empty(cls) -> "Measures":
+        return cls(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, "")
 
     def to_dict(self) -> dict[str, float]:
-        return {k: round(v, 3) for k, v in asdict(self).items()}
+        return {k: round(v, 3) for k, v in asdict(self).items() if k in NORMAL}
 
     def outside_normal(self) -> list[str]:
         """Names of measures outside their normal range, with the value, for the report."""
@@ -45,31 +61,59 @@ class Measures:
         for k, (lo, hi) in NORMAL.items():
             v = getattr(self, k)
             if v < lo or v > hi:
-                out.append(f"{k}={v:.1f} (normal {lo:g}-{hi:g})")
+                out.append(f"{k}={v:.2f} (normal {lo:g}-{hi:g})")
         return out
+
+    def explain(self, flags: dict[str, bool]) -> str:
+        """The measures that support (or fail to support) each raised flag, in words."""
+        parts = []
+        if flags.get("not_stripped"):
+            parts.append(f"not stripped: {self.kept_ml:.0f} ml of tissue kept (a brain is {NORMAL['kept_ml'][0]:.0f}-{NORMAL['kept_ml'][1]:.0f}), "
+                         f"{self.background_zero:.0%} of the background exactly 0 (tools write 0)")
+        if flags.get("face"):
+            parts.append(f"face: {self.inferior_ai_ml:.0f} ml of tissue in front of and below the centre (good strips < {NORMAL['inferior_ai_ml'][1]:.0f}), "
+                         f"tissue reaches {self.anterior_mm:.0f} mm forward (good strips < {NORMAL['anterior_mm'][1]:.0f})")
+        if flags.get("brain_loss"):
+            parts.append(f"brain loss: {self.kept_ml:.0f} ml kept (good strips >= {NORMAL['kept_ml'][0]:.0f}), "
+                         f"{self.cut_plane:.0%} of the {self.cut_side or 'top'} surface in one plane, edge brightness {self.boundary_bright:.2f}")
+        if not parts:
+            off = self.outside_normal()
+            parts.append("no flag; " + ("outside the good-strip range: " + ", ".join(off) if off else "all measures in the good-strip range"))
+        return "; ".join(parts)
+
+
+def _flat(kept: np.ndarray, axis: int, reverse: bool) -> float:
+    """Fraction of the columns along `axis` whose outermost tissue lies on the most common level (+-1)."""
+    k = np.moveaxis(kept, axis, 0)
+    if not reverse:
+        k = k[::-1]
+    has = k.any(axis=0)
+    if not has.any():
+        return 0.0
+    level = np.argmax(k, axis=0)[has]
+    hist = np.bincount(level)
+    peak = int(hist.argmax())
+    return float(hist[max(0, peak - 1):peak + 2].sum() / level.size)
 
 
 def measure(volume: Volume) -> Measures:
-    v = volume.voxels
-    kept = v > 0
-    dz, dy, dx = volume.spacing
+    v, (dz, dy, dx) = block_mean(np.clip(np.nan_to_num(volume.voxels.astype(np.float32, copy=False)), 0, None), volume.spacing)
+    kept = foreground(v)
     n = int(kept.sum())
     if n == 0:
-        return Measures(0.0, 0.0, 0.0, 0.0, 0.0)
+        return Measures.empty()
+    outside = ~ndimage.binary_dilation(kept, iterations=2)
+    background_zero = float((v[outside] == 0).mean()) if outside.any() else 1.0
     voxel_ml = dz * dy * dx / 1000.0
-    zz, yy, xx = np.nonzero(kept)
+    zz, yy, _ = np.nonzero(kept)
     cz, cy = zz.mean(), yy.mean()
     anterior_mm = float((yy.max() - cy) * dy)
     ai = (yy > cy + 40.0 / dy) & (zz < cz - 10.0 / dz)
-    inner = ndimage.binary_erosion(kept, iterations=1)
-    surface = kept & ~inner
+    surface = kept & ~ndimage.binary_erosion(kept, iterations=1)
     med = float(np.median(v[kept]))
     boundary = float(v[surface].mean() / med) if med > 0 else 0.0
-    # top cap: among columns with tissue, how many end on the single most common top slice (+-1)
-    top = np.where(kept.any(axis=0), kept.shape[0] - 1 - np.argmax(kept[::-1], axis=0), -1)
-    tops = top[top >= 0]
-    hist = np.bincount(tops)
-    peak = int(hist.argmax())
-    flat = float(hist[max(0, peak - 1):peak + 2].sum() / len(tops))
+    flats = {side: _flat(kept, ax, rev) for side, (ax, rev) in _SIDES.items()}
+    side = max(flats, key=flats.get)
     return Measures(kept_ml=n * voxel_ml, anterior_mm=anterior_mm, inferior_ai_ml=float(ai.sum()) * voxel_ml,
-                    boundary_bright=boundary, flat_top=flat)
+                    boundary_bright=boundary, flat_top=flats["top"], cut_plane=flats[side], background_zero=background_zero,
+                    cut_side=side)

@@ -1,6 +1,8 @@
-"""Skull-strip QC of one MRI volume: P(recognizable face kept), P(brain tissue lost), their 3-D
-Grad-CAM maps from the ONNX graph, flags at the card's thresholds, and the deterministic measures
-that explain a flag. Served by the shared model runtime (sha256-verified ONNX Runtime session)."""
+"""Skull-strip QC of one MRI volume: P(recognizable face kept), P(brain tissue lost), P(not
+skull-stripped), their 3-D Grad-CAM maps from the ONNX graph, flags at the card's thresholds, the
+deterministic measures that explain a flag, and the out-of-distribution guard (core.qc.ood): a CT,
+a blank or non-head volume gets the verdict "not scorable" with its reason, never a pass.
+Served by the shared model runtime (sha256-verified ONNX Runtime session)."""
 
 from __future__ import annotations
 
@@ -9,38 +11,64 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from core.errors import InputError
 from core.models.registry import ModelRegistry
 from core.models.runtime import LoadedModel, load_model
 from core.qc.measures import Measures, measure
-from core.qc.preprocess import qc_input
+from core.qc.ood import feature_distance, input_reasons
+from core.qc.preprocess import MODEL_SHAPE, cam_to_volume, qc_input_and_centre
 from core.tasks.ct import ModelInfo
 from core.volume import Volume
 
-QC_LABELS = ("face", "brain_loss")
+QC_LABELS = ("face", "brain_loss", "not_stripped")
+NOT_SCORABLE = "not scorable"
+NOT_STRIPPED = "not skull-stripped"
 MODEL_NAME = "skullstrip_qc"
 
 
 @dataclass
 class SkullStripResult:
-    p_face: float
+    p_face: float  # nan when not scorable before the model ran
     p_brain_loss: float
-    flags: dict[str, bool]  # label -> at or above the card threshold
+    p_not_stripped: float
+    flags: dict[str, bool]  # label -> at or above the card threshold (all False when not scorable)
     thresholds: dict[str, float]
-    cam: np.ndarray  # [2, 8, 16, 16] Grad-CAM on the model grid (z, y, x), 0..1
+    cam: np.ndarray  # [3, d, h, w] Grad-CAM on the model grid (z, y, x), 0..1 (zeros when not scorable)
     measures: Measures
     model: ModelInfo
     timings: dict[str, float] = field(default_factory=dict)
+    ood_reasons: list[str] = field(default_factory=list)  # why the volume is not scorable
+    grid_centre: tuple[float, float, float] = (0.0, 0.0, 0.0)  # model grid centre, (z, y, x) voxel index
+
+    def cam_on_volume(self, index: int, volume: Volume) -> np.ndarray:
+        """Grad-CAM map `index` (0 face, 1 brain loss, 2 not stripped) on the volume's grid, 0..1."""
+        return cam_to_volume(self.cam[index], volume.voxels.shape, volume.spacing, self.grid_centre)
+
+    @property
+    def scorable(self) -> bool:
+        return not self.ood_reasons
 
     @property
     def verdict(self) -> str:
-        """'pass' | 'face kept' | 'brain cut' | 'both' (the GUI's override choices use the same words)."""
+        """'not scorable' | 'not skull-stripped' | 'pass' | 'face kept' | 'brain cut' | 'both'.
+        A volume that was never stripped is its own finding, whatever P(face) says (shown beside it)."""
+        if not self.scorable:
+            return NOT_SCORABLE
+        if self.flags["not_stripped"]:
+            return NOT_STRIPPED
         f, b = self.flags["face"], self.flags["brain_loss"]
         return "both" if f and b else "face kept" if f else "brain cut" if b else "pass"
 
+    def explanation(self) -> str:
+        """One line for the CLI, the report and the review window: the verdict's supporting measures."""
+        if not self.scorable:
+            return "not scorable: " + "; ".join(self.ood_reasons)
+        return self.measures.explain(self.flags)
+
     def to_dict(self) -> dict:
-        return {"p_face": round(self.p_face, 6), "p_brain_loss": round(self.p_brain_loss, 6), "verdict": self.verdict,
-                "flags": self.flags, "measures": self.measures.to_dict(), "model": self.model.__dict__, "timings_s": self.timings}
+        return {"p_face": round(self.p_face, 6), "p_brain_loss": round(self.p_brain_loss, 6),
+                "p_not_stripped": round(self.p_not_stripped, 6), "verdict": self.verdict, "flags": self.flags,
+                "explanation": self.explanation(), "ood_reasons": self.ood_reasons,
+                "measures": self.measures.to_dict(), "model": self.model.__dict__, "timings_s": self.timings}
 
 
 class SkullStripScorer:
@@ -58,23 +86,35 @@ class SkullStripScorer:
         return self._model
 
     def score(self, volume: Volume) -> SkullStripResult:
-        if volume.modality not in ("MR", "MRI", "OT", ""):
-            raise InputError(f"skull-strip QC is for brain MRI, this volume is {volume.modality}", volume.ids.source or None)
+        m = self.model
+        thr = {lab: float(m.card.thresholds.get(lab, 0.5)) for lab in QC_LABELS}
         t = {}
         t0 = time.perf_counter()
-        x = qc_input(volume.voxels, volume.ids.source or None)[None, None]
+        reasons = input_reasons(volume)
+        if reasons:  # never fed to the network: a CT, blank or non-head volume
+            t["guard"] = time.perf_counter() - t0
+            cam = np.zeros((len(QC_LABELS), *(s // 8 for s in MODEL_SHAPE)), np.float32)
+            nan = float("nan")
+            return SkullStripResult(nan, nan, nan, {lab: False for lab in QC_LABELS}, thr, cam, Measures.empty(),
+                                    ModelInfo.of(m), t, reasons)
+        x, centre = qc_input_and_centre(volume.voxels, volume.spacing, volume.ids.source or None)
+        x = x[None, None]
         t["preprocess"] = time.perf_counter() - t0
-        m = self.model
         t0 = time.perf_counter()
-        out = m.run({"image": x}, ["probs", "cam"])
+        out = m.run({"image": x}, ["probs", "cam", "features"])
         t["model"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         meas = measure(volume)
         t["measures"] = time.perf_counter() - t0
+        stats = m.card.extra.get("ood")
+        if stats:
+            d = feature_distance(out["features"][0], stats)
+            if d > float(stats["distance_threshold"]):
+                reasons = [f"unlike the training volumes (feature distance {d:.2f} > {float(stats['distance_threshold']):.2f})"]
         p = out["probs"][0].astype(float)
-        thr = {lab: float(m.card.thresholds.get(lab, 0.5)) for lab in QC_LABELS}
-        flags = {lab: bool(p[j] >= thr[lab]) for j, lab in enumerate(QC_LABELS)}
-        return SkullStripResult(float(p[0]), float(p[1]), flags, thr, out["cam"][0], meas, ModelInfo.of(m), t)
+        flags = {lab: bool(p[j] >= thr[lab]) and not reasons for j, lab in enumerate(QC_LABELS)}
+        return SkullStripResult(float(p[0]), float(p[1]), float(p[2]), flags, thr, out["cam"][0], meas, ModelInfo.of(m), t,
+                                reasons, centre)
 
 
 _DEFAULT: SkullStripScorer | None = None

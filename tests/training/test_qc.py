@@ -1,4 +1,5 @@
-"""QC network: label-file reader, subject split, closed-form Grad-CAM equals autograd, ONNX parity."""
+"""QC network: label-file reader (two or three label columns, head groups), closed-form Grad-CAM equals
+autograd, ONNX parity, the OOD feature statistics."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from training.qc import QCExport, QCNet, auc_score, read_label_file, split_by_subject, subject_of
+from core.qc.preprocess import MODEL_SHAPE
+from training.qc import LABELS, QCExport, QCNet, auc_score, ood_stats, read_label_file, split_by_subject, subject_of
 
 
 def test_label_file_reader_and_subject_split(tmp_path):
@@ -17,11 +19,23 @@ def test_label_file_reader_and_subject_split(tmp_path):
     (tmp_path / "label_file.csv").write_text("\n".join(lines) + "\n")
     items = read_label_file(tmp_path)
     assert len(items) == len(names) - 1  # the missing file is skipped (and reported)
-    assert items[1].y.tolist() == [0.0, 1.0] and items[2].y.tolist() == [1.0, 0.0]
+    assert items[1].y.tolist() == [0.0, 1.0, 0.0] and items[2].y.tolist() == [1.0, 0.0, 0.0]  # BET-BSE: all stripped
     tr, va = split_by_subject(items, 0.25, seed=0)
     assert {i.subject for i in tr}.isdisjoint({i.subject for i in va})
     assert len({i.subject for i in va}) == 2
     assert subject_of("IXI002_bet_0.5.nii.gz") == "IXI002"
+
+
+def test_three_columns_and_head_groups_from_the_measurements(tmp_path):
+    for n in ("colin_strip001.nii.gz", "colin_strip002.nii.gz", "mni_strip001.nii.gz"):
+        (tmp_path / n).write_bytes(b"x")
+    (tmp_path / "label_file.csv").write_text("Filename,Recognizable-Facial-Feature,Brain-Feature-Loss,Not-Skull-Stripped\n"
+                                             "colin_strip001.nii.gz,Yes,No,Yes\ncolin_strip002.nii.gz,No,Yes,No\nmni_strip001.nii.gz,No,No,No\n")
+    (tmp_path / "qc_measurements.csv").write_text("Filename,Subject,group\ncolin_strip001.nii.gz,colin,colin27\n"
+                                                  "colin_strip002.nii.gz,colin,colin27\nmni_strip001.nii.gz,mni152,mni\n")
+    items = read_label_file(tmp_path)
+    assert [i.y.tolist() for i in items] == [[1, 0, 1], [0, 1, 0], [0, 0, 0]]
+    assert [i.subject for i in items] == ["colin27", "colin27", "mni"]  # the fold unit is the head group
 
 
 def test_bad_label_value_is_an_error(tmp_path):
@@ -41,9 +55,10 @@ def test_auc_matches_pair_count():
 def test_closed_form_gradcam_equals_autograd():
     torch.manual_seed(0)
     net = QCNet().eval()
-    x = torch.rand(1, 1, 64, 128, 128)
+    x = torch.rand(1, 1, *MODEL_SHAPE)
     _, cam, feats = QCExport(net)(x)
-    for c in range(2):
+    assert cam.shape[1] == len(LABELS) == 3
+    for c in range(3):
         a = net.features(x).detach().requires_grad_(True)
         g = a.mean(dim=(2, 3, 4))
         logit = net.fc2(torch.relu(net.fc1(g)))[0, c]
@@ -62,10 +77,23 @@ def test_onnx_export_runs_like_torch(tmp_path):
     net = QCNet().eval()
     path = tmp_path / "qc.onnx"
     export(net, path)
-    x = np.random.default_rng(0).random((2, 1, 64, 128, 128), dtype=np.float32)
+    x = np.random.default_rng(0).random((2, 1, *MODEL_SHAPE), dtype=np.float32)
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     probs, cam = sess.run(["probs", "cam"], {"image": x})
     with torch.no_grad():
         tp, tc, _ = QCExport(net)(torch.from_numpy(x))
     np.testing.assert_allclose(probs, tp.numpy(), atol=1e-5)
     np.testing.assert_allclose(cam, tc.numpy(), atol=1e-4)
+
+
+def test_ood_stats_put_training_volumes_inside_the_threshold():
+    from core.qc.ood import feature_distance
+
+    torch.manual_seed(2)
+    net = QCNet().eval()
+    x = np.random.default_rng(1).random((6, *MODEL_SHAPE), dtype=np.float32)
+    stats = ood_stats(net, x)
+    with torch.no_grad():
+        feats = net.features(torch.from_numpy(x[:1])[:, None]).numpy()[0]
+    assert feature_distance(feats, stats) <= stats["distance_threshold"]
+    assert feature_distance(feats * 0 + 50.0, stats) > stats["distance_threshold"]  # far from every training volume

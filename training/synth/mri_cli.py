@@ -74,3 +74,48 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--settings", nargs="*", choices=["good", "tight", "loose"], help="cycle these settings instead of drawing")
     p.add_argument("--workers", type=int, default=1)
     p.set_defaults(func=run_mri)
+    _register_real(sub)
+
+
+# ----------------------------------------------------------------------------- real heads, real tools
+
+def run_mri_real(args: argparse.Namespace) -> int:
+    """Strips of the real-head library (training.synth.mri_heads) by real tools, label_file.csv with a
+    third column (Not-Skull-Stripped) and qc_measurements.csv (head, group, recipe, measured fractions)."""
+    import numpy as np
+
+    from training.synth.mri_heads import load_library
+    from training.synth.mri_strips import LABEL_COLUMNS, labels_of, make_strips, render, write_nifti
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    written = 0
+    with open(out / "label_file.csv", "w", newline="") as lf, open(out / "qc_measurements.csv", "w", newline="") as mf:
+        labels, meas = csv.writer(lf), csv.writer(mf)
+        labels.writerow(["Filename", *LABEL_COLUMNS])
+        meas.writerow(["Filename", "Subject", "group", "kind", "face_kept_frac", "brain_lost_frac", "scalp_kept_frac", "recipe"])
+        for hi, head in enumerate(load_library(args.heads)):
+            rng = np.random.default_rng(args.seed * 1000 + hi)
+            strips = make_strips(head, rng, args.unit)
+            for k, s in enumerate(tqdm(strips, desc=head.name, unit="strip")):
+                r = render(head, s, rng)
+                name = f"{head.name}_strip{k + 1:03d}.nii.gz"
+                write_nifti(r, out / name)
+                f, b, n = labels_of(r.fractions)
+                labels.writerow([name, *("Yes" if v else "No" for v in (f, b, n))])
+                meas.writerow([name, head.name, head.group, s.kind, *(f"{r.fractions[k2]:.4f}" for k2 in ("face_kept", "brain_lost", "scalp_kept")), r.recipe])
+                written += 1
+            lf.flush()
+            mf.flush()
+    print(f"wrote {written} strips of real heads to {out} in {time.perf_counter() - t0:.0f} s")
+    return 0
+
+
+def _register_real(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("mri-real", help="strips of real heads by real tools (BET, deepbet, cuts, defacing), BET-BSE format")
+    p.add_argument("--out", required=True)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--unit", type=int, default=1, help="scale the number of strips per head")
+    p.add_argument("--heads", nargs="*", default=None, help="library head names (default: all)")
+    p.set_defaults(func=run_mri_real)

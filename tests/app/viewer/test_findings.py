@@ -140,7 +140,7 @@ def test_mri_shows_the_qc_scores_with_flags(qtbot, panel):
     assert shown["face"][0] == pytest.approx(ref.p_face, abs=1e-5) and shown["face"][1] == ref.flags["face"] is True
     assert shown["brain_loss"][0] == pytest.approx(ref.p_brain_loss, abs=1e-5) and shown["brain_loss"][1] == ref.flags["brain_loss"]
     assert not panel.chart.isVisible()  # no per-slice scores for a 3-D model
-    assert "face kept" in panel.summary.text() and "skullstrip_qc" in panel.models_label.text()
+    assert ref.verdict in panel.summary.text() and "skullstrip_qc" in panel.models_label.text()  # face kept / not skull-stripped
     panel.select_label("face")  # the QC model's 3-D Grad-CAM
     assert panel.state.overlay.kind == "gradcam" and panel.state.overlay.data.shape == vol.shape
     assert panel.state.overlay.legend.startswith("Grad-CAM face - skullstrip_qc ")
