@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy import ndimage
 
-from core.qc.preprocess import block_mean, foreground
+from core.qc.preprocess import foreground, prepared
 from core.volume import Volume
 
 NORMAL = {"kept_ml": (1100.0, 2600.0), "anterior_mm": (75.0, 110.0), "inferior_ai_ml": (0.0, 240.0),
@@ -96,8 +96,9 @@ def _flat(kept: np.ndarray, axis: int, reverse: bool) -> float:
     return float(hist[max(0, peak - 1):peak + 2].sum() / level.size)
 
 
-def measure(volume: Volume) -> Measures:
-    v, (dz, dy, dx) = block_mean(np.clip(np.nan_to_num(volume.voxels.astype(np.float32, copy=False)), 0, None), volume.spacing)
+def measure(volume: Volume, grid: tuple[np.ndarray, tuple[float, float, float]] | None = None) -> Measures:
+    """`grid`: the volume already through core.qc.preprocess.prepared (the scorer shares it)."""
+    v, (dz, dy, dx) = grid if grid is not None else prepared(volume.voxels, volume.spacing)
     kept = foreground(v)
     n = int(kept.sum())
     if n == 0:

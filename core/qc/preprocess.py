@@ -33,8 +33,19 @@ def block_mean(v: np.ndarray, spacing: tuple[float, float, float]) -> tuple[np.n
         return v, spacing
     shape = [n // f * f for n, f in zip(v.shape, k)]
     v = v[: shape[0], : shape[1], : shape[2]]
-    v = v.reshape(shape[0] // k[0], k[0], shape[1] // k[1], k[1], shape[2] // k[2], k[2]).mean(axis=(1, 3, 5))
+    v = v.reshape(shape[0] // k[0], k[0], shape[1] // k[1], k[1], shape[2] // k[2], k[2]).mean(axis=(1, 3, 5), dtype=np.float32)
     return v, tuple(s * f for s, f in zip(spacing, k))
+
+
+def prepared(voxels: np.ndarray, spacing: tuple[float, float, float]) -> tuple[np.ndarray, tuple[float, float, float]]:
+    """Block-averaged to <= 2 mm, then non-finite values and negatives set to 0 (one pass over the
+    full-size volume; the rest runs on the smaller grid). Shared by the network input and the measures."""
+    v, sp = block_mean(np.asarray(voxels, dtype=np.float32), spacing)
+    if v is voxels:  # nothing was averaged: never change the caller's array
+        v = v.copy()
+    if not np.isfinite(v).all():
+        v = np.nan_to_num(v, nan=0.0, posinf=0.0, neginf=0.0, copy=False)
+    return np.clip(v, 0, None, out=v), sp
 
 
 def qc_input(voxels: np.ndarray, spacing: tuple[float, float, float] = (1.0, 1.0, 1.0), source: str | None = None) -> np.ndarray:
@@ -43,24 +54,21 @@ def qc_input(voxels: np.ndarray, spacing: tuple[float, float, float] = (1.0, 1.0
 
 
 def qc_input_and_centre(voxels: np.ndarray, spacing: tuple[float, float, float] = (1.0, 1.0, 1.0),
-                        source: str | None = None) -> tuple[np.ndarray, tuple[float, float, float]]:
+                        source: str | None = None, grid: tuple[np.ndarray, tuple[float, float, float]] | None = None
+                        ) -> tuple[np.ndarray, tuple[float, float, float]]:
     """The network input and where its grid is centred, as a (z, y, x) voxel index of `voxels`
     (what cam_to_volume needs to put a Grad-CAM map back on the volume)."""
     v = np.asarray(voxels)
     if v.ndim != 3 or min(v.shape) < 8:
         raise InputError(f"skull-strip QC needs a 3-D volume, got shape {v.shape}", source)
-    v = v.astype(np.float32, copy=False)
-    if not np.isfinite(v).all():
-        v = np.nan_to_num(v, nan=0.0, posinf=0.0, neginf=0.0)
-    v = np.clip(v, 0, None)
+    spacing = tuple(float(s) for s in spacing)
+    v, sp = grid if grid is not None else prepared(v, spacing)
     if float(v.max()) - float(v.min()) <= 1e-6:
         raise InputError("skull-strip QC: the volume is constant (nothing was kept)", source)
-    spacing = tuple(float(s) for s in spacing)
-    v, sp = block_mean(v, spacing)
     fg = foreground(v)
     centre = np.array(ndimage.center_of_mass(fg)) if fg.any() else (np.array(v.shape) - 1) / 2
-    grid = [(np.arange(n, dtype=np.float32) - (n - 1) / 2) * GRID_MM for n in MODEL_SHAPE]
-    coords = np.meshgrid(*[(g / s + c) for g, s, c in zip(grid, sp, centre)], indexing="ij")
+    axes = [(np.arange(n, dtype=np.float32) - (n - 1) / 2) * GRID_MM for n in MODEL_SHAPE]
+    coords = np.meshgrid(*[(g / s + c) for g, s, c in zip(axes, sp, centre)], indexing="ij")
     r = ndimage.map_coordinates(v, coords, order=1, mode="constant", cval=0.0, prefilter=False)
     pos = r[foreground(r)]
     hi = float(np.percentile(pos, 99.5)) if pos.size else float(r.max())

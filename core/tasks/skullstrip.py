@@ -15,7 +15,7 @@ from core.models.registry import ModelRegistry
 from core.models.runtime import LoadedModel, load_model
 from core.qc.measures import Measures, measure
 from core.qc.ood import feature_distance, input_reasons
-from core.qc.preprocess import MODEL_SHAPE, cam_to_volume, qc_input_and_centre
+from core.qc.preprocess import MODEL_SHAPE, cam_to_volume, prepared, qc_input_and_centre
 from core.tasks.ct import ModelInfo
 from core.volume import Volume
 
@@ -97,14 +97,15 @@ class SkullStripScorer:
             nan = float("nan")
             return SkullStripResult(nan, nan, nan, {lab: False for lab in QC_LABELS}, thr, cam, Measures.empty(),
                                     ModelInfo.of(m), t, reasons)
-        x, centre = qc_input_and_centre(volume.voxels, volume.spacing, volume.ids.source or None)
+        grid = prepared(volume.voxels, volume.spacing)  # one pass over the full volume, shared with the measures
+        x, centre = qc_input_and_centre(volume.voxels, volume.spacing, volume.ids.source or None, grid=grid)
         x = x[None, None]
         t["preprocess"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         out = m.run({"image": x}, ["probs", "cam", "features"])
         t["model"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        meas = measure(volume)
+        meas = measure(volume, grid)
         t["measures"] = time.perf_counter() - t0
         stats = m.card.extra.get("ood")
         if stats:

@@ -26,9 +26,9 @@ def test_qc_input_shape_range_and_refusals():
     assert x.shape == MODEL_SHAPE and x.dtype == np.float32
     assert x.min() == 0.0 and x.max() == 1.0
     with pytest.raises(InputError, match="3-D"):
-        qc_input(np.ones((100, 100), np.float32), "flat.nii")
+        qc_input(np.ones((100, 100), np.float32), source="flat.nii")
     with pytest.raises(InputError, match="constant"):
-        qc_input(np.zeros((20, 20, 20), np.float32), "empty.nii.gz")
+        qc_input(np.zeros((20, 20, 20), np.float32), source="empty.nii.gz")
 
 
 def test_measures_volume_and_flat_cut():
