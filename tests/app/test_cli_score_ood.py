@@ -49,7 +49,7 @@ def test_an_abdomen_is_not_scored_end_to_end(capsys, tmp_path):
     assert not any(doc["ich"]["flagged"].values()) and doc["bg"]["side"] == "none"
     rc = main(["score", str(tmp_path / "abdomen")])
     out = capsys.readouterr().out
-    assert rc == 0 and OOD_TEXT in out and "POSITIVE" not in out and "side" not in out
+    assert rc == 0 and OOD_TEXT in out and "POSITIVE" not in out and "side left" not in out and "side right" not in out
 
 
 def test_the_real_ge_head_ct_is_in_distribution_and_flags_nothing(capsys, shared_data):
