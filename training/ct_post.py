@@ -86,6 +86,24 @@ def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
     return best_t
 
 
+def fit_platt(logits: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Logistic calibration sigmoid(a * logit + b) on the known labels (a temperature 1/a plus a bias: a model
+    trained on positive-rich batches is also biased on real prevalences, which a temperature alone cannot fix)."""
+    from scipy.optimize import minimize
+
+    known = y >= 0
+    if known.sum() < 20 or len(np.unique(y[known])) < 2:
+        return 1.0, 0.0
+    z, t = logits[known].astype(np.float64), y[known].astype(np.float64)
+
+    def nll(ab):
+        q = ab[0] * z + ab[1]
+        return float(np.mean(np.logaddexp(0, q) - t * q)) + 1e-4 * (ab[0] - 1) ** 2
+
+    r = minimize(nll, np.array([1.0, 0.0]), method="L-BFGS-B", bounds=[(0.05, 20.0), (-20.0, 20.0)])
+    return float(r.x[0]), float(r.x[1])
+
+
 def fit_temperature_softmax(logits: np.ndarray, bg: np.ndarray) -> float:
     sel = (bg >= 0) & (bg <= 2)
     if sel.sum() < 20:
@@ -130,10 +148,11 @@ class HeadView(nn.Module):
     """The trunk with a subset of the head's rows, divided by their temperatures (what one ONNX file computes)."""
 
     @staticmethod
-    def make(net: ResNet2D, rows: slice, temps: np.ndarray) -> ResNet2D:
+    def make(net: ResNet2D, rows: slice, temps: np.ndarray, bias: np.ndarray) -> ResNet2D:
+        """logit' = logit / T + bias, exactly, by rescaling the head (Grad-CAM maps scale by 1/T > 0)."""
         sub = copy.deepcopy(net)
         w = net.head.weight.data[rows] / torch.tensor(temps, dtype=torch.float32)[:, None]
-        b = net.head.bias.data[rows] / torch.tensor(temps, dtype=torch.float32)
+        b = net.head.bias.data[rows] / torch.tensor(temps, dtype=torch.float32) + torch.tensor(bias, dtype=torch.float32)
         sub.head = nn.Linear(w.shape[1], w.shape[0])
         sub.head.weight.data.copy_(w)
         sub.head.bias.data.copy_(b)
@@ -224,18 +243,21 @@ def post_training(net: ResNet2D, series: list[SliceSeries], splits: dict[str, st
     yvr0 = np.concatenate([s.labels for s in va_real])
     calib_source = {lab: "real validation patients" if (yvr0[:, j] > 0).sum() >= MIN_REAL_POSITIVES else "all validation series (too few real positives)"
                     for j, lab in enumerate(ICH_LABELS)}
-    temps = np.array([fit_temperature(lvr0[:, j], yvr0[:, j]) if calib_source[lab].startswith("real") else fit_temperature(lv[:, j], yv[:, j])
-                      for j, lab in enumerate(ICH_LABELS)])
+    platt = [fit_platt(lvr0[:, j], yvr0[:, j]) if calib_source[lab].startswith("real") else fit_platt(lv[:, j], yv[:, j])
+             for j, lab in enumerate(ICH_LABELS)]
+    scale = np.array([a for a, _ in platt])
+    shift = np.array([b for _, b in platt])
+    cal = lambda lo: lo[:, :N_ICH] * scale + shift  # noqa: E731
     t_bg = fit_temperature_softmax(lv[:, N_ICH:], bgv)
-    pv = sigmoid(lv[:, :N_ICH] / temps)
-    calib = {lab: {"temperature": float(temps[j]), "fitted_on": calib_source[lab],
-                   "ece_real_val_before": ece(yvr0[:, j], sigmoid(lvr0[:, j])), "ece_real_val_after": ece(yvr0[:, j], sigmoid(lvr0[:, j] / temps[j]))}
+    calib = {lab: {"scale": float(scale[j]), "bias": float(shift[j]), "temperature": float(1 / scale[j]), "fitted_on": calib_source[lab],
+                   "ece_real_val_before": ece(yvr0[:, j], sigmoid(lvr0[:, j])), "ece_real_val_after": ece(yvr0[:, j], sigmoid(cal(lvr0)[:, j]))}
              for j, lab in enumerate(ICH_LABELS)}
-    print("temperatures", dict(zip(ICH_LABELS, temps.round(2))), "BG", round(t_bg, 2))
+    print("logistic calibration", {lab: (round(a, 2), round(b, 2)) for lab, (a, b) in zip(ICH_LABELS, platt)}, "BG T", round(t_bg, 2))
+    print("ECE real val before/after", {lab: (round(c["ece_real_val_before"], 3), round(c["ece_real_val_after"], 3)) for lab, c in calib.items()})
     # slice threshold for "any" by Youden J on real validation patients; subtypes at calibrated 0.5
     lvr = np.concatenate([res[s.key][0] for s in va_real])
     yvr = np.concatenate([s.labels for s in va_real])
-    thr_any = youden_threshold(yvr[:, 0], sigmoid(lvr[:, 0] / temps[0]))
+    thr_any = youden_threshold(yvr[:, 0], sigmoid(cal(lvr)[:, 0]))
     slice_thresholds = {lab: (thr_any if lab == "any" else 0.5) for lab in ICH_LABELS}
 
     # BiLSTM on calibrated CNN probabilities of ordered train series
@@ -248,16 +270,22 @@ def post_training(net: ResNet2D, series: list[SliceSeries], splits: dict[str, st
 
     def seq(s):
         lo, em = res[s.key]
-        return em.astype(np.float32), sigmoid(lo[:, :N_ICH] / temps).astype(np.float32), s.labels
+        return em.astype(np.float32), sigmoid(cal(lo)).astype(np.float32), s.labels
 
     train_lstm(lstm, [seq(s) for s in tr], args.lstm_epochs if hasattr(args, "lstm_epochs") else 20, args.seed)
     lstm.eval()
     with torch.no_grad():
         sl_val = [lstm(torch.from_numpy(seq(s)[0])[None], torch.from_numpy(seq(s)[1])[None])[0][0].numpy() for s in va]
-    lstm_temps = np.array([fit_temperature(np.concatenate(sl_val)[:, j], yv[:, j]) for j in range(N_ICH)])
+    sl_val_all = np.concatenate(sl_val)
+    is_real = np.concatenate([[s.source in ("ct-ich", "phe-sich")] * len(s.img) for s in va])
+    lstm_platt = [fit_platt(sl_val_all[is_real, j], yv[is_real, j]) if calib_source[lab].startswith("real") else fit_platt(sl_val_all[:, j], yv[:, j])
+                  for j, lab in enumerate(ICH_LABELS)]
+    lstm_temps = np.array([1 / a for a, _ in lstm_platt])
     with torch.no_grad():
-        lstm.head.weight.data /= torch.tensor(lstm_temps, dtype=torch.float32)[:, None]
-        lstm.head.bias.data /= torch.tensor(lstm_temps, dtype=torch.float32)
+        a_t = torch.tensor([a for a, _ in lstm_platt], dtype=torch.float32)
+        b_t = torch.tensor([b for _, b in lstm_platt], dtype=torch.float32)
+        lstm.head.weight.data *= a_t[:, None]
+        lstm.head.bias.data = lstm.head.bias.data * a_t + b_t
     # series thresholds: Youden over validation series (real + phantom) on the calibrated series output
     with torch.no_grad():
         ser_val = np.stack([torch.sigmoid(lstm(torch.from_numpy(seq(s)[0])[None], torch.from_numpy(seq(s)[1])[None])[1][0]).numpy() for s in va])
@@ -285,8 +313,8 @@ def post_training(net: ResNet2D, series: list[SliceSeries], splits: dict[str, st
 
     # export
     emb_dim = emb_tr.shape[1]
-    ich_net = HeadView.make(net, slice(0, N_ICH), temps)
-    bg_net = HeadView.make(net, slice(N_ICH, N_ICH + 3), np.full(3, t_bg))
+    ich_net = HeadView.make(net, slice(0, N_ICH), 1 / scale, shift)
+    bg_net = HeadView.make(net, slice(N_ICH, N_ICH + 3), np.full(3, t_bg), np.zeros(3))
     export_cnn(CamExport(ich_net, "sigmoid"), out / "ich_cnn.onnx", MODEL_SIZE)
     export_cnn(CamExport(bg_net, "softmax"), out / "bg_laterality.onnx", MODEL_SIZE)
     export_series(SeriesExport(lstm), out / "ich_bilstm.onnx", emb_dim)
@@ -311,13 +339,13 @@ def post_training(net: ResNet2D, series: list[SliceSeries], splits: dict[str, st
                   "normalization": "pseudo-HU windowed to [0,1] per channel, then ImageNet mean/std"}
     cnn_outputs = {"probs": "calibrated sigmoid per label [n, 6]", "embedding": "GAP features [n, F]",
                    "cam": "Grad-CAM per label [n, 6, h, w] (closed form)", "features": "last feature maps [n, F, h, w]"}
-    extra = {"architecture": "resnet18 width 32, shared trunk with bg_laterality", "epochs": args.epochs, "loc_weight": args.loc_weight,
+    extra = {"architecture": "resnet18 width 32, shared trunk with bg_laterality", "training_schedule": args.schedule or f"{args.epochs} epochs", "loc_weight": args.loc_weight,
              "limitations": ["validated on few real patients per subtype (see metrics.real_test)",
                              "sees only the brain window: thin subdurals against bone are harder than in a subdural window",
                              "PHE-SICH-derived weights: non-commercial research use only"]}
     common = dict(version=args.version, seed=args.seed, training_data=training_data, intended_use=NOT_CLINICAL_REAL)
     write_card(out / "ich_cnn.onnx", name="ich_cnn", task="ich_slice", labels=list(ICH_LABELS), input=input_spec, outputs=cnn_outputs,
-               thresholds=slice_thresholds, metrics={}, extra={**extra, "calibration": {"method": "temperature per label, fitted on validation patients", **calib}}, **common)
+               thresholds=slice_thresholds, metrics={}, extra={**extra, "calibration": {"method": "logistic (Platt) per label: sigmoid(a*logit + b), fitted on real validation patients", **calib}}, **common)
     write_card(out / "bg_laterality.onnx", name="bg_laterality", task="bg_laterality", labels=list(BG_CLASSES), input=input_spec,
                outputs={**cnn_outputs, "probs": "calibrated softmax none/left/right [n, 3]"}, thresholds={"hemorrhage": thr_bg}, metrics={},
                extra={**extra, "calibration": {"method": "one softmax temperature on validation patients", "temperature": t_bg},
@@ -325,14 +353,14 @@ def post_training(net: ResNet2D, series: list[SliceSeries], splits: dict[str, st
     write_card(out / "ich_bilstm.onnx", name="ich_bilstm", task="ich_series", labels=list(ICH_LABELS),
                input={"embedding": ["1", "s", emb_dim], "cnn_probs": ["1", "s", 6], "pca_components": n_comp},
                outputs={"slice_probs": "calibrated per-slice probabilities [1, s, 6]", "series_probs": "per-series probabilities [1, 6] (max over slices)"},
-               thresholds=series_thresholds, metrics={}, extra={"requires": "ich_cnn", "calibration": {"temperatures": dict(zip(ICH_LABELS, lstm_temps.round(3).tolist()))}}, **common)
+               thresholds=series_thresholds, metrics={}, extra={"requires": "ich_cnn", "calibration": {"method": "logistic (Platt) per label on validation slices", "scale_bias": dict(zip(ICH_LABELS, [[round(a, 4), round(b, 4)] for a, b in lstm_platt]))}}, **common)
     write_card(out / "ich_ood.onnx", name="ich_ood", task="ood_ct", labels=["ood_score"],
                input={"embedding": ["n", emb_dim], "from": "ich_cnn embedding"},
                outputs={"ood_score": "distance to the training embeddings / the 99th percentile of real validation slices (> 1: outside)"},
                thresholds={"slice": 1.0, "series_median": 1.0}, metrics={"validation_slices_above_threshold": float(np.mean(ood_val > 1)),
                                                                            "validation_series_median_max": max(ood_series)},
                extra={"method": "PCA (48 components) Mahalanobis distance plus residual, fitted on training-slice embeddings", "requires": "ich_cnn"}, **common)
-    summary = {"temperatures": temps.tolist(), "t_bg": t_bg, "slice_thresholds": slice_thresholds, "series_thresholds": series_thresholds,
+    summary = {"platt": platt, "t_bg": t_bg, "slice_thresholds": slice_thresholds, "series_thresholds": series_thresholds,
                "bg_threshold": thr_bg, "ood_val_above": float(np.mean(ood_val > 1))}
     print(json.dumps(summary, indent=1))
     return summary

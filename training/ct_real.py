@@ -186,6 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--stage", choices=["all", "train", "post"], default="all")
     ap.add_argument("--version", default="0.3.0")
+    ap.add_argument("--schedule", default="", help="how the trunk was trained, for the card (when --stage post runs on a resumed checkpoint)")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     series, splits = load_all(Path(args.shared), Path(args.cache))

@@ -45,15 +45,15 @@ def auc_block(y: np.ndarray, p: np.ndarray, thr: float | None = None) -> dict:
     out: dict = {"n": int(len(y)), "positives": int(y.sum())}
     if 0 < y.sum() < len(y):
         a = auc_delong(y, p)
-        out.update(auc=round(a.auc, 4), auc_ci=[round(a.low, 4), round(a.high, 4)])
+        out.update(auc=round(a.auc, 4), auc_ci=[round(a.lo, 4), round(a.hi, 4)])
     else:
         out.update(auc=None, auc_ci=None)
     if thr is not None:
         tp, fn = int(((p >= thr) & (y == 1)).sum()), int(((p < thr) & (y == 1)).sum())
         tn, fp = int(((p < thr) & (y == 0)).sum()), int(((p >= thr) & (y == 0)).sum())
         se, sp = wilson(tp, tp + fn), wilson(tn, tn + fp)
-        out.update(threshold=thr, sensitivity=round(se.estimate, 4), sensitivity_ci=[round(se.low, 4), round(se.high, 4)],
-                   specificity=round(sp.estimate, 4), specificity_ci=[round(sp.low, 4), round(sp.high, 4)], tp=tp, fn=fn, tn=tn, fp=fp)
+        out.update(threshold=thr, sensitivity=round(se.value, 4), sensitivity_ci=[round(se.lo, 4), round(se.hi, 4)],
+                   specificity=round(sp.value, 4), specificity_ci=[round(sp.lo, 4), round(sp.hi, 4)], tp=tp, fn=fn, tn=tn, fp=fp)
     return out
 
 

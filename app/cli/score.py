@@ -90,4 +90,5 @@ def print_text(path: str, vol, ich, bg) -> None:
     print(f"basal-ganglia hemorrhage ({bg.model.name} {bg.model.version}, {bg.model.device}): "
           f"P(hemorrhage) {bg.p_hemorrhage:.3f}, " + (
               "side not reported: the loader could not verify left/right (see the geometry-unverified warning)" if bg.side == "unverified"
-              else f"side {bg.side} (left {bg.series_probs['left']:.3f}, right {bg.series_probs['right']:.3f})"))
+              else f"side {bg.side} (left {bg.series_probs['left']:.3f}, right {bg.series_probs['right']:.3f})")
+          + (f"; {bg.note}" if getattr(bg, "note", "") else ""))

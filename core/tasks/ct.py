@@ -113,9 +113,10 @@ class BGResult:
     timings: dict[str, float] = field(default_factory=dict)
     ood: OODResult | None = None
     threshold: float = 0.5
+    note: str = ""  # why a score above the threshold is not called (out of distribution, no hemorrhage per the ICH model)
 
     def to_dict(self) -> dict:
-        return {"p_hemorrhage": self.p_hemorrhage, "side": self.side, "series_probs": self.series_probs, "threshold": self.threshold,
+        return {"p_hemorrhage": self.p_hemorrhage, "side": self.side, "series_probs": self.series_probs, "threshold": self.threshold, "note": self.note,
                 "ood": None if self.ood is None else self.ood.to_dict(),
                 "slice_probs": {c: self.slice_probs[:, j].round(4).tolist() for j, c in enumerate(self.classes)},
                 "model": self.model.__dict__, "timings_s": self.timings}
@@ -217,9 +218,16 @@ class CTScorer:
         thr = float(m.card.thresholds.get("hemorrhage", 0.5))
         ood = self.ood_of(volume)
         side = "none" if (p_hem < thr or not ood.in_distribution) else ("left" if left >= right else "right")
+        note = "" if ood.in_distribution else OUTSIDE
+        if side != "none":
+            # A basal-ganglia hemorrhage is an intracranial hemorrhage: its side is called only when the ICH model,
+            # validated on real scans, flags one (the side head is trained on generated data only).
+            ich = self.score_ich(volume)
+            if not (ich.flagged().get("any") or ich.flagged().get("intraparenchymal")):
+                side, note = "none", "not called: the ICH model flags no hemorrhage in this series"
         if side != "none" and not volume.geometry_verified:  # issue 17: no side from geometry the loader could not verify
             side = "unverified"
-        return BGResult(BG_CLASSES, p, p_hem, side, {"none": 1 - p_hem, "left": left, "right": right}, out["cam"], ModelInfo.of(m), t, ood, thr)
+        return BGResult(BG_CLASSES, p, p_hem, side, {"none": 1 - p_hem, "left": left, "right": right}, out["cam"], ModelInfo.of(m), t, ood, thr, note)
 
 
 _DEFAULT: CTScorer | None = None
