@@ -75,6 +75,7 @@ def store_c(files_or_datasets, port: int, calling: str, called: str = "NEUROREVI
 
     items = [pydicom.dcmread(x) if isinstance(x, (str, Path)) else x for x in files_or_datasets]
     ae = AE(ae_title=calling)
+    ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = 5  # a killed peer is noticed in seconds, not 30
     for sop, ts in {(d.SOPClassUID, d.file_meta.TransferSyntaxUID) for d in items}:
         ae.add_requested_context(sop, ts)
     assoc = ae.associate(host, port, ae_title=called, tls_args=tls)
