@@ -36,6 +36,7 @@ P_ROLE = Qt.UserRole + 1
 THR_ROLE = Qt.UserRole + 2
 LABEL_ROLE = Qt.UserRole + 3
 GREY_ROLE = Qt.UserRole + 4  # the row's score is shown for reference only (input outside the training data)
+FLAG_ROLE = Qt.UserRole + 5  # the row is flagged (red bar) as its Flag column says
 OOD_TEXT = "Outside the model's training data: not scored"
 
 _CACHES: "weakref.WeakKeyDictionary[Any, OverlayCache]" = weakref.WeakKeyDictionary()
@@ -89,17 +90,24 @@ def ood_message(ood: Any) -> str:
     return f"{OOD_TEXT} {reason}" if reason.startswith("(") else f"{OOD_TEXT}: {reason}"
 
 
+def bg_row_flagged(bg: Any, label: str, thresholds: dict[str, float]) -> bool:
+    """A laterality row (bg_left / bg_right) is flagged when the scorer called that side (`BGResult.side`: it calls
+    none outside the training data, when the ICH model flags no hemorrhage, or when the geometry is unverified)
+    and the side's probability reaches the card threshold."""
+    side, thr = BG_LABELS[label], thresholds.get(label)
+    return bg.side == side and thr is not None and bg.series_probs[side] >= thr
+
+
 def laterality_summary(bg: Any, thresholds: dict[str, float], scored: bool) -> str:
     """The basal-ganglia line, derived from the same flags as the bg_left / bg_right rows so the two never disagree:
     a side is named (in red) only when its row is flagged."""
     if not scored:
         return "Basal-ganglia hemorrhage: <span style='color:#9aa0a6'>not scored</span> (input outside the model's training data)"
-    flagged = [side for lab, side in BG_LABELS.items()
-               if thresholds.get(lab) is not None and bg.series_probs[side] >= thresholds[lab]]
+    flagged = [BG_LABELS[lab] for lab in BG_LABELS if bg_row_flagged(bg, lab, thresholds)]
     if flagged:
         text = " and ".join(f"<b style='color:#ff6b6b'>{side.upper()}</b>" for side in flagged)
-        if bg.side == "unverified":
-            text += " (side unverified: the loader could not verify the geometry)"
+    elif bg.side == "unverified":
+        text = "side unverified (the loader could not verify the geometry): no side flagged"
     else:
         text = "no side flagged"
     return (f"Basal-ganglia hemorrhage: {text} (P hemorrhage {bg.p_hemorrhage:.3f}; "
@@ -115,7 +123,7 @@ class StripChart(pg.GraphicsLayoutWidget):
 
 
 class ProbabilityBar(QStyledItemDelegate):
-    """Paints P as a bar with the threshold as a tick; red when at or above it."""
+    """Paints P as a bar with the threshold as a tick; red when the row is flagged (FLAG_ROLE), grey when not scored."""
 
     def paint(self, painter: QPainter, option: Any, index: Any) -> None:
         super().paint(painter, option, index)
@@ -129,7 +137,7 @@ class ProbabilityBar(QStyledItemDelegate):
         painter.setBrush(QColor(60, 60, 60))
         painter.drawRect(r)
         grey = bool(index.data(GREY_ROLE))
-        flagged = not grey and thr is not None and p >= thr
+        flagged = bool(index.data(FLAG_ROLE))
         painter.setBrush(QColor("#6b6b6b") if grey else QColor("#e03131") if flagged else QColor("#4c6ef5"))
         painter.drawRect(QRectF(r.x(), r.y(), r.width() * float(np.clip(p, 0, 1)), r.height()))
         if thr is not None:
@@ -380,6 +388,9 @@ class FindingsPanel(QWidget):
                 grey = not self.scored and lab not in MR_ROWS
                 bar.setData(GREY_ROLE, grey)
                 flagged = not grey and thr is not None and p >= thr
+                if lab in BG_LABELS:  # the scorer's side call, as the summary line says it
+                    flagged = not grey and bg_row_flagged(st.bg, lab, self.thresholds)
+                bar.setData(FLAG_ROLE, flagged)
                 flag = QTableWidgetItem("not scored" if grey else "POSITIVE" if flagged else "")
                 if flagged:
                     flag.setForeground(QBrush(QColor("#ff6b6b")))

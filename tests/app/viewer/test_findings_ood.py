@@ -69,3 +69,7 @@ def test_laterality_summary_names_a_side_only_when_its_row_is_flagged(qtbot, pan
     assert "LEFT" in panel.summary.text() and "RIGHT" not in panel.summary.text()
     unverified = replace(left, side="unverified")
     assert "side unverified" in laterality_summary(unverified, panel.thresholds, True)
+    # the scorer called no side (e.g. the ICH model flags no hemorrhage): no row flagged even over the threshold
+    not_called = replace(left, side="none")
+    panel.state.set_findings(ich=ich, bg=not_called)
+    assert not panel.row_values()["bg_left"][1] and "LEFT" not in panel.summary.text()
