@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from core.imaging.pseudo_hu import as_model_window_hu
 from core.models.preprocess import MODEL_SIZE, bg_input, check_ct_series, display_slices, ich_input
 from core.models.registry import ModelRegistry
 from core.models.runtime import LoadedModel, load_model
@@ -53,6 +54,8 @@ class OODResult:
 
 
 OUTSIDE = "outside the model's training data: not scored"
+MIN_TISSUE_FRACTION = 0.03  # of a slice image: less is no head
+EMPTY_SLICE_SCORE = 10.0
 
 
 def ood_from_scores(scores: np.ndarray, slice_threshold: float, series_threshold: float) -> OODResult:
@@ -151,10 +154,16 @@ class CTScorer:
             self._cache = (id(volume.voxels), display_slices(volume))
         return self._cache[1]
 
-    def ood(self, embedding: np.ndarray) -> OODResult:
-        """Distance of slice embeddings to the training data (the ich_ood model); series verdict on the median."""
+    def ood(self, embedding: np.ndarray, hu: np.ndarray | None = None) -> OODResult:
+        """Distance of slice embeddings to the training data (the ich_ood model); series verdict on the median.
+
+        A slice with (almost) no tissue in the brain window is outside whatever its embedding says: series
+        have near-empty end slices, so an empty image sits close to the training data in embedding space."""
         m = self.model("ich_ood")
         scores = m.run({"embedding": embedding.astype(np.float32)})["ood_score"].astype(np.float64)
+        if hu is not None:
+            tissue = (as_model_window_hu(hu) > 2.0).mean(axis=(1, 2))
+            scores = np.where(tissue < MIN_TISSUE_FRACTION, np.maximum(scores, EMPTY_SLICE_SCORE), scores)
         th = m.card.thresholds
         return ood_from_scores(scores, float(th.get("slice", 1.0)), float(th.get("series_median", 1.0)))
 
@@ -167,7 +176,7 @@ class CTScorer:
         if hu.ndim != 3 or hu.shape[1:] != (MODEL_SIZE, MODEL_SIZE):
             raise ValueError(f"expected [n, {MODEL_SIZE}, {MODEL_SIZE}] slices, got {hu.shape}")
         out, cnn = self._cnn(hu.astype(np.float32))
-        ood = self.ood(out["embedding"])
+        ood = self.ood(out["embedding"], hu)
         ood = OODResult(bool(ood.slice_in_distribution.all()), float(ood.slice_scores.max()), ood.threshold, ood.reason, ood.slice_scores,
                         ood.slice_in_distribution) if len(hu) == 1 else ood
         return SliceScores(ICH_LABELS, out["probs"], out["cam"], out["embedding"], ood,
