@@ -214,7 +214,7 @@ def train_lstm(lstm: SeriesBiLSTM, data: list, epochs: int, seed: int) -> None:
             known = (yt >= 0).float()
             loss = (nn.functional.binary_cross_entropy_with_logits(slice_logits[0], yt.clamp(min=0), reduction="none") * known * w).sum() / known.sum().clamp(min=1)
             ys = yt.max(dim=0).values
-            ks = (yt >= 0).all(dim=0).float() * 0 + (ys >= 0).float()
+            ks = (ys >= 0).float()  # series labels: known where the max is (a -1 column stays unknown)
             loss = loss + (nn.functional.binary_cross_entropy_with_logits(series_logits[0], ys.clamp(min=0), reduction="none") * ks * w).sum() / ks.sum().clamp(min=1)
             opt.zero_grad()
             loss.backward()

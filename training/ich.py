@@ -22,6 +22,7 @@ from tqdm import tqdm
 
 from core.models.preprocess import ICH_WINDOWS, MODEL_SIZE, ich_input
 from training.datasets.rsna import ICH_LABELS, Series, load_rsna, split_by_series
+from training.ct_post import train_lstm  # masked loss; identical on fully labelled series
 from training.export import export_cnn, export_series, write_card
 from training.metrics import ICH_WEIGHTS, label_table, weighted_log_loss
 from training.nets.lstm import SeriesBiLSTM, SeriesExport
@@ -71,23 +72,6 @@ def cnn_outputs(net: ResNet2D, hu: np.ndarray, batch: int = 64) -> tuple[np.ndar
         probs.append(torch.sigmoid(logits).numpy())
         embs.append(emb.numpy())
     return np.concatenate(probs), np.concatenate(embs)
-
-
-def train_lstm(model: SeriesBiLSTM, data: list[tuple[np.ndarray, np.ndarray, np.ndarray]], epochs: int, seed: int) -> None:
-    rng = np.random.default_rng(seed)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    w = torch.tensor(ICH_WEIGHTS / ICH_WEIGHTS.sum() * 6, dtype=torch.float32)
-    for _ in tqdm(range(epochs), desc="BiLSTM", unit="epoch"):
-        model.train()
-        for i in rng.permutation(len(data)):
-            emb, probs, y = data[i]
-            slice_logits, series_logits = model(torch.from_numpy(emb)[None], torch.from_numpy(probs)[None])
-            yt = torch.from_numpy(y.astype(np.float32))
-            loss = (nn.functional.binary_cross_entropy_with_logits(slice_logits[0], yt, reduction="none") * w).mean()
-            loss = loss + (nn.functional.binary_cross_entropy_with_logits(series_logits[0], yt.max(dim=0).values, reduction="none") * w).mean()
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
 
 
 def stack(series: list[Series]) -> tuple[np.ndarray, np.ndarray]:

@@ -144,6 +144,11 @@ BALANCED_MIX = {("pos", "ct-ich"): 3.0, ("pos", "phe-sich"): 1.0, ("neg", "ct-ic
                 "mirror": 100, "phantom": 200, "inserted_each": 70, "calcification": 80}
 
 
+#: third stage: CT-ICH's trauma slices dominate (its epidurals against the skull were ranked below normal mid-brain slices)
+TRAUMA_MIX = {("pos", "ct-ich"): 4.0, ("pos", "phe-sich"): 150, ("neg", "ct-ich"): 1.0, ("neg", "phe-sich"): 300, ("neg", "ge"): 1.0,
+              "mirror": 80, "phantom": 150, "inserted_each": 40, "calcification": 60}
+
+
 def _take(keys: list, amount: float, rng: np.random.Generator) -> list:
     """amount <= 4: a multiple of the pool (oversampling); larger: that many drawn without replacement."""
     if amount <= 4:
