@@ -141,7 +141,10 @@ class CTScorer:
         self.registry = registry or ModelRegistry()
         self.threads = threads
         self._models: dict[str, LoadedModel] = {}
-        self._cache: tuple[int, np.ndarray] | None = None
+        # caches hold the voxel array itself and compare by identity: an id() alone can be reused by a new
+        # array after the old one is freed, which would hand a new series the old series' scores
+        self._cache: tuple[np.ndarray, np.ndarray] | None = None
+        self._raw: tuple[np.ndarray, dict, OODResult] | None = None
 
     def model(self, name: str) -> LoadedModel:
         if name not in self._models:
@@ -150,8 +153,8 @@ class CTScorer:
 
     def slices(self, volume: Volume) -> np.ndarray:
         """HU at the model grid, computed once per volume and shared by both models."""
-        if self._cache is None or self._cache[0] != id(volume.voxels):
-            self._cache = (id(volume.voxels), display_slices(volume))
+        if self._cache is None or self._cache[0] is not volume.voxels:
+            self._cache = (volume.voxels, display_slices(volume))
         return self._cache[1]
 
     def ood(self, embedding: np.ndarray, hu: np.ndarray | None = None) -> OODResult:
@@ -187,10 +190,10 @@ class CTScorer:
         return self._ich_raw(volume)[2]
 
     def _ich_raw(self, volume: Volume):
-        key = id(volume.voxels)
-        if getattr(self, "_raw", None) is None or self._raw[0] != key:
+        key = volume.voxels
+        if self._raw is None or self._raw[0] is not key:
             out, cnn = self._cnn(self.slices(volume))
-            self._raw = (key, out, self.ood(out["embedding"]))
+            self._raw = (key, out, self.ood(out["embedding"], self.slices(volume)))
         return self._raw
 
     def score_ich(self, volume: Volume) -> ICHResult:

@@ -80,6 +80,7 @@ def test_gradcam_for_subdural_points_at_the_subdural_blood(hemorrhage):
 def test_scores_are_deterministic(scorer, hemorrhage):
     vol, res = hemorrhage
     scorer._cache = None
+    scorer._raw = None
     again = scorer.score_ich(vol)
     np.testing.assert_array_equal(res.slice_probs, again.slice_probs)
     np.testing.assert_array_equal(res.cam, again.cam)
