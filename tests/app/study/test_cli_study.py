@@ -110,7 +110,7 @@ def test_score_cases_stores_the_bundled_models_outputs(capsys, tmp_path):
     assert set(found) == set(ICH_LABELS)
     for lab in ICH_LABELS:
         assert found[lab].probability == pytest.approx(ref.series_probs[lab], abs=1e-6)
-        assert found[lab].model_name == "ich_cnn+ich_bilstm" and found[lab].threshold == 0.5
+        assert found[lab].model_name == "ich_cnn+ich_bilstm" and found[lab].threshold == pytest.approx(ref.thresholds[lab])
     labels = json.loads((DEMO / "labels.json").read_text())["ct/hemorrhage"]["series_labels"]
     assert found["subdural"].present == labels["subdural"] and found["intraventricular"].present
     assert len(found["any"].model_sha256.split("+")) == 2 and all(len(h) == 64 for h in found["any"].model_sha256.split("+"))
