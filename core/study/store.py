@@ -17,12 +17,14 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import re
+import sqlite3
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, func, select
-from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModuleError
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session, selectinload
 
 from core.errors import NeuroReviewError
@@ -167,7 +169,17 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     # We emit BEGIN ourselves (below): pysqlite's implicit transactions skip DDL and defer locks.
     dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA busy_timeout=30000")
+    # Switching a new file to WAL needs an exclusive lock and SQLite can answer SQLITE_BUSY at once, without
+    # the busy handler, when two processes open a new database together: retry for up to ~10 s.
+    for attempt in range(100):
+        try:
+            cur.execute("PRAGMA journal_mode=WAL")
+            break
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == 99:
+                raise
+            time.sleep(0.1)
     cur.execute("PRAGMA synchronous=FULL")  # a committed read survives power loss, not only a crash
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=30000")
@@ -235,7 +247,14 @@ class StudyStore:
             raise StudyError(f"not a database URL or file path ({exc})", _safe_url(self.url)) from exc
         self._read_engine = self.engine.execution_options(nr_readonly=True)
         try:
-            upgrade_to_head(self.engine)
+            for attempt in range(20):  # a concurrent opener creating the same new file: wait for it
+                try:
+                    upgrade_to_head(self.engine)
+                    break
+                except OperationalError as exc:
+                    if "locked" not in str(exc.orig) or attempt == 19:
+                        raise
+                    time.sleep(0.25)
         except DBAPIError as exc:  # not a database, unreachable server, wrong password, locked...
             self.engine.dispose()
             why = " ".join(str(exc.orig).split())  # one line: drivers put hints on further lines
