@@ -13,6 +13,18 @@ from core.study import StudyStore
 DEMO_CASES = ("hemorrhage", "normal", "bg_left")
 
 
+def open_reading_window(qtbot, store, reader: str = "ann", maps: bool = False):
+    """A shown, exposed reading window whose first case has finished loading (cases load in the background)."""
+    from app.study.window import ReadingWindow
+
+    win = ReadingWindow(store, "demo", reader, compute_maps=maps)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    qtbot.waitUntil(lambda: not win.image.loader.busy_now, timeout=60000)
+    return win
+
+
 def click(w: QWidget) -> None:
     """A left click where a reader would click: on a radio button's circle, on a push button's middle."""
     assert w.isEnabled() and w.isVisible(), w.objectName()

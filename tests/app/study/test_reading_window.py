@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QRadioButton
 from app.study.window import ReadingWindow, StartDialog
 from core.study import StudyStore
 from core.study.frames import load_frames
-from tests.app.study.gui_helpers import (DEMO_CASES, PERCENT, answer_aided, answer_unaided, click, make_demo_study,
+from tests.app.study.gui_helpers import (DEMO_CASES, PERCENT, answer_aided, answer_unaided, click, make_demo_study, open_reading_window,
                                          score_demo, widget_texts)
 from tests.core.study.db_fixtures import PG_URL, SKIP_PG, drop_pg_database, new_pg_database
 
@@ -41,13 +41,7 @@ def store(tmp_path, outputs):
     s.close()
 
 
-def _window(qtbot, store, reader="ann", maps=False) -> ReadingWindow:
-    win = ReadingWindow(store, "demo", reader, compute_maps=maps)
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitExposed(win)
-    qtbot.waitUntil(lambda: not win.image.loader.busy_now, timeout=60000)  # the case loads in the background
-    return win
+_window = open_reading_window
 
 
 def test_nothing_preselected_and_next_locked_until_saved(qtbot, store):

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from app.study.window import ReadingWindow
 from core.paths import demo_dir, phantom_ct_dir
 from core.study import StudyStore
-from tests.app.study.gui_helpers import answer_unaided, click
+from tests.app.study.gui_helpers import answer_unaided, click, open_reading_window
 
 LABELS = ("any", "intraventricular", "subdural")
 pytestmark = pytest.mark.gui
@@ -25,10 +24,7 @@ def store(tmp_path):
 
 
 def test_any_follows_from_subtypes_and_says_so(qtbot, store):
-    win = ReadingWindow(store, "demo", "ann", compute_maps=False)
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitExposed(win)
+    win = open_reading_window(qtbot, store)
     rows = win.unaided
     answer_unaided(win, {"any": (False, 3), "intraventricular": (False, 3)})
     assert rows.absent_btn["any"].isChecked() and rows.derived_note.text() == ""

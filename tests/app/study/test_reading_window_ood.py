@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from app.study.window import ReadingWindow
 from core.tasks import CTScorer
-from tests.app.study.gui_helpers import answer_unaided, click, make_demo_study, score_demo
+from tests.app.study.gui_helpers import answer_unaided, click, open_reading_window, make_demo_study, score_demo
 
 ROOT = Path(__file__).resolve().parents[3]
 DEMO_CT = ROOT / "resources" / "demo" / "ct"
@@ -27,10 +26,7 @@ def store(tmp_path):
 
 
 def test_aided_calls_are_greyed_with_the_reason_outside_the_training_data(qtbot, store):
-    win = ReadingWindow(store, "demo", "ann", compute_maps=False)
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitUntil(lambda: not win.image.loader.busy_now, timeout=60000)
+    win = open_reading_window(qtbot, store)
     answer_unaided(win, {lab: (False, 3) for lab in LABELS})
     click(win.save_btn)
     click(win.next_btn)  # the aided step of the same case
