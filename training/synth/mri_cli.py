@@ -97,7 +97,7 @@ def run_mri_real(args: argparse.Namespace) -> int:
         meas.writerow(["Filename", "Subject", "group", "kind", "face_kept_frac", "brain_lost_frac", "scalp_kept_frac", "recipe"])
         for hi, head in enumerate(load_library(args.heads)):
             rng = np.random.default_rng(args.seed * 1000 + hi)
-            strips = make_strips(head, rng, args.unit)
+            strips = [s for s in make_strips(head, rng, args.unit) if not args.kinds or s.kind in args.kinds]
             for k, s in enumerate(tqdm(strips, desc=head.name, unit="strip")):
                 r = render(head, s, rng)
                 name = f"{head.name}_strip{k + 1:03d}.nii.gz"
@@ -118,4 +118,5 @@ def _register_real(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--unit", type=int, default=1, help="scale the number of strips per head")
     p.add_argument("--heads", nargs="*", default=None, help="library head names (default: all)")
+    p.add_argument("--kinds", nargs="*", default=None, help="only these strip kinds (good, deepbet, cut, bet, loose_face, unstripped, defaced)")
     p.set_defaults(func=run_mri_real)

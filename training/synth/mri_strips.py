@@ -190,7 +190,9 @@ def render(head: Head, strip: Strip, rng: np.random.Generator, max_voxels: int =
     if noisy:
         n1 = img + rng.normal(0, sigma, img.shape).astype(np.float32)
         img = np.sqrt(n1 * n1 + rng.normal(0, sigma, img.shape).astype(np.float32) ** 2)
-    img = np.where(kept if strip.stripped else fov, img, np.float32(0)).astype(np.float32)
+    # an unstripped head keeps its background (scanner noise) except where a defacing tool zeroed it:
+    # `kept` is the field of view for a whole head and the tool's keep-mask for a defaced one
+    img = np.where(kept, img, np.float32(0)).astype(np.float32)
     img = img[z0:]
     # voxel size, tilt: resample onto the new grid
     sp = rng.uniform(0.7, 2.0, 3) if rng.random() < 0.5 else np.full(3, rng.uniform(0.7, 2.0))

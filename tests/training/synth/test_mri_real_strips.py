@@ -78,3 +78,16 @@ def test_bet_strips_the_generated_head(head, monkeypatch, tmp_path):
     m = bet_mask(head, 0.5, 0.0, 1.0, iterations=300)
     fr = measure_labels(head, m)
     assert fr["brain_lost"] < 0.2 and fr["scalp_kept"] < 0.6, fr
+
+
+def test_defaced_head_has_no_face_in_the_file(head):
+    """A defaced, unstripped head keeps its background but not its face: the tool's keep-mask is applied
+    to the image (before 2.1 it only entered the labels, so 'defaced' files still showed the face)."""
+    face_off = ~head.face
+    whole = render(head, Strip("unstripped", "whole head", np.ones_like(head.brain), False), np.random.default_rng(3))
+    defaced = render(head, Strip("defaced", "face mask", face_off, False), np.random.default_rng(3))
+    assert labels_of(defaced.fractions)[:1] == (False,) and labels_of(whole.fractions)[0]
+    # the same draws: the two files differ exactly where the face was zeroed
+    diff = whole.data.astype(np.float32) - defaced.data.astype(np.float32)
+    assert (defaced.data <= whole.data).all() and diff.sum() > 0
+    assert (whole.data > 0).sum() - (defaced.data > 0).sum() > 0.5 * head.face.sum() * (BASE_MM ** 3) / np.prod(np.abs(np.diag(whole.affine)[:3]))
