@@ -38,10 +38,10 @@ document.addEventListener('keydown',e=>{if(e.key==='Escape')document.getElementB
 
 # What each score and measure behind a flag means; the normal ranges come from core.qc.measures.NORMAL.
 GLOSSARY = {
-    "P(face)": "the CNN's probability that recognizable facial features (nose, eyes, lips) were kept. Flags "
-               "'face kept' at the model card's threshold.",
-    "P(brain loss)": "the CNN's probability that brain tissue was cut away (a sheared cap, a cut lobe, a too-tight "
-                     "mask). Flags 'brain cut'.",
+    "P(face)": "the probability that recognizable facial features (nose, eyes, lips) were kept: the CNN's score "
+               "combined with the measures below by the model card's logistic stack. Flags 'face kept' at the card's threshold.",
+    "P(brain loss)": "the probability that brain tissue was cut away (a sheared cap, a cut lobe, a too-tight "
+                     "mask), CNN and measures combined as for P(face). Flags 'brain cut'.",
     "P(not stripped)": "the probability that the file is a whole head, not a skull strip. Flags 'not skull-stripped'.",
     "kept_ml": "tissue volume the strip kept, in ml. Much more than a brain means skull, scalp or face were kept; "
                "much less means brain was cut away.",
@@ -55,6 +55,14 @@ GLOSSARY = {
                  "any direction.",
     "background_zero": "fraction of the voxels outside the tissue that are exactly 0. Stripping tools write 0 there; "
                        "a scanner image has noise, so a low value hints at a file that was never stripped.",
+    "face_ml": "ml of tissue 80-160 mm below the top of the head and less than 40 mm behind the forehead: the nose, "
+               "eyes, cheeks and lips when the face was kept.",
+    "face_forward_mm": "how far the tissue 70-160 mm below the top reaches past the forehead, in mm: the nose sticks out, "
+                       "a brain or a defaced head stays behind.",
+    "below_ml": "ml of tissue more than 110 mm below the top of the head (face, skull base, neck).",
+    "height_mm": "height of the kept tissue (1st to 99th percentile), in mm; a cap cut off makes it low for the width.",
+    "length_mm": "front-to-back length of the kept tissue, in mm; a frontal cut makes it short for the width.",
+    "width_mm": "left-to-right width of the kept tissue, in mm (rarely cut: the yardstick for height, length and volume).",
 }
 VERDICTS = {"pass": "no flag raised.", "face kept": "P(face) at or above its threshold.",
             "brain cut": "P(brain loss) at or above its threshold.", "both": "face kept and brain cut.",
