@@ -56,17 +56,22 @@ def subject_of(filename: str) -> str:
     return re.split(r"_(strip|bet|bse)", stem, flags=re.I)[0]
 
 
-def read_label_file(folder: str | Path) -> list[QCItem]:
-    """Rows of a BET-BSE `label_file.csv` whose file exists; missing files are reported, not dropped silently."""
+def read_label_file(folder: str | Path, drop: tuple[str, ...] = ()) -> list[QCItem]:
+    """Rows of a BET-BSE `label_file.csv` whose file exists; missing files are reported, not dropped silently.
+    `drop`: leave out strips of these kinds (the `kind` column of qc_measurements.csv)."""
     folder = Path(folder)
     items, missing = [], []
-    groups = {}
+    groups, kinds = {}, {}
     if (folder / "qc_measurements.csv").exists():
         with open(folder / "qc_measurements.csv", newline="") as fh:
-            groups = {r["Filename"]: r.get("group") or r["Subject"] for r in csv.DictReader(fh)}
+            for r in csv.DictReader(fh):
+                groups[r["Filename"]] = r.get("group") or r["Subject"]
+                kinds[r["Filename"]] = r.get("kind", "")
     with open(folder / "label_file.csv", newline="") as fh:
         for i, row in enumerate(csv.DictReader(fh), start=2):
             where = f"{folder / 'label_file.csv'} line {i}"
+            if drop and kinds.get(row["Filename"].strip()) in drop:
+                continue
             path = folder / row["Filename"].strip()
             if not path.exists():
                 missing.append(path.name)
@@ -76,6 +81,12 @@ def read_label_file(folder: str | Path) -> list[QCItem]:
     if missing:
         print(f"label_file.csv lists {len(missing)} missing files (skipped): {', '.join(missing[:5])}")
     return items
+
+
+def drop_kinds(specs: list[str], folder: str | Path) -> tuple[str, ...]:
+    """The kinds that `FOLDER:KIND` specs leave out of this folder (matched by the folder's name)."""
+    name = Path(folder).name
+    return tuple(k for f, _, k in (s.partition(":") for s in specs) if f == name)
 
 
 def split_by_subject(items: list[QCItem], val_frac: float, seed: int) -> tuple[list[QCItem], list[QCItem]]:
@@ -285,12 +296,18 @@ SOURCES = ["T1_head_ext2 (niivue-demo-images, BSD-2-Clause)", "MNI152_T1_1mm + b
            "tools: brainextractor (FSL BET in Python, MIT), deepbet 1.0.2 (MIT), quickshear (BSD), SimpleITK registration"]
 
 
+INTENDED_USE = ("Research use only; not for clinical use. Trained on strips of real T1 heads (population templates and "
+                "a few subjects) made by real stripping and defacing tools and their failures; never validated on patients.")
+
+
 def write_qc_card(onnx_path: Path, metrics: dict, thresholds: dict, *, n_train: int, train_positive: dict, epochs: int,
-                  train_seconds: float, seed: int, ood: dict, heads: list[str]):
+                  train_seconds: float, seed: int, ood: dict, heads: list[str], stack: dict | None = None):
     from training.export import write_card
 
     d, h, w = (s // 8 for s in MODEL_SHAPE)
-    return write_card(onnx_path, name="skullstrip_qc", task="skullstrip_qc", version="2.0.0", labels=list(LABELS),
+    extra = {"stack": stack} if stack else {}
+    return write_card(onnx_path, name="skullstrip_qc", task="skullstrip_qc", version="2.1.0" if stack else "2.0.0", labels=list(LABELS),
+               intended_use=INTENDED_USE,
                input={"name": "image", "shape": [1, 1, *MODEL_SHAPE], "dtype": "float32", "axes": "n,c,z,y,x (canonical RAS)",
                       "normalization": "64^3 grid of 4 mm centred on the foreground centroid (<= 2 mm block mean, trilinear), negatives 0, / 99.5th percentile of the foreground, capped at 1 (core.qc.preprocess.qc_input)"},
                outputs={"probs": "[n,3] P(recognizable facial features kept), P(brain tissue lost), P(not skull-stripped)",
@@ -298,7 +315,8 @@ def write_qc_card(onnx_path: Path, metrics: dict, thresholds: dict, *, n_train: 
                         "features": f"[n,64,{d},{h},{w}] last feature maps (their spatial mean feeds the OOD guard)"},
                training_data={"what": "strips of real T1 heads by real tools and their failures (python -m training.synth mri-real): "
                                       "brainextractor/BET across f and start sphere, reference (deepbet or shipped) masks dilated/eroded, "
-                                      "top/bottom/frontal/oblique cuts, grown strips keeping the face, unstripped and defaced (pydeface mask, quickshear) heads; "
+                                      "top/bottom/frontal/oblique cuts, grown strips keeping the face, unstripped heads and defaced unstripped heads (face zeroed by pydeface's "
+                                      "registered mask or quickshear's plane; before 2.1 the defaced files wrongly kept their face); "
                                       "labels measured against reference masks (face kept >= 30 % of the face mask, brain loss >= 5 %, not stripped >= 60 % of extra-cerebral tissue kept); "
                                       "domain randomisation: voxel 0.7-2 mm, FOV/neck, tilt, stored orientation, bias field, Rician noise, MPRAGE/SPGR/7T-like contrast, 8-bit",
                               "generated": False, "real_heads": heads, "sources": SOURCES, "n_train": n_train,
@@ -307,9 +325,10 @@ def write_qc_card(onnx_path: Path, metrics: dict, thresholds: dict, *, n_train: 
                               "augmentation": "offline domain randomisation; online left-right flip and gamma jitter"},
                metrics=metrics, thresholds=thresholds, seed=seed,
                extra={"architecture": "3-D CNN conv16(4x4x4 stride 4)/32/max-pool/64 + BN, GAP, dense 128, dropout 0.3, 3 sigmoid",
-                      "ood": ood,
+                      "ood": ood, **extra,
                       "limitations": "Trained on strips of 7 real T1 heads (6 head groups; 4 of them population averages): expect lower accuracy "
                                      "on T2/FLAIR, partial coverage, children or pathology. Face-kept labels rest on pydeface's face mask carried by affine registration. "
+                                     "The stack's feature sets and ridge were chosen on the leave-one-head-out table itself (slightly optimistic). "
                                      "Not for clinical use."})
 
 
@@ -322,13 +341,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--loho", action="store_true", help="leave-one-real-head-out folds first (metrics for the card)")
+    ap.add_argument("--stack-loho", default=None, help="training.qc_loho's .npz: fit the stacked model (CNN + measures, "
+                    "core.qc.stack), its leave-one-head-out table from these fold predictions, and ship it in the card")
     ap.add_argument("--loho-json", default=None, help="reuse a saved leave-one-head-out table instead of rerunning it")
     ap.add_argument("--loho-note", default="", help="how the reused table was made (goes into the card)")
     ap.add_argument("--defaced-weight", type=float, default=1.0, help="loss weight of unstripped heads without a face")
     ap.add_argument("--save-torch", default=None, help="also save the torch weights here (benchmarks)")
+    ap.add_argument("--drop", nargs="*", default=[], metavar="FOLDER:KIND",
+                    help="leave out the strips of this kind (qc_measurements.csv) from the folder of that name")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
-    items = [it for folder in args.data for it in read_label_file(folder)]
+    items = [it for folder in args.data for it in read_label_file(folder, drop_kinds(args.drop, folder))]
     heads = sorted({it.subject for it in items})
     print(f"{len(items)} volumes of {len(heads)} head groups: {', '.join(heads)}")
     cache = Path(args.cache) if args.cache else None
@@ -347,7 +370,25 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     net = train(x, y, args.epochs, args.seed, defaced_weight=args.defaced_weight)
     train_s = time.perf_counter() - t0
-    metrics["training_set_fit"] = evaluate(predict(net, x), y, thresholds)
+    probs = predict(net, x)
+    metrics["training_set_fit"] = evaluate(probs, y, thresholds)
+    stack = None
+    if args.stack_loho:
+        from training.qc_stack import fit_stack, loho_table, measure_items, stacked
+
+        measures = measure_items([it.path for it in items], cache.parent if cache else None)
+        table, cnn_only = loho_table(dict(np.load(args.stack_loho)), items, measures, y, thresholds)
+        metrics["leave_one_head_out"] = table
+        metrics["leave_one_head_out_cnn_only_auc"] = cnn_only
+        with np.load(args.stack_loho) as z:
+            n_fold_train, fold_epochs = int(z["trainable"].sum()), int(z["epochs"])
+        metrics["leave_one_head_out_note"] = (
+            f"stacked model (CNN logits + measures, logistic regression per output); every fold: the CNN trained {fold_epochs} epochs "
+            f"on the seed-0 strips of all other heads (of {n_fold_train} seed-0 volumes), the regression fitted on those same volumes "
+            "with that fold's CNN; the held-out head's seed-0 and seed-1 strips scored; it is never seen in any form. Flags at 0.5. "
+            "leave_one_head_out_cnn_only_auc: the fold CNN alone on the same volumes.")
+        stack = fit_stack(probs, measures, y)
+        metrics["training_set_fit_stacked"] = evaluate(stacked(stack, probs, measures), y, thresholds)
     if args.save_torch:
         torch.save(net.state_dict(), args.save_torch)  # for the ORT-vs-eager benchmark; not bundled
     out = Path(args.out)
@@ -355,7 +396,7 @@ def main(argv: list[str] | None = None) -> int:
     onnx_path = out / "skullstrip_qc.onnx"
     export(net, onnx_path)
     write_qc_card(onnx_path, metrics, thresholds, n_train=len(items), train_positive={l: int(y[:, j].sum()) for j, l in enumerate(LABELS)},
-                  epochs=args.epochs, train_seconds=train_s, seed=args.seed, ood=ood_stats(net, x), heads=heads)
+                  epochs=args.epochs, train_seconds=train_s, seed=args.seed, ood=ood_stats(net, x), heads=heads, stack=stack)
     print(f"wrote {onnx_path}")
     return 0
 

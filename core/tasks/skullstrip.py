@@ -1,6 +1,7 @@
 """Skull-strip QC of one MRI volume: P(recognizable face kept), P(brain tissue lost), P(not
 skull-stripped), their 3-D Grad-CAM maps from the ONNX graph, flags at the card's thresholds, the
-deterministic measures that explain a flag, and the out-of-distribution guard (core.qc.ood): a CT,
+deterministic measures that explain a flag and, when the card has a `stack`, enter the scores with the
+CNN's logits (core.qc.stack), and the out-of-distribution guard (core.qc.ood): a CT,
 a blank or non-head volume gets the verdict "not scorable" with its reason, never a pass.
 Served by the shared model runtime (sha256-verified ONNX Runtime session)."""
 
@@ -16,6 +17,7 @@ from core.models.runtime import LoadedModel, load_model
 from core.qc.measures import Measures, measure
 from core.qc.ood import feature_distance, input_reasons
 from core.qc.preprocess import MODEL_SHAPE, cam_to_volume, prepared, qc_input_and_centre
+from core.qc.stack import stacked_probs
 from core.tasks.ct import ModelInfo
 from core.volume import Volume
 
@@ -38,6 +40,7 @@ class SkullStripResult:
     timings: dict[str, float] = field(default_factory=dict)
     ood_reasons: list[str] = field(default_factory=list)  # why the volume is not scorable
     grid_centre: tuple[float, float, float] = (0.0, 0.0, 0.0)  # model grid centre, (z, y, x) voxel index
+    cnn_probs: tuple[float, float, float] | None = None  # the CNN alone, before the card's stack (core.qc.stack) combined it with the measures
 
     def cam_on_volume(self, index: int, volume: Volume) -> np.ndarray:
         """Grad-CAM map `index` (0 face, 1 brain loss, 2 not stripped) on the volume's grid, 0..1."""
@@ -68,7 +71,8 @@ class SkullStripResult:
         return {"p_face": round(self.p_face, 6), "p_brain_loss": round(self.p_brain_loss, 6),
                 "p_not_stripped": round(self.p_not_stripped, 6), "verdict": self.verdict, "flags": self.flags,
                 "explanation": self.explanation(), "ood_reasons": self.ood_reasons,
-                "measures": self.measures.to_dict(), "model": self.model.__dict__, "timings_s": self.timings}
+                "measures": self.measures.to_dict(), "model": self.model.__dict__, "timings_s": self.timings,
+                "cnn_probs": None if self.cnn_probs is None else [round(v, 6) for v in self.cnn_probs]}
 
 
 class SkullStripScorer:
@@ -112,10 +116,12 @@ class SkullStripScorer:
             d = feature_distance(out["features"][0], stats)
             if d > float(stats["distance_threshold"]):
                 reasons = [f"unlike the training volumes (feature distance {d:.2f} > {float(stats['distance_threshold']):.2f})"]
-        p = out["probs"][0].astype(float)
+        cnn = out["probs"][0].astype(float)
+        stack = m.card.extra.get("stack")
+        p = stacked_probs(cnn, meas, stack) if stack else cnn  # the card's stack: CNN logits + measures
         flags = {lab: bool(p[j] >= thr[lab]) and not reasons for j, lab in enumerate(QC_LABELS)}
         return SkullStripResult(float(p[0]), float(p[1]), float(p[2]), flags, thr, out["cam"][0], meas, ModelInfo.of(m), t,
-                                reasons, centre)
+                                reasons, centre, tuple(float(v) for v in cnn))
 
 
 _DEFAULT: SkullStripScorer | None = None

@@ -70,3 +70,20 @@ def test_frontal_cut_and_scanner_background_are_measured():
     mn = measure(noisy)
     assert mn.background_zero < 0.1  # scanner noise: never stripped
     assert "background exactly 0" in mn.explain({"not_stripped": True})
+
+
+def test_head_frame_measures_see_a_face_and_its_removal():
+    """A head-sized ellipsoid with a nose-and-cheeks block low in front: tissue in the face region and
+    its reach past the forehead rise; cutting the block off (defacing) brings them back down."""
+    spacing = (1.5, 1.5, 1.5)
+    shape = (150, 160, 120)
+    z, y, x = np.meshgrid(*[(np.arange(n) - (n - 1) / 2) * s for n, s in zip(shape, spacing)], indexing="ij")
+    head = (x / 72) ** 2 + (y / 95) ** 2 + (z / 100) ** 2 <= 1  # top at z = 100 mm
+    face = (y > 40) & (y < 110) & (z > -60) & (z < 10) & (np.abs(x) < 40)  # 90-160 mm below the top, past the forehead
+    whole = Volume(voxels=np.where(head | face, 100.0, 0.0).astype(np.float32), affine=np.diag([1.5, 1.5, 1.5, 1.0]), modality="MR")
+    defaced = Volume(voxels=np.where(head & ~face, 100.0, 0.0).astype(np.float32), affine=whole.affine, modality="MR")
+    mw, md = measure(whole), measure(defaced)
+    assert mw.face_forward_mm > md.face_forward_mm + 15  # the block sticks out ~30 mm past the ellipsoid's front
+    assert mw.face_ml > md.face_ml + 100
+    assert 170 <= mw.height_mm <= 205 and 125 <= mw.width_mm <= 146  # 1st-99th percentile extents of 200 and 144 mm
+    assert "past the forehead" in mw.explain({"face": True})
