@@ -1,0 +1,43 @@
+"""The shipped skull-strip QC card's leave-one-real-head-out table (issue 13: AUC >= 0.95 for every
+output on every held-out real head). The table is measured by training (training.qc_loho +
+training.qc_stack) and stored in the card; here it is read and checked, head by head. Known misses
+are strict xfails carrying the measured number, so they flip when a better model meets the target."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from core.models.registry import ModelRegistry
+
+TARGET = 0.95
+HEADS = ("T1_head_ext2", "colin27", "mni", "pydeface_mean", "robex_atlas", "studyforrest")
+OUTPUTS = ("face", "brain_loss", "not_stripped")
+# (head, output) -> measured AUC of skullstrip_qc 2.1.0 below the target
+KNOWN_MISSES: dict[tuple[str, str], float] = {("pydeface_mean", "brain_loss"): 0.9405, ("studyforrest", "brain_loss"): 0.8949}
+
+
+def _table() -> dict:
+    return ModelRegistry().card("skullstrip_qc").metrics["leave_one_head_out"]
+
+
+def _cases():
+    for head in HEADS:
+        for out in OUTPUTS:
+            miss = KNOWN_MISSES.get((head, out))
+            marks = [pytest.mark.xfail(strict=True, reason=f"skullstrip_qc 2.1.0: {out} AUC {miss:.3f} on held-out {head}")] if miss else []
+            yield pytest.param(head, out, marks=marks, id=f"{head}-{out}")
+
+
+def test_every_real_head_was_held_out():
+    assert set(_table()) == set(HEADS)
+
+
+@pytest.mark.parametrize("head,output", list(_cases()))
+def test_held_out_head_auc_meets_the_target(head, output):
+    row = _table()[head][output]
+    if row["n_positive"] == 0 or row["n_positive"] == row["n"]:
+        assert math.isnan(row["auc"]), row  # one class only (studyforrest has no face): no AUC to check
+        pytest.skip(f"{head} has no {output} {'positives' if row['n_positive'] == 0 else 'negatives'}: AUC undefined")
+    assert row["auc"] >= TARGET, row
