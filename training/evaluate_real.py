@@ -45,7 +45,7 @@ def auc_block(y: np.ndarray, p: np.ndarray, thr: float | None = None) -> dict:
     out: dict = {"n": int(len(y)), "positives": int(y.sum())}
     if 0 < y.sum() < len(y):
         a = auc_delong(y, p)
-        out.update(auc=round(a.auc, 4), auc_ci=[round(a.lo, 4), round(a.hi, 4)])
+        out.update(auc=round(float(a.auc), 4), auc_ci=[round(float(a.lo), 4), round(float(a.hi), 4)])
     else:
         out.update(auc=None, auc_ci=None)
     if thr is not None:
@@ -128,6 +128,41 @@ def evaluate_generated(series: list[SliceSeries], scorer: CTScorer) -> dict:
     return {"series": len(series), "slices": int(len(imgs)), "slice_cnn": slice_level, "series_bilstm": series_level(series, scorer)}
 
 
+def evaluate_inserted(series: list[SliceSeries], scorer: CTScorer, per_kind: int, seed: int = 4) -> dict:
+    """The generated held-out set grounded in real anatomy: each subtype inserted (training.ct_data.insert) into
+    bleed-free slices of real *test* patients without any hemorrhage, beside as many of those slices untouched.
+    Per label, the negatives are every slice without that label (untouched slices and the other subtypes)."""
+    from core.imaging.pseudo_hu import hu_to_window8
+    from training.ct_data.insert import KINDS, insert_lesion
+
+    rng = np.random.default_rng(seed)
+    clean = [s.img[z] for s in series if s.labels[:, 0].max() == 0 for z in range(len(s.img))]
+    hus = [window8_to_hu(im).hu for im in clean]
+    usable = [i for i, hu in enumerate(hus) if anatomy(hu) is not None]
+    imgs, ys = [], []
+    for i in rng.choice(usable, size=min(len(usable), per_kind), replace=False):
+        imgs.append(clean[i])
+        ys.append(np.zeros(len(ICH_LABELS), np.float32))
+    for kind in KINDS:
+        done = 0
+        for i in rng.permutation(usable):
+            if done == per_kind:
+                break
+            res = insert_lesion(hus[i], kind, rng)
+            if res is None:
+                continue
+            imgs.append(hu_to_window8(res[0]))
+            y = np.zeros(len(ICH_LABELS), np.float32)
+            y[0] = y[ICH_LABELS.index(kind)] = 1
+            ys.append(y)
+            done += 1
+    x, y = np.stack(imgs), np.stack(ys)
+    p = np.concatenate([scorer.score_slices(window8_to_hu(x[i:i + 64]).hu).probs for i in range(0, len(x), 64)])
+    return {"backgrounds": f"{len(usable)} intracranial slices of {sum(s.labels[:, 0].max() == 0 for s in series)} bleed-free CT-ICH test patients",
+            "slices": int(len(x)), "per_kind": per_kind, "seed": seed,
+            "slice_cnn": {lab: auc_block(y[:, j], p[:, j]) for j, lab in enumerate(ICH_LABELS)}}
+
+
 def reliability_figure(blocks: dict, path: Path) -> None:
     import matplotlib
 
@@ -158,6 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--write-cards", action="store_true")
     ap.add_argument("--figure", default=None)
     ap.add_argument("--json", default=None)
+    ap.add_argument("--inserted", type=int, default=0, help="also N lesions per subtype inserted into bleed-free CT-ICH test slices (and N untouched)")
     ap.add_argument("--generated", type=int, default=0, help="also the unseen generated set: N phantom series of seed block 4 (cached)")
     args = ap.parse_args(argv)
     shared, cache = Path(args.shared), Path(args.cache)
@@ -197,6 +233,11 @@ def main(argv: list[str] | None = None) -> int:
         for lab in ICH_LABELS:
             a, b = g["slice_cnn"][lab], g["series_bilstm"][lab]
             print(f"  {lab:<17} slice AUC {a['auc']} {a['auc_ci']}  series AUC {b['auc']} {b['auc_ci']} ({b['positives']}/{b['n']} series)")
+    if args.inserted:
+        blocks["inserted_in_real_test"] = g = evaluate_inserted([s for s in ctich if splits[s.patient] == args.split], scorer, args.inserted)
+        print(f"\nlesions inserted into real test anatomy: {g['slices']} slices ({g['backgrounds']})")
+        for lab, a in g["slice_cnn"].items():
+            print(f"  {lab:<17} slice AUC {a['auc']} {a['auc_ci']} ({a['positives']}/{a['n']})")
     if args.figure:
         reliability_figure({k: v for k, v in blocks.items() if "reliability_any" in v}, Path(args.figure))
         print(f"wrote {args.figure}")
@@ -208,7 +249,8 @@ def main(argv: list[str] | None = None) -> int:
         reg = ModelRegistry()
         for name in ("ich_cnn", "ich_bilstm", "bg_laterality", "ich_ood"):
             card = reg.card(name)
-            block = {k: {kk: vv for kk, vv in v.items() if kk != "reliability_any"} for k, v in blocks.items() if k != "generated_unseen"}
+            block = {k: {kk: vv for kk, vv in v.items() if kk != "reliability_any"} for k, v in blocks.items()
+                     if k not in ("generated_unseen", "inserted_in_real_test")}
             if name == "ich_bilstm":
                 block = {"CT-ICH series_level": blocks["CT-ICH"]["series_level"]}
             card.metrics["real_test"] = block
@@ -216,6 +258,8 @@ def main(argv: list[str] | None = None) -> int:
                 g = blocks["generated_unseen"]
                 card.metrics["unseen_generated_set"] = {"series": g["series"], "slices": g["slices"],
                                                         **({"slice": g["slice_cnn"]} if name == "ich_cnn" else {"series_level": g["series_bilstm"]})}
+            if "inserted_in_real_test" in blocks and name == "ich_cnn":
+                card.metrics["inserted_in_real_test_anatomy"] = blocks["inserted_in_real_test"]
             card.path.write_text(card.to_json() + "\n")
             print(f"wrote metrics.real_test into {card.path}")
     return 0

@@ -92,7 +92,7 @@ def ood_message(ood: Any) -> str:
 
 def bg_row_flagged(bg: Any, label: str, thresholds: dict[str, float]) -> bool:
     """A laterality row (bg_left / bg_right) is flagged when the scorer called that side (`BGResult.side`: it calls
-    none outside the training data, when the ICH model flags no hemorrhage, or when the geometry is unverified)
+    none outside the training data, when the ICH model flags no intraparenchymal hemorrhage, or when the geometry is unverified)
     and the side's probability reaches the card threshold."""
     side, thr = BG_LABELS[label], thresholds.get(label)
     return bg.side == side and thr is not None and bg.series_probs[side] >= thr

@@ -232,11 +232,12 @@ class CTScorer:
         side = "none" if (p_hem < thr or not ood.in_distribution) else ("left" if left >= right else "right")
         note = "" if ood.in_distribution else OUTSIDE
         if side != "none":
-            # A basal-ganglia hemorrhage is an intracranial hemorrhage: its side is called only when the ICH model,
-            # validated on real scans, flags one (the side head is trained on generated data only).
+            # A basal-ganglia hemorrhage is an intraparenchymal hemorrhage: its side is called only when the ICH model,
+            # validated on real scans, flags one (the side head is trained on generated data only). A subdural or
+            # intraventricular bleed alone is not a basal-ganglia hematoma (the real demo's SDH + IVH drew a false side).
             ich = self.score_ich(volume)
-            if not (ich.flagged().get("any") or ich.flagged().get("intraparenchymal")):
-                side, note = "none", "not called: the ICH model flags no hemorrhage in this series"
+            if not ich.flagged().get("intraparenchymal"):
+                side, note = "none", "not called: the ICH model flags no intraparenchymal hemorrhage in this series"
         if side != "none" and not volume.geometry_verified:  # issue 17: no side from geometry the loader could not verify
             side = "unverified"
         return BGResult(BG_CLASSES, p, p_hem, side, {"none": 1 - p_hem, "left": left, "right": right}, out["cam"], ModelInfo.of(m), t, ood, thr, note)

@@ -56,6 +56,41 @@ def _read_gray(path: Path) -> np.ndarray:
     return img
 
 
+#: correlation of two neighbouring slices' 64x64 thumbnails below which they are not neighbours in the body
+ORDER_BREAK_CORRELATION = 0.5
+#: an end slice resembling a far slice this much more than its neighbour was filed at the wrong end
+STRAY_END_MARGIN = 0.2
+
+
+def slice_order_check(img: np.ndarray) -> tuple[list[int], list[int]]:
+    """(inner breaks: i where slice i+1 does not continue slice i, stray end slices) of a patient's files,
+    from the correlation of their thumbnails: CT-ICH's numbering is sometimes out of anatomical order."""
+    x = np.stack([cv2.resize(im, (64, 64), interpolation=cv2.INTER_AREA).astype(np.float32).ravel() for im in img])
+    x = (x - x.mean(1, keepdims=True)) / (x.std(1, keepdims=True) + 1e-6)
+    corr = x @ x.T / x.shape[1]
+    n = len(img)
+    stray = [e for e, nb in ((0, 1), (n - 1, n - 2))
+             if max(corr[e, j] for j in range(n) if abs(j - e) > 1) - corr[e, nb] > STRAY_END_MARGIN]
+    inner = [i for i in range(n - 1) if corr[i, i + 1] < ORDER_BREAK_CORRELATION and i not in stray and i + 1 not in stray]
+    return inner, stray
+
+
+def checked_labels(labels: np.ndarray, img: np.ndarray) -> tuple[np.ndarray, str]:
+    """CT-ICH's labels are per slice number; where the image numbering is out of anatomical order they cannot
+    be trusted. A stray end slice loses its labels; a break inside a patient with any hemorrhage label makes
+    the whole patient unknown (patient 49: 'epidural' on neck slices). A patient without any hemorrhage keeps
+    its all-zero labels (they hold in any order)."""
+    if labels[:, 0].max() <= 0 or len(img) < 4:
+        return labels, ""
+    inner, stray = slice_order_check(img)
+    out = labels.copy()
+    if inner:
+        out[:] = -1
+        return out, f"slice order broken after slices {[b + 1 for b in inner]}: all labels unknown"
+    out[stray] = -1
+    return out, f"stray end slice(s) {[e + 1 for e in stray]}: labels unknown" if stray else ""
+
+
 def load_ct_ich(root: Path, cache: Path) -> list[SliceSeries]:
     cpath = cache / "ct_ich.npz"
     df = pd.read_csv(root / "slices.csv").sort_values(["patient", "slice"])
@@ -69,7 +104,9 @@ def load_ct_ich(root: Path, cache: Path) -> list[SliceSeries]:
     pos = 0
     for pid, g in df.groupby("patient", sort=False):
         n = len(g)
-        labels = g[list(ICH_LABELS)].to_numpy(np.float32)
+        labels, why = checked_labels(g[list(ICH_LABELS)].to_numpy(np.float32), imgs[pos:pos + n])
+        if why:
+            print(f"CT-ICH patient {int(pid)}: {why}")
         bg = np.where(labels[:, 2] > 0, -1, 0).astype(np.int8)  # an intraparenchymal bleed may be in the basal ganglia
         out.append(SliceSeries(f"ctich_{int(pid):03d}", "ct-ich", imgs[pos:pos + n], labels, bg, None, patient=f"ctich_{int(pid):03d}"))
         pos += n
