@@ -347,6 +347,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--loho-note", default="", help="how the reused table was made (goes into the card)")
     ap.add_argument("--defaced-weight", type=float, default=1.0, help="loss weight of unstripped heads without a face")
     ap.add_argument("--save-torch", default=None, help="also save the torch weights here (benchmarks)")
+    ap.add_argument("--load-torch", default=None, help="use these trained weights (from --save-torch) instead of training")
     ap.add_argument("--drop", nargs="*", default=[], metavar="FOLDER:KIND",
                     help="leave out the strips of this kind (qc_measurements.csv) from the folder of that name")
     args = ap.parse_args(argv)
@@ -368,8 +369,15 @@ def main(argv: list[str] | None = None) -> int:
         metrics["leave_one_head_out"] = leave_one_head_out(items, x, y, args.epochs, args.seed, thresholds)
         Path(args.out, "skullstrip_qc_loho.json").write_text(json.dumps(metrics["leave_one_head_out"], indent=1))
     t0 = time.perf_counter()
-    net = train(x, y, args.epochs, args.seed, defaced_weight=args.defaced_weight)
-    train_s = time.perf_counter() - t0
+    if args.load_torch:  # refit the stack and the card on an already trained CNN (same weights, same ONNX graph)
+        net = QCNet()
+        net.load_state_dict(torch.load(args.load_torch))
+        net.eval()
+        old_card = Path(args.out, "skullstrip_qc.json")
+        train_s = json.loads(old_card.read_text())["training_data"]["train_seconds"] if old_card.exists() else 0.0
+    else:
+        net = train(x, y, args.epochs, args.seed, defaced_weight=args.defaced_weight)
+        train_s = time.perf_counter() - t0
     probs = predict(net, x)
     metrics["training_set_fit"] = evaluate(probs, y, thresholds)
     stack = None

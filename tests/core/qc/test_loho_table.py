@@ -15,7 +15,7 @@ TARGET = 0.95
 HEADS = ("T1_head_ext2", "colin27", "mni", "pydeface_mean", "robex_atlas", "studyforrest")
 OUTPUTS = ("face", "brain_loss", "not_stripped")
 # (head, output) -> measured AUC of skullstrip_qc 2.1.0 below the target
-KNOWN_MISSES: dict[tuple[str, str], float] = {("pydeface_mean", "brain_loss"): 0.9405, ("studyforrest", "brain_loss"): 0.8949}
+KNOWN_MISSES: dict[tuple[str, str], float] = {("colin27", "brain_loss"): 0.9491, ("studyforrest", "brain_loss"): 0.9498}
 
 
 def _table() -> dict:
@@ -26,7 +26,7 @@ def _cases():
     for head in HEADS:
         for out in OUTPUTS:
             miss = KNOWN_MISSES.get((head, out))
-            marks = [pytest.mark.xfail(strict=True, reason=f"skullstrip_qc 2.1.0: {out} AUC {miss:.3f} on held-out {head}")] if miss else []
+            marks = [pytest.mark.xfail(strict=True, reason=f"skullstrip_qc 2.1.0: {out} AUC {miss:.4f} on held-out {head}")] if miss else []
             yield pytest.param(head, out, marks=marks, id=f"{head}-{out}")
 
 
