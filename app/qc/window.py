@@ -108,6 +108,9 @@ class QCWindow(QMainWindow):
         lv.addWidget(self.agree_label)
         self.title = QLabel("select a file")
         self.title.setWordWrap(True)
+        self.why = QLabel("")  # the measures behind the verdict: its own row, so a long line wraps instead of being clipped
+        self.why.setWordWrap(True)
+        self.why.setTextInteractionFlags(Qt.TextSelectableByMouse)
         self.mosaic = MosaicView()
         self.open_btn = QPushButton("Open in viewer")
         self.open_btn.setToolTip("open this file in the NeuroReview viewer (a separate window)")
@@ -126,6 +129,7 @@ class QCWindow(QMainWindow):
         head.addWidget(self.title, 1)
         head.addWidget(self.open_btn, 0, Qt.AlignTop)
         rv.addLayout(head)
+        rv.addWidget(self.why)
         rv.addWidget(self.mosaic)
         views = QHBoxLayout()
         for lab, w in (("3-D front view", self.front), ("Grad-CAM", self.cam)):
@@ -218,8 +222,8 @@ class QCWindow(QMainWindow):
             return
         r = self.rows[self.model.item(self.proxy.mapToSource(proxy_index).row(), 0).data(Qt.UserRole)]
         self.title.setText(f"<b>{r['path']}</b><br>AI: {r['verdict'] or r['status']}  P(face) {r['p_face']}  "
-                           f"P(brain loss) {r['p_brain_loss']}  P(not stripped) {r.get('p_not_stripped', '')}"
-                           f"<br>why: {r.get('explanation') or r['outside_normal']}")
+                           f"P(brain loss) {r['p_brain_loss']}  P(not stripped) {r.get('p_not_stripped', '')}")
+        self.why.setText(f"why: {r.get('explanation') or r['outside_normal']}")
         self._shown_at = time.monotonic()
         if r["status"] != "ok":
             for w in (self.mosaic, self.front, self.cam):
