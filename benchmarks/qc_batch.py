@@ -34,7 +34,8 @@ def torch_from_onnx(onnx_path: Path):
 
     g = onnx.load(str(onnx_path)).graph
     init = {i.name: numpy_helper.to_array(i) for i in g.initializer}
-    convs = [(init[n.input[1]], init[n.input[2]]) for n in g.node if n.op_type == "Conv"]
+    face = "net.face.weight" in init  # 2.1: the face score per cell, a 1x1x1 convolution with no BatchNorm to fold
+    convs = [(init[n.input[1]], init[n.input[2]]) for n in g.node if n.op_type == "Conv" and n.input[1] != "net.face.weight"]
     fc2 = init["net.fc2.weight"]
     import inspect
 
@@ -53,7 +54,7 @@ def torch_from_onnx(onnx_path: Path):
             bn.bias.copy_(torch.from_numpy(b.copy()))
             bn.running_mean.zero_()
             bn.running_var.fill_(1.0 - bn.eps)  # (x - 0) / sqrt(var + eps) = x
-        for name in ("fc1", "fc2"):
+        for name in ("fc1", "fc2", "face") if face else ("fc1", "fc2"):
             getattr(net, name).weight.copy_(torch.from_numpy(init[f"net.{name}.weight"].copy()))
             getattr(net, name).bias.copy_(torch.from_numpy(init[f"net.{name}.bias"].copy()))
     return QCExport(net).eval()

@@ -60,8 +60,7 @@ def test_closed_form_gradcam_equals_autograd():
     assert cam.shape[1] == len(LABELS) == 3
     for c in range(3):
         a = net.features(x).detach().requires_grad_(True)
-        g = a.mean(dim=(2, 3, 4))
-        logit = net.fc2(torch.relu(net.fc1(g)))[0, c]
+        logit = net.head(a)[0][0, c]  # face: the smooth maximum of the cell scores; the others: GAP + dense
         (grad,) = torch.autograd.grad(logit, a)
         weights = grad.sum(dim=(2, 3, 4))  # = alpha_c (GAP gradient is 1/N per voxel, summed)
         ref = torch.relu((weights[:, :, None, None, None] * a).sum(1))[0]

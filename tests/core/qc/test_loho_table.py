@@ -15,7 +15,7 @@ TARGET = 0.95
 HEADS = ("T1_head_ext2", "colin27", "mni", "pydeface_mean", "robex_atlas", "studyforrest")
 OUTPUTS = ("face", "brain_loss", "not_stripped")
 # (head, output) -> measured AUC of skullstrip_qc 2.1.0 below the target
-KNOWN_MISSES: dict[tuple[str, str], float] = {("colin27", "brain_loss"): 0.9491, ("studyforrest", "brain_loss"): 0.9498}
+KNOWN_MISSES: dict[tuple[str, str], float] = {("colin27", "brain_loss"): 0.9464, ("studyforrest", "brain_loss"): 0.9384}
 
 
 def _table() -> dict:
