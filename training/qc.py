@@ -415,8 +415,9 @@ def main(argv: list[str] | None = None) -> int:
             n_fold_train, fold_epochs = int(z["trainable"].sum()), int(z["epochs"])
         metrics["leave_one_head_out_note"] = (
             f"stacked model (CNN logits + measures, logistic regression per output); every fold: the CNN trained {fold_epochs} epochs "
-            f"on the seed-0 strips of all other heads (of {n_fold_train} seed-0 volumes), the regression fitted on those same volumes "
-            "with that fold's CNN; the held-out head's seed-0 and seed-1 strips scored; it is never seen in any form. Flags at 0.5. "
+            f"on the training-set strips of all other heads ({n_fold_train} volumes before leaving a head out: the seed-0 strips and one "
+            "set of defaced heads), the regression fitted on those same volumes with that fold's CNN; all of the held-out head's strips "
+            "scored (both seeds); it is never seen in any form. Flags at 0.5. "
             "leave_one_head_out_cnn_only_auc: the fold CNN alone on the same volumes.")
         stack = fit_stack(probs, measures, y)
         metrics["training_set_fit_stacked"] = evaluate(stacked(stack, probs, measures), y, thresholds)
