@@ -27,7 +27,7 @@ from core.imaging.pseudo_hu import hu_to_window8, window8_to_hu
 from core.models.preprocess import ICH_WINDOWS, MODEL_SIZE, display_slices, ich_input
 from training.ct_data.augment import augment
 from training.ct_data.phantom import SliceSeries, phantom_series
-from training.ct_data.pools import BALANCED_MIX, EPOCH_MIX, REAL_MIX, TRAUMA_MIX, Pools, draw, epoch_samples
+from training.ct_data.pools import BALANCED_MIX, EPOCH_MIX, INSERT_MIX, REAL_MIX, TRAUMA_MIX, Pools, draw, epoch_samples
 from training.ct_data.real import load_ct_ich, load_phe_sich, load_splits
 from training.datasets.rsna import ICH_LABELS
 from training.metrics import ICH_WEIGHTS
@@ -134,7 +134,8 @@ def train(series, splits, args) -> ResNet2D:
         print(f"resumed the whole network from {args.resume}")
     elif args.init:
         init_from(net, Path(args.init))
-    mix = {"balanced": BALANCED_MIX, "trauma": TRAUMA_MIX, "real": REAL_MIX}.get(args.mix, EPOCH_MIX)
+    mix = {"balanced": BALANCED_MIX, "trauma": TRAUMA_MIX, "real": REAL_MIX, "insert": INSERT_MIX}.get(args.mix, EPOCH_MIX)
+    pools.background_trauma_share = float(mix.get("background_trauma_share", 0.0))
     opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-4)
     ckpt_dir = Path(args.checkpoints)
     ckpt_dir.mkdir(parents=True, exist_ok=True)
@@ -175,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--checkpoints", default="training/checkpoints")
     ap.add_argument("--init", default="training/checkpoints/ich_cnn.pt", help="start the trunk from these weights ('' for none)")
     ap.add_argument("--resume", default="", help="continue from a ct_trunk.pt checkpoint (both heads)")
-    ap.add_argument("--mix", choices=["first", "balanced", "trauma", "real"], default="first", help="epoch composition (see training.ct_data.pools)")
+    ap.add_argument("--mix", choices=["first", "balanced", "trauma", "real", "insert"], default="first", help="epoch composition (see training.ct_data.pools)")
     ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--lr", type=float, default=1e-3)
@@ -189,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--schedule", default="", help="how the trunk was trained, for the card (when --stage post runs on a resumed checkpoint)")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
+    torch.set_flush_denormal(True)  # the BiLSTM's gradients decay into denormals, which made one epoch take minutes
     series, splits = load_all(Path(args.shared), Path(args.cache))
     if args.stage in ("all", "train"):
         net = train(series, splits, args)

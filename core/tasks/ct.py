@@ -54,8 +54,21 @@ class OODResult:
 
 
 OUTSIDE = "outside the model's training data: not scored"
+#: a head CT shows skull bone on nearly every slice (real series: 0.875 or more); an abdomen or a blank volume does not
+MIN_SKULL_SLICE_FRACTION = 0.5
+SKULL_CHECK_SLICES = 12  # evenly spaced slices are enough for a series verdict (the mask costs ~25 ms per slice at 128)
 MIN_TISSUE_FRACTION = 0.03  # of a slice image: less is no head
 EMPTY_SLICE_SCORE = 10.0
+
+
+def skull_fraction(hu: np.ndarray) -> float:
+    """Share of (up to SKULL_CHECK_SLICES evenly spaced) slices in which core.explain.intracranial finds skull bone:
+    the embedding distance alone let an abdomen-like volume through with the 0.4 trunk."""
+    from core.explain.intracranial import NOMINAL_MODEL_PX_MM, intracranial_mask
+
+    idx = np.unique(np.linspace(0, len(hu) - 1, min(len(hu), SKULL_CHECK_SLICES)).round().astype(int))
+    small = hu[idx, ::2, ::2]
+    return float(np.mean([intracranial_mask(h, 2 * NOMINAL_MODEL_PX_MM).kind != "head outline" for h in small]))
 
 
 def ood_from_scores(scores: np.ndarray, slice_threshold: float, series_threshold: float) -> OODResult:
@@ -192,8 +205,14 @@ class CTScorer:
     def _ich_raw(self, volume: Volume):
         key = volume.voxels
         if self._raw is None or self._raw[0] is not key:
-            out, cnn = self._cnn(self.slices(volume))
-            self._raw = (key, out, self.ood(out["embedding"], self.slices(volume)))
+            hu = self.slices(volume)
+            out, cnn = self._cnn(hu)
+            ood = self.ood(out["embedding"], hu)
+            skull = skull_fraction(hu)
+            if ood.in_distribution and skull < MIN_SKULL_SLICE_FRACTION:
+                ood = OODResult(False, ood.score, ood.threshold, f"{OUTSIDE} (skull bone on {skull:.0%} of the slices checked: not a head CT?)",
+                                ood.slice_scores, ood.slice_in_distribution)
+            self._raw = (key, out, ood)
         return self._raw
 
     def score_ich(self, volume: Volume) -> ICHResult:

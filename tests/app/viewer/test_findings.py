@@ -71,13 +71,13 @@ def test_run_from_the_button_populates_the_same_numbers_and_the_ui_keeps_running
     st = panel.state
     np.testing.assert_allclose(st.ich.slice_probs, ich.slice_probs, atol=1e-5)
     np.testing.assert_allclose(st.bg.slice_probs, bg.slice_probs, atol=1e-5)
-    assert st.bg.side == bg.side  # the panel shows what the scorer called (the 0.3 BG head calls this phantom 'left': see the model card)
+    assert st.bg.side == bg.side  # the panel shows what the scorer called
     shown = panel.row_values()
     for lab in ich.labels:
         p, flagged = shown[lab]
         assert p == pytest.approx(ich.series_probs[lab], abs=1e-5)
         assert flagged == ich.flagged()[lab]  # the card's per-label thresholds
-    assert shown["subdural"][1] and shown["intraventricular"][1] and not shown["epidural"][1]
+    # whether those flags match the phantom's truth is the model's business: tests/core/tasks/test_ct_scoring.py
     assert shown["bg_left"][0] == pytest.approx(bg.series_probs["left"], abs=1e-5)
     text = panel.models_label.text()
     for m in (*ich.models, bg.model):
