@@ -248,7 +248,9 @@ class CTScorer:
         left, right = float(p[:, 1].max()), float(p[:, 2].max())
         thr = float(m.card.thresholds.get("hemorrhage", 0.5))
         ood = self.ood_of(volume)
-        side = "none" if (p_hem < thr or not ood.in_distribution) else ("left" if left >= right else "right")
+        # a side is called when that side's own probability reaches the threshold: the same rule as the panel's
+        # laterality rows (P(hemorrhage) 0.87 split 0.27 left / 0.65 right called 'right' while no row was flagged)
+        side = "none" if (max(left, right) < thr or not ood.in_distribution) else ("left" if left >= right else "right")
         note = "" if ood.in_distribution else OUTSIDE
         if side != "none":
             # A basal-ganglia hemorrhage is an intraparenchymal hemorrhage: its side is called only when the ICH model,
