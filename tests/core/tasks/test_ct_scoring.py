@@ -86,3 +86,17 @@ def test_scores_are_deterministic(scorer, hemorrhage):
     again = scorer.score_ich(vol)
     np.testing.assert_array_equal(res.slice_probs, again.slice_probs)
     np.testing.assert_array_equal(res.cam, again.cam)
+
+
+@pytest.mark.parametrize("case", ["real_bleed", "bg_left", "hemorrhage"])
+def test_bg_side_follows_the_rows_rule(scorer, case):
+    """A side is called exactly when the ICH model flags an intraparenchymal bleed, the series is in distribution and
+    that side's own probability reaches the threshold: the CLI, the SR and the panel's rows then say the same."""
+    vol = load(demo_dir() / "ct" / case)
+    bg, ich = scorer.score_bg(vol), scorer.score_ich(vol)
+    left, right = bg.series_probs["left"], bg.series_probs["right"]
+    callable_ = ich.flagged()["intraparenchymal"] and bg.ood.in_distribution and max(left, right) >= bg.threshold
+    want = ("left" if left >= right else "right") if callable_ else "none"
+    assert bg.side == want, (case, bg.side, left, right, bg.threshold, bg.note)
+    if bg.side == "none" and bg.p_hemorrhage >= bg.threshold:
+        assert max(left, right) < bg.threshold or bg.note  # above the threshold overall but no side: the reason is known
