@@ -111,8 +111,9 @@ def test_score_cases_stores_the_bundled_models_outputs(capsys, tmp_path):
     for lab in ICH_LABELS:
         assert found[lab].probability == pytest.approx(ref.series_probs[lab], abs=1e-6)
         assert found[lab].model_name == "ich_cnn+ich_bilstm" and found[lab].threshold == pytest.approx(ref.thresholds[lab])
-    labels = json.loads((DEMO / "labels.json").read_text())["ct/hemorrhage"]["series_labels"]
-    assert found["subdural"].present == labels["subdural"] and found["intraventricular"].present
+    # the store holds the scorer's calls at the card thresholds (whether they match the phantom's truth is the
+    # model's business: tests/core/tasks/test_ct_scoring.py)
+    assert all(found[lab].present == ref.flagged()[lab] for lab in ICH_LABELS), {lab: found[lab].present for lab in ICH_LABELS}
     assert len(found["any"].model_sha256.split("+")) == 2 and all(len(h) == 64 for h in found["any"].model_sha256.split("+"))
     rc, out, _ = run(capsys, "study", "score-cases", "ich", "--db", db)
     assert "every case already has model outputs" in out
