@@ -88,7 +88,6 @@ def test_subdural_gradcam_peaks_on_the_side_of_the_demo_subdural_blood(hemorrhag
     assert same_side >= 0.9 * len(positive), (same_side, len(positive))
 
 
-@pytest.mark.xfail(strict=True, reason="known miss of the 0.3 CT models on the phantom demos (model card, issue 12 note): bg_left phantom P(BG hemorrhage) 0.546 < its threshold 0.792 with the 0.4 models, side none")
 def test_bg_gradcam_points_to_the_patients_left_on_the_bg_left_demo(scorer):
     vol = load(demo_dir() / "ct" / "bg_left")
     bg = scorer.score_bg(vol)
