@@ -173,7 +173,7 @@ def reliability_figure(blocks: dict, path: Path) -> None:
     ax.plot([0, 1], [0, 1], "k--", lw=1, label="perfect calibration")
     for name, b in blocks.items():
         rows = b["reliability_any"]
-        ax.plot([r[0] for r in rows], [r[1] for r in rows], "o-", label=f"{name} test (ECE {b['ece_any']:.3f}, {b['slices']} slices)")
+        ax.plot([r[0] for r in rows], [r[1] for r in rows], "o-", label=f"{name} test (ECE {b['ece_any']:.3f}, {b['any']['n']} labelled slices)")
     ax.set_xlabel("predicted P(any hemorrhage)")
     ax.set_ylabel("observed fraction with hemorrhage")
     ax.set_title("ich_cnn calibration on real test patients")
