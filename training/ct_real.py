@@ -190,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--schedule", default="", help="how the trunk was trained, for the card (when --stage post runs on a resumed checkpoint)")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
-    torch.set_flush_denormal(True)  # the BiLSTM's gradients decay into denormals, which made one epoch take minutes
+    torch.set_flush_denormal(True)  # cheap insurance; the BiLSTM's minutes-long epochs were thread oversubscription (use --threads 1 beside another job)
     series, splits = load_all(Path(args.shared), Path(args.cache))
     if args.stage in ("all", "train"):
         net = train(series, splits, args)

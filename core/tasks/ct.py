@@ -54,7 +54,8 @@ class OODResult:
 
 
 OUTSIDE = "outside the model's training data: not scored"
-#: a head CT shows skull bone on nearly every slice (real series: 0.875 or more); an abdomen or a blank volume does not
+#: a head CT shows skull bone on nearly every slice (real CT-ICH and PHE-SICH series: 0.83 or more of the checked
+#: slices); an abdomen or a blank volume does not
 MIN_SKULL_SLICE_FRACTION = 0.5
 SKULL_CHECK_SLICES = 12  # evenly spaced slices are enough for a series verdict (the mask costs ~25 ms per slice at 128)
 MIN_TISSUE_FRACTION = 0.03  # of a slice image: less is no head
@@ -208,8 +209,8 @@ class CTScorer:
             hu = self.slices(volume)
             out, cnn = self._cnn(hu)
             ood = self.ood(out["embedding"], hu)
-            skull = skull_fraction(hu)
-            if ood.in_distribution and skull < MIN_SKULL_SLICE_FRACTION:
+            skull = skull_fraction(hu) if ood.in_distribution else 1.0  # already outside: no need to look for a skull
+            if skull < MIN_SKULL_SLICE_FRACTION:
                 ood = OODResult(False, ood.score, ood.threshold, f"{OUTSIDE} (skull bone on {skull:.0%} of the slices checked: not a head CT?)",
                                 ood.slice_scores, ood.slice_in_distribution)
             self._raw = (key, out, ood)

@@ -39,6 +39,7 @@ class Pools:
     background: list[tuple[int, int]] = field(default_factory=list)  # bleed-free real slices for inserts
     phantom: list[tuple[int, int]] = field(default_factory=list)
     by_source: dict[tuple[str, str], list[tuple[int, int]]] = field(default_factory=dict)
+    trauma_background: list[tuple[int, int]] = field(default_factory=list)  # the backgrounds from CT-ICH and GE
     #: share of inserts whose background is a CT-ICH or GE slice (trauma-like mid-brain anatomy) rather than any
     background_trauma_share: float = 0.0
 
@@ -64,6 +65,8 @@ class Pools:
                     patient_clean = s.source in ("ge", "phe-sich") or s.labels[:, 0].max() == 0
                     if patient_clean:
                         p.background.append(key)
+                        if s.source in ("ct-ich", "ge"):
+                            p.trauma_background.append(key)
         return p
 
     def real(self, key: tuple[int, int]) -> Sample:
@@ -104,7 +107,7 @@ class Pools:
 
     def inserted(self, rng: np.random.Generator, kind: str) -> Sample | None:
         """kind: one of KINDS, 'bg_left', 'bg_right' or 'calcification' (a negative)."""
-        trauma = [k for k in self.background if self.series[k[0]].source in ("ct-ich", "ge")] if self.background_trauma_share else []
+        trauma = self.trauma_background if self.background_trauma_share else []
         pool = trauma if trauma and rng.random() < self.background_trauma_share else self.background
         key = pool[int(rng.integers(len(pool)))]
         s = self.series[key[0]]
