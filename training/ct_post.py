@@ -20,7 +20,7 @@ from training.datasets.rsna import BG_CLASSES, ICH_LABELS
 from training.export import export_cnn, export_series, write_card
 from training.metrics import ICH_WEIGHTS
 from training.nets.lstm import SeriesBiLSTM, SeriesExport
-from training.nets.resnet import CamExport, ResNet2D
+from training.nets.resnet import CamExport, FlipTTA, FlipTTAExport, ResNet2D
 
 N_ICH = 6
 OOD_QUANTILE = 0.99
@@ -41,9 +41,18 @@ SOURCES = [
 ]
 
 
+#: what each of the 9 trunk outputs becomes when the slice is mirrored (BG left <-> right)
+MIRROR_PERM = [0, 1, 2, 3, 4, 5, N_ICH, N_ICH + 2, N_ICH + 1]
+
+
+def reader(net: ResNet2D, tta: str) -> nn.Module:
+    """The network as the exported model reads a slice: once ('none') or as given and mirrored ('flip')."""
+    return FlipTTA(net, MIRROR_PERM) if tta == "flip" else net
+
+
 @torch.no_grad()
-def forward_all(net: ResNet2D, img: np.ndarray, batch: int = 64) -> tuple[np.ndarray, np.ndarray]:
-    """uint8 [n, 256, 256] -> (logits [n, 9], embedding [n, F]) without augmentation."""
+def forward_all(net: nn.Module, img: np.ndarray, batch: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    """uint8 [n, 256, 256] -> (logits [n, 9], embedding [n, F]) without training augmentation."""
     net.eval()
     lo, em = [], []
     for i in range(0, len(img), batch):
@@ -54,11 +63,11 @@ def forward_all(net: ResNet2D, img: np.ndarray, batch: int = 64) -> tuple[np.nda
     return np.concatenate(lo), np.concatenate(em)
 
 
-def cnn_outputs_cached(net: ResNet2D, use: list[SliceSeries], ckpt: Path, cache: Path) -> dict:
-    """CNN logits and embeddings of every train/validation series, cached per checkpoint (post-processing reruns are cheap)."""
+def cnn_outputs_cached(net: nn.Module, use: list[SliceSeries], ckpt: Path, cache: Path, tta: str = "none") -> dict:
+    """CNN logits and embeddings of every train/validation series, cached per checkpoint and reading (post-processing reruns are cheap)."""
     import hashlib
 
-    key = hashlib.sha256(ckpt.read_bytes()).hexdigest()[:16] if ckpt.exists() else None
+    key = (hashlib.sha256(ckpt.read_bytes()).hexdigest()[:16] + ("" if tta == "none" else f"_{tta}")) if ckpt.exists() else None
     path = cache / f"post_outputs_{key}.npz" if key else None
     if path is not None and path.exists():
         z = np.load(path)
@@ -229,7 +238,8 @@ def post_training(net: ResNet2D, series: list[SliceSeries], splits: dict[str, st
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     use = [s for s in series if splits[s.patient] in ("train", "val")]
-    res = cnn_outputs_cached(net, use, Path(args.checkpoints) / "ct_trunk.pt", Path(args.cache))
+    tta = getattr(args, "tta", "none")
+    res = cnn_outputs_cached(reader(net, tta), use, Path(args.checkpoints) / "ct_trunk.pt", Path(args.cache), tta)
     tr = [s for s in use if splits[s.patient] == "train"]
     va = [s for s in use if splits[s.patient] == "val"]
     va_real = [s for s in va if s.source in ("ct-ich", "phe-sich")]
@@ -315,13 +325,17 @@ def post_training(net: ResNet2D, series: list[SliceSeries], splits: dict[str, st
     emb_dim = emb_tr.shape[1]
     ich_net = HeadView.make(net, slice(0, N_ICH), 1 / scale, shift)
     bg_net = HeadView.make(net, slice(N_ICH, N_ICH + 3), np.full(3, t_bg), np.zeros(3))
-    export_cnn(CamExport(ich_net, "sigmoid"), out / "ich_cnn.onnx", MODEL_SIZE)
-    export_cnn(CamExport(bg_net, "softmax"), out / "bg_laterality.onnx", MODEL_SIZE)
+    if tta == "flip":
+        export_cnn(FlipTTAExport(FlipTTA(ich_net), "sigmoid"), out / "ich_cnn.onnx", MODEL_SIZE)
+        export_cnn(FlipTTAExport(FlipTTA(bg_net, [0, 2, 1]), "softmax"), out / "bg_laterality.onnx", MODEL_SIZE)
+    else:
+        export_cnn(CamExport(ich_net, "sigmoid"), out / "ich_cnn.onnx", MODEL_SIZE)
+        export_cnn(CamExport(bg_net, "softmax"), out / "bg_laterality.onnx", MODEL_SIZE)
     export_series(SeriesExport(lstm), out / "ich_bilstm.onnx", emb_dim)
     export_ood(ood, out / "ich_ood.onnx", emb_dim)
     ckpt = Path(args.checkpoints)
-    torch.save({"state_dict": ich_net.state_dict(), "arch": "resnet18", "width": 32}, ckpt / "ich_cnn.pt")
-    torch.save({"state_dict": bg_net.state_dict(), "arch": "resnet18", "width": 32}, ckpt / "bg_laterality.pt")
+    torch.save({"state_dict": ich_net.state_dict(), "arch": "resnet18", "width": 32, "tta": tta, "mirror_perm": list(range(N_ICH))}, ckpt / "ich_cnn.pt")
+    torch.save({"state_dict": bg_net.state_dict(), "arch": "resnet18", "width": 32, "tta": tta, "mirror_perm": [0, 2, 1]}, ckpt / "bg_laterality.pt")
     torch.save({"state_dict": lstm.state_dict(), "emb_dim": emb_dim, "n_comp": n_comp}, ckpt / "ich_bilstm.pt")
 
     count = lambda src, split: sum(1 for s in series if s.source == src and splits[s.patient] == split)
@@ -339,7 +353,9 @@ def post_training(net: ResNet2D, series: list[SliceSeries], splits: dict[str, st
                   "normalization": "pseudo-HU windowed to [0,1] per channel, then ImageNet mean/std"}
     cnn_outputs = {"probs": "calibrated sigmoid per label [n, 6]", "embedding": "GAP features [n, F]",
                    "cam": "Grad-CAM per label [n, 6, h, w] (closed form)", "features": "last feature maps [n, F, h, w]"}
-    extra = {"architecture": "resnet18 width 32, shared trunk with bg_laterality", "training_schedule": args.schedule or f"{args.epochs} epochs", "loc_weight": args.loc_weight,
+    extra = {"architecture": "resnet18 width 32, shared trunk with bg_laterality",
+             "test_time_augmentation": ("flip: every slice is read as given and mirrored left-right and the two readings averaged "
+                                        "(inside the ONNX graph; the BG head swaps left and right for the mirrored reading)") if tta == "flip" else "none", "training_schedule": args.schedule or f"{args.epochs} epochs", "loc_weight": args.loc_weight,
              "limitations": ["validated on few real patients per subtype (see metrics.real_test)",
                              "sees only the brain window: thin subdurals against bone are harder than in a subdural window",
                              "PHE-SICH-derived weights: non-commercial research use only"]}

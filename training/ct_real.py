@@ -186,6 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--stage", choices=["all", "train", "post"], default="all")
+    ap.add_argument("--tta", choices=["none", "flip"], default="none", help="post: the exported CNNs read each slice once, or as given and mirrored (averaged)")
     ap.add_argument("--version", default="0.3.0")
     ap.add_argument("--schedule", default="", help="how the trunk was trained, for the card (when --stage post runs on a resumed checkpoint)")
     args = ap.parse_args(argv)

@@ -10,6 +10,7 @@ import pytest
 
 from core.tasks import CTScorer
 from tests.app.study.gui_helpers import answer_unaided, click, open_reading_window, make_demo_study, score_demo
+from tests.screenshots import screenshot_path
 
 ROOT = Path(__file__).resolve().parents[3]
 DEMO_CT = ROOT / "resources" / "demo" / "ct"
@@ -43,5 +44,5 @@ def test_aided_calls_are_greyed_with_the_reason_outside_the_training_data(qtbot,
         assert "not scored" in call.text() and "#e0584f" not in call.text() and "8a8a8a" in p.styleSheet()
     win.resize(1400, 800)
     qtbot.wait(50)
-    assert win.grab().save(str(ROOT / "docs" / "screenshots" / "reading_window_ood.png"))
+    assert win.grab().save(str(screenshot_path("reading_window_ood.png")))
     win.close()

@@ -4,7 +4,6 @@ never a POSITIVE flag), and the basal-ganglia summary agreeing with the laterali
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
@@ -12,8 +11,8 @@ from app.viewer.findings import OOD_TEXT, FindingsPanel, laterality_summary
 from app.viewer.scoring import ScoringRunner, shared_ct_scorer
 from app.viewer.state import ViewerState
 from core.tasks import CTScorer
+from tests.screenshots import screenshot_path
 
-SHOTS = Path(__file__).resolve().parents[3] / "docs" / "screenshots"
 
 
 @pytest.fixture(scope="module")
@@ -48,8 +47,7 @@ def test_out_of_distribution_scores_are_greyed_with_the_reason_and_never_positiv
     assert panel.ood_label.isVisible() and panel.ood_label.text().startswith(OOD_TEXT)
     assert "abdomen-like anatomy" in panel.ood_label.text()
     assert "not scored" in panel.summary.text() and "#ff6b6b" not in panel.summary.text()
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    assert panel.grab().save(str(SHOTS / "findings_ood.png"))
+    assert panel.grab().save(str(screenshot_path("findings_ood.png")))
     panel.state.set_findings(ich=results[0], bg=results[1])  # back in distribution: flags again at the card thresholds
     assert not panel.ood_label.isVisible() and "not scored" not in panel.row_flags().values()
 

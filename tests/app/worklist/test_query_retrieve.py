@@ -10,6 +10,7 @@ import pytest
 
 from core.pacs import client
 from tests.core.pacs.helpers import DEMO, ROOT
+from tests.screenshots import screenshot_path
 
 pytestmark = [pytest.mark.gui, pytest.mark.orthanc]
 
@@ -53,7 +54,7 @@ def test_query_retrieve_opens_the_series_in_the_viewer(qtbot, tmp_path, monkeypa
     assert steps and steps[-1] == (len(files), len(files)) and dlg.progress.value() == len(files)
     qtbot.waitUntil(lambda: viewer.state.volume is not None, timeout=30000)
     assert viewer.state.volume.ids.series_uid == src.SeriesInstanceUID
-    out = ROOT / "docs" / "screenshots" / "query_retrieve.png"
+    out = screenshot_path("query_retrieve.png")
     dlg.resize(900, 560)
     qtbot.wait(50)
     assert dlg.grab().save(str(out))

@@ -11,6 +11,7 @@ import pytest
 from core.pacs.triage import Triage
 from core.pacs.worklist import InstanceInfo, Worklist
 from tests.core.pacs.helpers import DEMO, ROOT
+from tests.screenshots import screenshot_path
 
 pytestmark = [pytest.mark.gui, pytest.mark.slow]
 BASE = time.time() - 3600  # received an hour ago (the quiet period has passed)
@@ -59,8 +60,7 @@ def test_worklist_orders_updates_live_and_opens_the_viewer(qtbot, tmp_path, monk
     key = [(not r.flagged_labels(), -r.p_any) for r in win.rows]
     assert key == sorted(key)
 
-    out = ROOT / "docs" / "screenshots" / "worklist.png"
-    out.parent.mkdir(parents=True, exist_ok=True)
+    out = screenshot_path("worklist.png")
     qtbot.wait(50)
     assert win.grab().save(str(out))
 
