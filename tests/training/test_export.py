@@ -79,3 +79,58 @@ def test_bilstm_onnx_matches_torch_for_any_series_length(tmp_path):
             ref = SeriesExport(model)(emb, probs)
         np.testing.assert_allclose(got[0], ref[0].numpy(), atol=1e-4)
         np.testing.assert_allclose(got[1], ref[1].numpy(), atol=1e-4)
+
+
+def test_flip_tta_export_averages_both_readings_and_is_mirror_symmetric(tmp_path):
+    """The mirror-averaged export: probabilities of the mean of the two readings (BG left/right swapped for the
+    mirrored one), the same ONNX vs torch, a mirrored slice gives the mirrored answer, and each map's mean
+    still gives its logit (the closed-form Grad-CAM of the averaged model)."""
+    from training.nets.resnet import FlipTTA, FlipTTAExport
+
+    torch.manual_seed(3)
+    net = ResNet2D(3, width=8)
+    net.train()
+    with torch.no_grad():
+        for _ in range(3):
+            net(torch.randn(8, 3, 64, 64))
+        net.head.bias.copy_(torch.tensor([0.3, -0.5, 0.9]))  # unequal left/right biases must be averaged too
+    net.eval()
+    tta = FlipTTA(net, [0, 2, 1]).eval()
+    x = torch.randn(3, 3, 64, 64)
+    path = tmp_path / "bg_tta.onnx"
+    export_cnn(FlipTTAExport(tta, "softmax"), path, 64)
+    probs, emb, cam, _ = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"image": x.numpy()})
+    with torch.no_grad():
+        one = net(x)[0]
+        mirrored = net(torch.flip(x, dims=[-1]))[0][:, [0, 2, 1]]
+        want = torch.softmax((one + mirrored) / 2, dim=1).numpy()
+        swapped = FlipTTAExport(tta, "softmax")(torch.flip(x, dims=[-1]))[0].numpy()
+        raw_logits, cam_raw, _, _ = tta.raw(x)
+    np.testing.assert_allclose(probs, want, atol=1e-4)
+    np.testing.assert_allclose(swapped, probs[:, [0, 2, 1]], atol=1e-4)
+    b = net.head.bias.detach()
+    np.testing.assert_allclose(cam_raw.mean(dim=(2, 3)).numpy() + ((b + b[[0, 2, 1]]) / 2).numpy(), raw_logits.numpy(), atol=1e-5)
+    assert cam.shape == (3, 3, 2, 2) and (cam >= 0).all()
+
+
+def test_recover_trunk_undoes_the_calibrated_heads(small_net):
+    """training.recover_trunk: the shipped ICH and BG heads, rescaled by their calibration, give back the trunk's logits."""
+    from training.ct_post import HeadView
+    from training.recover_trunk import recover
+
+    torch.manual_seed(4)
+    trunk = ResNet2D(9, width=8).eval()
+    labels = ["any", "epidural", "intraparenchymal", "intraventricular", "subarachnoid", "subdural"]
+    scale, shift, t_bg = np.linspace(0.8, 2.0, 6), np.linspace(-2, 1, 6), 1.3
+    ich = HeadView.make(trunk, slice(0, 6), 1 / scale, shift)
+    bg = HeadView.make(trunk, slice(6, 9), np.full(3, t_bg), np.zeros(3))
+    cards = ({"calibration": {lab: {"scale": float(a), "bias": float(c)} for lab, a, c in zip(labels, scale, shift)}},
+             {"calibration": {"temperature": t_bg}})
+    back = ResNet2D(9, width=8)
+    back.load_state_dict(recover(ich.state_dict(), bg.state_dict(), *cards))
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        np.testing.assert_allclose(back.eval()(x)[0].numpy(), trunk(x)[0].numpy(), atol=1e-4)
+    other = ResNet2D(3, width=8).state_dict()
+    with pytest.raises(ValueError, match="do not share the trunk"):
+        recover(ich.state_dict(), other, *cards)
