@@ -18,6 +18,7 @@ from core.qc.measures import Measures
 from core.qc.stack import features
 
 LABELS = ("face", "brain_loss", "not_stripped")
+MEASURES_VERSION = "22"  # bump when core.qc.measures changes (the per-file cache)
 # Inputs per output (names of core.qc.stack.features), chosen on the leave-one-head-out table.
 FEATURE_SETS = {
     "face": ["logit_face", "logit_not_stripped", "log_face_ml", "face_forward_mm", "log_inferior_ai_ml", "log_below_ml",
@@ -37,7 +38,7 @@ def measure_items(paths: list[Path], cache: Path | None) -> list[Measures]:
 
     out = []
     for p in paths:
-        c = cache / "qc_measures" / f"{p.parent.name}_{p.name}.json" if cache else None
+        c = cache / f"qc_measures_v{MEASURES_VERSION}" / f"{p.parent.name}_{p.name}.json" if cache else None
         if c is not None and c.exists():
             out.append(Measures(**json.loads(c.read_text())))
             continue

@@ -22,6 +22,19 @@ tissue 30-60 mm below the top), so they do not depend on where the centroid fall
   below_ml         ml of tissue more than 110 mm below the top (face, skull base, neck)
   height_mm, length_mm, width_mm   extent of the tissue (1st-99th percentile), and their ratios
                    (a cap cut off lowers height/width, a frontal cut length/width)
+Brain-intrinsic measures (since 2.2; a stripped brain has no head frame, so what it should have kept
+must come from the brain itself, never from its size in ml, which differs between heads):
+  plane_frac       the largest fraction of the outer surface lying within 3 mm of one tangent plane,
+                   over 1,000 directions (top, bottom, front, back, sides and every oblique): the
+                   disc a flat cut leaves; a whole brain touches a tangent plane only in a small patch
+  plane_lost_pct   the brain volume that disc implies was cut off: the cap of a sphere of the kept
+                   volume whose base is the disc's area, in % of kept + cap (scale-free)
+  rim_rel          median intensity 2-5 mm inside the strip's edge (the nonzero mask of a tool's
+                   output) / the median of the tissue: a good strip ends in dark CSF, one eroded
+                   into the brain or cut through it ends in grey or white matter
+  rim_dark         fraction of that rim darker than half the tissue median (CSF, dura)
+  dark_frac        fraction of the strip darker than half the tissue median (outer and sulcal CSF,
+                   which a tight strip loses first)
 The normal ranges in NORMAL were measured on good strips of the real-head library (numbers below).
 """
 
@@ -38,10 +51,14 @@ from core.volume import Volume
 # Head-frame ranges: 2-98 % of the 244 unflagged strips of all six head groups (skullstrip_qc 2.1 data).
 FACE_ML_NORMAL, FACE_FORWARD_NORMAL, BELOW_ML_NORMAL = (0.0, 340.0), (-20.0, 20.0), (0.0, 1030.0)
 HEIGHT_NORMAL, LENGTH_NORMAL, WIDTH_NORMAL = (109.0, 168.0), (137.0, 180.0), (116.0, 146.0)
+# Brain-intrinsic ranges: placeholders until measured on the good strips (see module docstring).
+PLANE_FRAC_NORMAL, PLANE_LOST_NORMAL, RIM_REL_NORMAL, RIM_DARK_NORMAL, DARK_FRAC_NORMAL = (0.0, 0.1), (0.0, 3.0), (0.0, 0.8), (0.2, 1.0), (0.05, 1.0)
 NORMAL = {"kept_ml": (1100.0, 2600.0), "anterior_mm": (75.0, 110.0), "inferior_ai_ml": (0.0, 240.0),
           "boundary_bright": (0.0, 0.5), "flat_top": (0.0, 0.25), "cut_plane": (0.0, 0.3), "background_zero": (0.9, 1.0),
           "face_ml": FACE_ML_NORMAL, "face_forward_mm": FACE_FORWARD_NORMAL, "below_ml": BELOW_ML_NORMAL,
-          "height_mm": HEIGHT_NORMAL, "length_mm": LENGTH_NORMAL, "width_mm": WIDTH_NORMAL}
+          "height_mm": HEIGHT_NORMAL, "length_mm": LENGTH_NORMAL, "width_mm": WIDTH_NORMAL,
+          "plane_frac": PLANE_FRAC_NORMAL, "plane_lost_pct": PLANE_LOST_NORMAL, "rim_rel": RIM_REL_NORMAL,
+          "rim_dark": RIM_DARK_NORMAL, "dark_frac": DARK_FRAC_NORMAL}
 # From the 2-98 % range of the 54 unflagged strips of three real heads (T1_head_ext2, MNI152,
 # colin27; python -m training.synth mri-real, seed 0): kept 1466-3182 ml, anterior 84-108 mm,
 # anterior-inferior 42-242 ml, edge 0.25-0.47, cut plane 0.10-0.22. Face-kept strips: anterior-
@@ -67,6 +84,12 @@ class Measures:
     height_mm: float = 0.0
     length_mm: float = 0.0
     width_mm: float = 0.0
+    plane_frac: float = 0.0
+    plane_lost_pct: float = 0.0
+    plane_side: str = ""
+    rim_rel: float = 0.0
+    rim_dark: float = 0.0
+    dark_frac: float = 0.0
 
     @classmethod
     def empty(cls) -> "Measures":
@@ -97,7 +120,9 @@ class Measures:
         if flags.get("brain_loss"):
             parts.append(f"brain loss: {self.kept_ml:.0f} ml kept (good strips >= {NORMAL['kept_ml'][0]:.0f}), "
                          f"height {self.height_mm:.0f} mm and length {self.length_mm:.0f} mm for a width of {self.width_mm:.0f} mm, "
-                         f"{self.cut_plane:.0%} of the {self.cut_side or 'top'} surface in one plane, edge brightness {self.boundary_bright:.2f}")
+                         f"{self.plane_frac:.0%} of the surface on one {self.plane_side or 'top'} plane (a cut of about {self.plane_lost_pct:.0f} % of the brain), "
+                         f"{self.cut_plane:.0%} of the {self.cut_side or 'top'} surface in one plane, edge brightness {self.boundary_bright:.2f}, "
+                         f"rim {self.rim_rel:.2f} of the tissue median ({self.rim_dark:.0%} dark; a good strip ends in dark CSF)")
         if not parts:
             off = self.outside_normal()
             parts.append("no flag; " + ("outside the good-strip range: " + ", ".join(off) if off else "all measures in the good-strip range"))
@@ -116,6 +141,111 @@ def _flat(kept: np.ndarray, axis: int, reverse: bool) -> float:
     hist = np.bincount(level)
     peak = int(hist.argmax())
     return float(hist[max(0, peak - 1):peak + 2].sum() / level.size)
+
+
+def _directions(n: int = 1000) -> np.ndarray:
+    """n unit vectors spread evenly over the sphere (Fibonacci lattice), [n, 3] as (z, y, x)."""
+    i = np.arange(n) + 0.5
+    z = 1 - 2 * i / n
+    r = np.sqrt(1 - z * z)
+    phi = np.pi * (1 + 5 ** 0.5) * i
+    return np.stack([z, r * np.sin(phi), r * np.cos(phi)], 1)
+
+
+_DIRS = _directions()
+_DIRS_F32 = _DIRS.astype(np.float32)
+PLANE_TOL_MM = 4.0
+
+
+def _side_name(d: np.ndarray) -> str:
+    """top / bottom / front / back / left / right for a direction within 30 degrees of an axis, else oblique."""
+    k = int(np.abs(d).argmax())
+    if abs(d[k]) < np.cos(np.radians(30)):
+        return "oblique"
+    return (("bottom", "top"), ("back", "front"), ("left", "right"))[k][int(d[k] > 0)]
+
+
+def _crop(mask: np.ndarray, margin: int = 2) -> tuple[np.ndarray, tuple[slice, ...]]:
+    """The mask cut to its bounding box plus `margin` voxels (cheaper morphology), and the box."""
+    idx = [np.nonzero(mask.any(axis=tuple(a for a in range(3) if a != k)))[0] for k in range(3)]
+    if any(i.size == 0 for i in idx):
+        return mask, (slice(None),) * 3
+    box = tuple(slice(max(0, int(i[0]) - margin), int(i[-1]) + 1 + margin) for i in idx)
+    return mask[box], box
+
+
+def _erode(mask: np.ndarray, n: int = 1) -> np.ndarray:
+    """n steps of 6-neighbour binary erosion (outside the array counts as background), by slicing."""
+    m = mask
+    for _ in range(n):
+        e = m.copy()
+        e[0] = e[-1] = False
+        e[:, 0] = e[:, -1] = False
+        e[:, :, 0] = e[:, :, -1] = False
+        e[1:] &= m[:-1]
+        e[:-1] &= m[1:]
+        e[:, 1:] &= m[:, :-1]
+        e[:, :-1] &= m[:, 1:]
+        e[:, :, 1:] &= m[:, :, :-1]
+        e[:, :, :-1] &= m[:, :, 1:]
+        m = e
+    return m
+
+
+def _fill(mask: np.ndarray) -> np.ndarray:
+    """binary_fill_holes, faster: background components that touch the border stay background."""
+    lab, _ = ndimage.label(~mask)
+    border = np.unique(np.concatenate([lab[0].ravel(), lab[-1].ravel(), lab[:, 0].ravel(), lab[:, -1].ravel(),
+                                       lab[:, :, 0].ravel(), lab[:, :, -1].ravel()]))
+    return ~np.isin(lab, border[border > 0])
+
+
+def _cut_disc(kept: np.ndarray, spacing: tuple[float, float, float], kept_ml: float) -> tuple[float, float, str]:
+    """plane_frac, plane_lost_pct and plane_side (module docstring), on the tissue mask thinned to
+    >= 3 mm voxels: the tangent plane, over _DIRS, that holds the most outer-surface points within
+    PLANE_TOL_MM; the disc's area from those points on a grid of the plane (cells of the thinned
+    voxel size); the spherical cap of the kept volume's radius with that base."""
+    step = [max(1, int(3.0 // s)) for s in spacing]
+    m = _crop(kept)[0][::step[0], ::step[1], ::step[2]]
+    sp = np.asarray([s * k for s, k in zip(spacing, step)], np.float32)
+    filled = _fill(np.pad(m, 1))
+    pts = np.argwhere(filled & ~_erode(filled)).astype(np.float32) * sp
+    if len(pts) < 50:
+        return 0.0, 0.0, ""
+    proj = pts @ _DIRS_F32.T  # [N, K]
+    on = proj >= proj.max(0) - PLANE_TOL_MM
+    frac = on.mean(0)
+    k = int(frac.argmax())
+    d = _DIRS[k]
+    sel = pts[on[:, k]].astype(np.float64)
+    u = np.cross(d, [1.0, 0.0, 0.0] if abs(d[0]) < 0.9 else [0.0, 1.0, 0.0])
+    u /= np.linalg.norm(u)
+    w = np.cross(d, u)
+    cell = float(sp.max())
+    area = len({(int(a), int(b)) for a, b in np.floor(np.c_[sel @ u, sel @ w] / cell)}) * cell * cell  # mm^2
+    big_r = (3 * kept_ml * 1000.0 / (4 * np.pi)) ** (1 / 3)
+    r = min(np.sqrt(area / np.pi), big_r)
+    h = big_r - np.sqrt(big_r ** 2 - r ** 2)
+    cap = np.pi * h * h * (3 * big_r - h) / 3 / 1000.0  # ml
+    return float(frac[k]), float(100.0 * cap / (kept_ml + cap)), _side_name(d)
+
+
+def _rim(v: np.ndarray, kept: np.ndarray, spacing: tuple[float, float, float], zero_background: bool) -> tuple[float, float, float]:
+    """rim_rel, rim_dark and dark_frac (module docstring). The strip is the nonzero mask when the
+    background is a tool's exact 0, else the tissue mask; its rim lies 2-5 mm inside its edge (the
+    first 2 mm are partial volume from resampling)."""
+    med = float(np.median(v[kept]))
+    if med <= 0:
+        return 0.0, 0.0, 0.0
+    strip, box = _crop(v > 0.02 * med if zero_background else kept, margin=1)
+    v = v[box]
+    step = float(min(spacing))
+    outer = _erode(strip, max(1, int(round(2.0 / step))))
+    inner = _erode(outer, max(1, int(round(3.0 / step))))
+    rim = v[outer & ~inner]
+    if rim.size == 0:
+        return 0.0, 0.0, 0.0
+    return float(np.median(rim) / med), float((rim < 0.5 * med).mean()), float((v[strip] < 0.5 * med).mean())
 
 
 def _head_frame(kept: np.ndarray, zz: np.ndarray, yy: np.ndarray, xx: np.ndarray, spacing: tuple[float, float, float]) -> dict[str, float]:
@@ -160,6 +290,9 @@ def measure(volume: Volume, grid: tuple[np.ndarray, tuple[float, float, float]] 
     boundary = float(v[surface].mean() / med) if med > 0 else 0.0
     flats = {side: _flat(kept, ax, rev) for side, (ax, rev) in _SIDES.items()}
     side = max(flats, key=flats.get)
+    plane_frac, plane_lost, plane_side = _cut_disc(kept, (dz, dy, dx), n * voxel_ml)
+    rim_rel, rim_dark, dark_frac = _rim(v, kept, (dz, dy, dx), background_zero > 0.5)
     return Measures(kept_ml=n * voxel_ml, anterior_mm=anterior_mm, inferior_ai_ml=float(ai.sum()) * voxel_ml,
                     boundary_bright=boundary, flat_top=flats["top"], cut_plane=flats[side], background_zero=background_zero,
-                    cut_side=side, **_head_frame(kept, zz, yy, xx, (dz, dy, dx)))
+                    cut_side=side, **_head_frame(kept, zz, yy, xx, (dz, dy, dx)), plane_frac=plane_frac,
+                    plane_lost_pct=plane_lost, plane_side=plane_side, rim_rel=rim_rel, rim_dark=rim_dark, dark_frac=dark_frac)

@@ -63,6 +63,16 @@ GLOSSARY = {
     "height_mm": "height of the kept tissue (1st to 99th percentile), in mm; a cap cut off makes it low for the width.",
     "length_mm": "front-to-back length of the kept tissue, in mm; a frontal cut makes it short for the width.",
     "width_mm": "left-to-right width of the kept tissue, in mm (rarely cut: the yardstick for height, length and volume).",
+    "plane_frac": "the largest fraction of the outer surface lying within 4 mm of one tangent plane, in any direction "
+                  "(top, bottom, front, back, sides, oblique): the flat disc a cut leaves. A whole brain touches a plane "
+                  "only in a small patch.",
+    "plane_lost_pct": "the brain volume, in %, that the flat disc implies was cut off (a spherical cap of the kept volume's "
+                      "size on that disc). Independent of the head's size.",
+    "rim_rel": "median intensity 2-5 mm inside the strip's edge divided by the tissue's median. A good strip ends in "
+               "dark CSF (low); one eroded into the brain or cut through it ends in grey or white matter (near 1).",
+    "rim_dark": "fraction of that rim darker than half the tissue median (CSF, dura): high for a good strip.",
+    "dark_frac": "fraction of the strip darker than half the tissue median (outer and sulcal CSF, which a too-tight "
+                 "strip loses first).",
 }
 VERDICTS = {"pass": "no flag raised.", "face kept": "P(face) at or above its threshold.",
             "brain cut": "P(brain loss) at or above its threshold.", "both": "face kept and brain cut.",

@@ -35,6 +35,8 @@ def features(probs: np.ndarray, m: Measures) -> dict[str, float]:
         "flat_top": m.flat_top, "cut_plane": m.cut_plane, "height_mm": m.height_mm, "length_mm": m.length_mm,
         "width_mm": m.width_mm, "height_per_width": m.height_mm / width, "length_per_width": m.length_mm / width,
         "kept_per_width3": m.kept_ml * 1000.0 / width ** 3,
+        "plane_frac": m.plane_frac, "plane_lost_pct": m.plane_lost_pct, "rim_rel": m.rim_rel, "rim_dark": m.rim_dark,
+        "dark_frac": m.dark_frac,
     }
 
 

@@ -87,3 +87,36 @@ def test_head_frame_measures_see_a_face_and_its_removal():
     assert mw.face_ml > md.face_ml + 100
     assert 170 <= mw.height_mm <= 205 and 125 <= mw.width_mm <= 146  # 1st-99th percentile extents of 200 and 144 mm
     assert "past the forehead" in mw.explain({"face": True})
+
+
+def _brainish(spacing=(1.5, 1.0, 1.2), shape=(100, 130, 110), radius=60.0):
+    """A ball with a 4 mm dark rim (CSF) around bright tissue, and its coordinates in mm."""
+    z, y, x = np.meshgrid(*[(np.arange(n) - (n - 1) / 2) * s for n, s in zip(shape, spacing)], indexing="ij")
+    r = np.sqrt(z * z + y * y + x * x)
+    vox = np.where(r <= radius, 30.0 + 120.0 * (r < radius - 4), 0.0).astype(np.float32)
+    return vox, np.diag([spacing[2], spacing[1], spacing[0], 1.0]), (z, y, x, r)
+
+
+def test_cut_disc_measures_a_plane_cut_in_any_direction():
+    """A flat cut leaves a disc on a tangent plane: plane_frac rises, plane_lost_pct estimates the cut
+    (scale-free, from the disc and the kept volume), plane_side names its direction, oblique included."""
+    vox, aff, (z, y, x, r) = _brainish()
+    whole = measure(Volume(voxels=vox, affine=aff, modality="MR"))
+    assert whole.plane_frac < 0.07 and whole.plane_lost_pct < 1.0
+    for name, keep, true_pct in (("top", z <= 45, 4.3), ("oblique", z * 0.6 + y * 0.8 <= 40, 7.4), ("bottom", z >= -40, 7.4)):
+        m = measure(Volume(voxels=np.where(keep, vox, 0).astype(np.float32), affine=aff, modality="MR"))
+        assert m.plane_side == name, (name, m.plane_side)
+        assert m.plane_frac > 2 * whole.plane_frac
+        assert 0.5 * true_pct < m.plane_lost_pct < 1.6 * true_pct, (name, m.plane_lost_pct)
+    assert "plane" in m.explain({"brain_loss": True})
+
+
+def test_rim_tells_an_eroded_strip_from_a_good_one():
+    """A good strip ends in dark CSF (rim darker than the tissue), one eroded 6 mm into the brain in
+    bright tissue; a dilated one (skull, dark on T1) stays dark."""
+    vox, aff, (z, y, x, r) = _brainish()
+    good = measure(Volume(voxels=vox, affine=aff, modality="MR"))
+    eroded = measure(Volume(voxels=np.where(r <= 54, vox, 0).astype(np.float32), affine=aff, modality="MR"))
+    assert good.rim_rel < 0.75 < eroded.rim_rel
+    assert good.rim_dark > 0.3 > eroded.rim_dark
+    assert good.dark_frac > eroded.dark_frac
