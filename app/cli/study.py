@@ -175,12 +175,16 @@ def score(args) -> int:
 
     def show(res, i, n):
         msg = f"error: {res.error}" if res.error else f"scored in {res.seconds:.1f} s"
+        if res.in_distribution is False:  # stored with the verdict: the calls of this case are not findings
+            msg += "; " + (res.ood_reason or "outside the model's training data: not scored")
         print(f"[{i}/{n}] {res.case_id} {msg}", flush=True)
 
     with _store(args) as store:
         outcomes = score_cases(store, args.name, rescore=args.rescore, progress=show)
     failed = [o for o in outcomes if o.error]
+    outside = [o for o in outcomes if o.in_distribution is False]
     print(f"{len(outcomes) - len(failed)} case(s) scored, {len(failed)} failed"
+          + (f", {len(outside)} outside the model's training data (stored as not scored)" if outside else "")
           + ("" if outcomes else " (every case already has model outputs; --rescore to redo)"))
     return 2 if failed else 0
 
@@ -194,6 +198,14 @@ def status(args) -> int:
     print(f"study {st['study']}: {st['cases']} case(s), labels {', '.join(st['labels'])}, {st['score_kind']}, "
           f"arms {', '.join(st['arms'])}")
     print(f"  truth for {st['cases_with_truth']} case(s); model outputs for {st['cases_scored']} case(s)")
+    if st["cases_scored"]:
+        line = (f"  outside the model's training data: {st['cases_outside_training_data']} case(s)"
+                + (f" ({', '.join(st['cases_outside'])}): their model calls are not findings and the export counts "
+                   f"them apart" if st["cases_outside"] else ""))
+        if st["cases_scored_without_verdict"]:
+            line += (f"; {st['cases_scored_without_verdict']} case(s) scored without a stored verdict "
+                     f"(score-cases --rescore stores one)")
+        print(line)
     print("  reads per arm: " + ", ".join(f"{a} {n}" for a, n in st["reads_per_arm"].items())
           + (f"; {st['corrections']} correction(s)" if st["corrections"] else ""))
     for name, p in st["progress"].items():

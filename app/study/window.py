@@ -8,7 +8,8 @@ the answer rows (nothing preselected), "Save read" (commits at once) and "Next c
 is saved). An unaided read needs no mouse: a row key per finding (Q W E ...), P / A, a confidence key
 (Z X C V B) and Enter (keys in `app.viewer.keys.READING_SHORTCUTS`, listed on F1).
 In a study with the aided arm, saving the unaided read reveals the model's stored findings, its Grad-CAM
-maps (computed with core.tasks on this volume) and the agreement / final answer / heat-map rating rows.
+maps (computed with core.tasks on this volume) and the agreement / final answer / heat-map rating rows; outputs
+stored outside the models' training data (score-cases keeps the verdict) are greyed as "not scored" at once.
 Closing and reopening resumes at the first unread step.
 """
 
@@ -170,6 +171,7 @@ class ReadingWindow(QMainWindow):
         self.correcting: str | None = None  # case ID while the reader corrects a finished case
         self.unaided: UnaidedRows | None = None
         self.aided: AidedRows | None = None
+        self.verdict_stored = False  # the aided step's model outputs carry the stored out-of-distribution verdict
         self._runner = None
         self.setWindowTitle(f"NeuroReview reading - {study} - {reader} (research use only)")
 
@@ -292,6 +294,7 @@ class ReadingWindow(QMainWindow):
                                     "disagree (that sets your final answer), give your confidence, and rate the "
                                     "heat map of each finding the model calls present.")
             self.aided = AidedRows(self.session.labels, self.session.score_kind, findings, self.side)
+            self._stored_verdict(findings)
             self.aided.changed.connect(self._update_buttons)
             self.aided.show_map.connect(self.show_map)
             self.rows_holder.addWidget(self.aided)
@@ -396,6 +399,7 @@ class ReadingWindow(QMainWindow):
         if self.session.correction_arm == "aided":
             findings = self.session.model_findings(case_id)
             self.aided = AidedRows(self.session.labels, self.session.score_kind, findings, self.side)
+            self._stored_verdict(findings)
             self.aided.fill(old.answers, old.agreements, old.ratings)
             self.aided.changed.connect(self._update_buttons)
             self.aided.show_map.connect(self.show_map)
@@ -418,6 +422,17 @@ class ReadingWindow(QMainWindow):
         self.status.setText("")
         self.select_row(0)
         self._update_buttons()
+
+    def _stored_verdict(self, findings) -> None:
+        """The out-of-distribution verdict score-cases stored with the model's outputs: outside the training data,
+        the calls are greyed at once (no live scoring needed). Outputs stored without a verdict leave it to the
+        live scoring of the heat maps (`_maps_ready`)."""
+        self.verdict_stored = any(f.ood is not None for f in findings.values())
+        outside = [f for f in findings.values() if f.outside]
+        if outside:
+            from app.viewer.findings import ood_message
+
+            self.aided.set_out_of_distribution(ood_message(outside[0].ood))
 
     # -- heat maps (aided step only) ------------------------------------------------------------
     def _case_loaded(self) -> None:
@@ -445,7 +460,9 @@ class ReadingWindow(QMainWindow):
         if self.aided is None or vol is not self.image.state.volume:
             return
         self.image.state.set_findings(ich=ich)
-        if ich.ood is not None and not ich.ood.in_distribution:  # never a confident call on what the model does not know
+        # never a confident call on what the model does not know: the stored verdict decides when there is one
+        # (set with the rows), the live one only for outputs stored without a verdict
+        if not self.verdict_stored and ich.ood is not None and not ich.ood.in_distribution:
             from app.viewer.findings import ood_message
 
             self.aided.set_out_of_distribution(ood_message(ich.ood))

@@ -8,8 +8,8 @@ blinded session, data frames for statistics and exports.
 """
 
 from core.study.session import ReaderSession
-from core.study.store import (AidedAnswer, Answer, BlindingError, CaseView, ModelFinding, ReadRecord, StudyError,
-                              StudyRecord, StudyStore)
+from core.study.store import (AidedAnswer, Answer, BlindingError, CaseView, ModelFinding, OODVerdict, ReadRecord,
+                              StudyError, StudyRecord, StudyStore)
 
-__all__ = ["AidedAnswer", "Answer", "BlindingError", "CaseView", "ModelFinding", "ReadRecord", "ReaderSession",
+__all__ = ["AidedAnswer", "Answer", "BlindingError", "CaseView", "ModelFinding", "OODVerdict", "ReadRecord", "ReaderSession",
            "StudyError", "StudyRecord", "StudyStore"]

@@ -8,7 +8,12 @@ Conventions:
 - the model is scored at its stated threshold (probability >= threshold = present) for the
   threshold-based metrics and by its probability for the AUC; it is the same in both arms;
 - "changed" in the agreement table compares the aided (final) answer with the same reader's unaided
-  answer for that case and label; "toward truth" means the final answer is the correct one.
+  answer for that case and label; "toward truth" means the final answer is the correct one;
+- a case the CT models judged outside their training data (the verdict `score-cases` stores with each output) has
+  no model call: it is left out of the model's figures (its rows say how many in `n_outside`), of every
+  reader-vs-model comparison (those use the same cases for reader and model) and of the iMRMC model modality;
+  the readers' own figures keep it. Outputs stored without a verdict (before it was stored) count as scored and
+  are counted in `n_no_verdict`.
 """
 
 from __future__ import annotations
@@ -43,6 +48,11 @@ METHODS = {
               "AUC differences",
     "underpowered": f"underpowered: fewer than {{n}} positive or {{n}} negative cases for the label; tests and "
                     f"intervals on so few cases are unreliable and are flagged in every table",
+    "ood": "model outside its training data: cases the CT models' out-of-distribution check put outside the "
+           "training data (stored by score-cases with each output) are not model calls; they are excluded from the "
+           "model's figures (counted in n_outside), from the reader-vs-model tests, kappas and ORH (on the same "
+           "cases for reader and model) and from the model's ROC curve; the readers' own figures include them. "
+           "Outputs stored before verdicts were kept have none (n_no_verdict) and count as scored",
     "mrmc": f"Obuchowski-Rockette with Hillis (2007) denominator df, random readers and random cases, "
             f"{MRMC_COV} covariance estimates; model vs readers: model entered as a modality identical for "
             f"every reader (RJafroc 1T-RRRC equivalent)",
@@ -72,6 +82,30 @@ def _known(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _outside_mask(model: pd.DataFrame) -> pd.Series:
+    """True where the stored verdict says the case is outside the models' training data (False when unknown)."""
+    if "in_distribution" not in model.columns:
+        return pd.Series(False, index=model.index)
+    return model["in_distribution"].astype("boolean").eq(False).fillna(False).astype(bool)
+
+
+def _no_verdict_mask(model: pd.DataFrame) -> pd.Series:
+    if "in_distribution" not in model.columns:
+        return pd.Series(True, index=model.index)
+    return model["in_distribution"].isna().astype(bool)
+
+
+def scored_model(model: pd.DataFrame) -> pd.DataFrame:
+    """The model's outputs that are calls: every row but those of cases outside the training data."""
+    return model[~_outside_mask(model)]
+
+
+def outside_cases(model: pd.DataFrame) -> dict[str, set[str]]:
+    """label -> case IDs whose stored output says outside the models' training data."""
+    out = model[_outside_mask(model)]
+    return {str(lab): set(g["case_id"]) for lab, g in out.groupby("label", sort=False)}
+
+
 def _arms(reads: pd.DataFrame) -> list[str]:
     present = set(reads["arm"].unique())
     return [a for a in ARM_ORDER if a in present] + sorted(present - set(ARM_ORDER))
@@ -96,11 +130,16 @@ def performance(reads: pd.DataFrame, model: pd.DataFrame, labels: list[str]) -> 
     for (reader, arm, label), g in r.groupby(["reader", "arm", "label"], sort=False):
         rows.append(_perf_row("reader", reader, arm, label, g["truth"].to_numpy(), g["present"].to_numpy(),
                               g["score"].to_numpy()))
-    mk = _known(model)
-    for label, g in mk.groupby("label", sort=False):
+    known_model = _known(model)
+    outside, no_verdict = _outside_mask(known_model), _no_verdict_mask(known_model)
+    for label, g in known_model.groupby("label", sort=False):
         thr = float(g["threshold"].iloc[0])
-        rows.append(_perf_row("model", str(g["model_name"].iloc[0]), "model", label, g["truth"].to_numpy(),
-                              (g["probability"] >= g["threshold"]).to_numpy(), g["probability"].to_numpy(), thr))
+        out, unknown = outside[g.index], no_verdict[g.index]
+        called = g[~out]
+        row = _perf_row("model", str(g["model_name"].iloc[0]), "model", label, called["truth"].to_numpy(),
+                        (called["probability"] >= called["threshold"]).to_numpy(), called["probability"].to_numpy(),
+                        thr)
+        rows.append(dict(row, n_outside=int(out.sum()), n_no_verdict=int(unknown.sum())))
     rows += reader_average_rows(r, labels)
     df = pd.DataFrame(rows)
     if df.empty:
@@ -166,14 +205,26 @@ def table5(perf: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
                              "estimate": x[key], "low": x[f"{key}_lo"], "high": x[f"{key}_hi"],
                              "n": int(x["n"]), "n_pos": int(x["n_pos"]), "n_neg": int(x["n_neg"]),
                              "auc_kind": x["auc_kind"] if key == "auc" else "",
-                             "underpowered": bool(x["underpowered"])})
-    return pd.DataFrame(rows, columns=["block", "metric", "label", "estimate", "low", "high", "n", "n_pos", "n_neg",
-                                       "auc_kind", "underpowered"])
+                             "underpowered": bool(x["underpowered"]),
+                             "n_outside": _count(x.get("n_outside")) if source == "model" else pd.NA})
+    df = pd.DataFrame(rows, columns=["block", "metric", "label", "estimate", "low", "high", "n", "n_pos", "n_neg",
+                                     "auc_kind", "underpowered", "n_outside"])
+    df["n_outside"] = df["n_outside"].astype("Int64")  # model blocks: cases outside the training data, left out
+    return df
+
+
+def _count(v) -> int:
+    return 0 if v is None or pd.isna(v) else int(v)
+
+
+OUTSIDE_ROW = "Outside training data (excluded)"
 
 
 def table5_layout(perf: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
-    """The same numbers in seed 002's printed layout (columns labels, cells 'value (95% CI)'), for reading."""
+    """The same numbers in seed 002's printed layout (columns labels, cells 'value (95% CI)'), for reading. When
+    the model left cases out (outside its training data), its block gets one more row saying how many per label."""
     rows = []
+    any_outside = "n_outside" in perf.columns and bool((perf["n_outside"].fillna(0) > 0).any())
     for (source, name, arm), g in perf.groupby(["source", "name", "arm"], sort=False):
         g = g.set_index("label")
         for metric, key in METRIC_ROWS:
@@ -188,12 +239,16 @@ def table5_layout(perf: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
                     cell += " [binary]"
                 row[lab] = cell
             rows.append(row)
+        if source == "model" and any_outside:  # how many cases the model's figures above leave out
+            rows.append({"block": _block_name(source, name, arm), "metric": OUTSIDE_ROW,
+                         **{lab: str(_count(g.loc[lab].get("n_outside"))) if lab in g.index else "-" for lab in labels}})
     return pd.DataFrame(rows, columns=["block", "metric", *labels])
 
 
 def _paired(reads: pd.DataFrame, model: pd.DataFrame) -> pd.DataFrame:
-    """Reads joined with the model's output of the same case and label (known truth only)."""
-    m = model[["case_id", "label", "probability", "threshold"]]
+    """Reads joined with the model's output of the same case and label (known truth only; cases outside the
+    models' training data have no model call, so they are not paired)."""
+    m = scored_model(model)[["case_id", "label", "probability", "threshold"]]
     j = _known(reads).merge(m, on=["case_id", "label"], how="inner")
     j["model_present"] = j["probability"] >= j["threshold"]
     return j
@@ -202,9 +257,14 @@ def _paired(reads: pd.DataFrame, model: pd.DataFrame) -> pd.DataFrame:
 def reader_vs_model(reads: pd.DataFrame, model: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """DeLong paired test, McNemar and Cohen's kappa of each reader x arm x label against the model."""
     delong, mcn, kap = [], [], []
+    outside = outside_cases(model)
+    known = _known(reads)
+    left_out = {k: int(g["case_id"].isin(outside.get(k[2], set())).sum())
+                for k, g in known.groupby(["reader", "arm", "label"], sort=False)}
     for (reader, arm, label), g in _paired(reads, model).groupby(["reader", "arm", "label"], sort=False):
         t = g["truth"].to_numpy()
-        key = dict(reader=reader, arm=arm, label=label, n=len(g), underpowered=underpowered(t.sum(), (~t).sum()))
+        key = dict(reader=reader, arm=arm, label=label, n=len(g), underpowered=underpowered(t.sum(), (~t).sum()),
+                   n_outside=left_out.get((reader, arm, label), 0))
         if t.sum() >= 2 and (~t).sum() >= 2:
             d = st.delong_test(t, g["score"].to_numpy(), g["probability"].to_numpy())
             delong.append({**key, "auc_reader": d.auc1, "auc_model": d.auc2, "diff": d.diff, "se": d.se, "z": d.z,
@@ -242,6 +302,8 @@ def mrmc_tables(reads: pd.DataFrame, model: pd.DataFrame, labels: list[str]) -> 
     """ORH aided vs unaided per label, and ORH model vs reader average per arm and label."""
     arms_rows, model_rows = [], []
     r = _known(reads)
+    outside = outside_cases(model)
+    model = scored_model(model)
     for label in labels:
         g = r[r["label"] == label].rename(columns={"arm": "modality"})
         skip = _why_not_mrmc(g)
@@ -255,14 +317,21 @@ def mrmc_tables(reads: pd.DataFrame, model: pd.DataFrame, labels: list[str]) -> 
         mk = model[model["label"] == label]
         for arm in _arms(r):
             ga = g[g["modality"] == arm]
+            out = ga["case_id"].isin(outside.get(label, set()))
+            n_out = int(ga.loc[out, "case_id"].nunique())
+            ga = ga[~out]  # the same cases for readers and model
             if mk.empty or ga.empty:
+                if n_out:
+                    model_rows.append(dict(arm=arm, label=label, n_outside=n_out,
+                                           note="every case is outside the model's training data"))
                 continue
-            if skip:
-                model_rows.append(dict(arm=arm, label=label, note=skip))
+            why = skip or _why_not_mrmc(ga)
+            if why:
+                model_rows.append(dict(arm=arm, label=label, n_outside=n_out, note=why))
                 continue
             res = orh_model_vs_readers(ga, mk, MRMC_COV)
             model_rows.append(dict(arm=arm, label=label, auc_readers=res.mean_auc["readers"],
-                                   auc_model=res.mean_auc["model"], **_orh_row(res), note=""))
+                                   auc_model=res.mean_auc["model"], **_orh_row(res), n_outside=n_out, note=""))
     return pd.DataFrame(arms_rows), pd.DataFrame(model_rows)
 
 
@@ -275,11 +344,14 @@ def _why_not_mrmc(g: pd.DataFrame) -> str:
     return ""
 
 
-def agreement_table(agreement: pd.DataFrame, reads: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
+def agreement_table(agreement: pd.DataFrame, reads: pd.DataFrame, labels: list[str],
+                    model: pd.DataFrame | None = None) -> pd.DataFrame:
     """Per reader x label: agree/disagree with the model, answers changed from the unaided read and
-    whether the changes went toward the truth."""
+    whether the changes went toward the truth; `n_outside`: of those, reads of cases outside the models'
+    training data (the reader saw the calls greyed as 'not scored')."""
     if agreement.empty:
         return pd.DataFrame()
+    outside = outside_cases(model) if model is not None else {}
     un = reads[reads["arm"] == "unaided"][["reader", "case_id", "label", "present"]].rename(
         columns={"present": "unaided_present"})
     a = agreement.merge(un, on=["reader", "case_id", "label"], how="left")
@@ -289,6 +361,7 @@ def agreement_table(agreement: pd.DataFrame, reads: pd.DataFrame, labels: list[s
     a["to_truth"] = a["changed"] & correct
     a["from_truth"] = a["changed"] & known & ~correct
     a["changed_unknown_truth"] = a["changed"] & ~known
+    a["outside"] = [cid in outside.get(lab, set()) for cid, lab in zip(a["case_id"], a["label"])]
     rows = []
 
     def add(reader: str, label: str, g: pd.DataFrame) -> None:
@@ -296,7 +369,7 @@ def agreement_table(agreement: pd.DataFrame, reads: pd.DataFrame, labels: list[s
                          disagree=int((~g["agree"]).sum()), agree_rate=float(g["agree"].mean()) if len(g) else np.nan,
                          changed=int(g["changed"].sum()), changed_toward_truth=int(g["to_truth"].sum()),
                          changed_away_from_truth=int(g["from_truth"].sum()),
-                         changed_truth_unknown=int(g["changed_unknown_truth"].sum())))
+                         changed_truth_unknown=int(g["changed_unknown_truth"].sum()), n_outside=int(g["outside"].sum())))
 
     for reader, gr in a.groupby("reader", sort=True):
         for label in labels:
@@ -329,6 +402,8 @@ def heatmap_counts(ratings: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
 
 def reading_time(reads: pd.DataFrame) -> pd.DataFrame:
     per_case = reads.drop_duplicates(["reader", "case_id", "arm"])
+    if per_case.empty:  # nothing read yet (an export right after score-cases)
+        return pd.DataFrame()
     rows = []
     for (reader, arm), g in list(per_case.groupby(["reader", "arm"], sort=True)) + [
             (("all readers", arm), g) for arm, g in per_case.groupby("arm", sort=True)]:
@@ -353,9 +428,11 @@ def discordant_cases(reads: pd.DataFrame, model: pd.DataFrame, labels: list[str]
     for arm in ARM_ORDER:
         base[f"wrong_{arm}"] = counts[arm].reindex(base.index).fillna(0).astype(int) if arm in counts else 0
         base[f"readers_wrong_{arm}"] = names[arm].reindex(base.index).fillna("") if arm in names else ""
-    mk = _known(model).set_index(key)
+    mk = _known(model)
+    mk = mk.assign(_outside=_outside_mask(mk).to_numpy()).set_index(key)
     base["model_probability"] = mk["probability"].reindex(base.index)
-    has_model = base["model_probability"].notna()
+    base["model_outside"] = mk["_outside"].reindex(base.index).fillna(False).astype(bool)
+    has_model = base["model_probability"].notna() & ~base["model_outside"]  # outside the training data: no call
     model_correct = ((mk["probability"] >= mk["threshold"]) == mk["truth"]).reindex(base.index)
     base["model_correct"] = model_correct.where(has_model, None)
     keep = (has_model & (model_correct == False)) | (base["wrong_unaided"] > 0) | (base["wrong_aided"] > 0)  # noqa: E712
@@ -365,7 +442,7 @@ def discordant_cases(reads: pd.DataFrame, model: pd.DataFrame, labels: list[str]
     order = {lab: i for i, lab in enumerate(labels)}
     df = df.assign(_l=df["label"].map(order).fillna(99)).sort_values(["_l", "case_id"]).drop(columns="_l")
     return df[["case_id", "label", "truth", "model_probability", "model_correct", "n_readers", "wrong_unaided",
-               "wrong_aided", "readers_wrong_unaided", "readers_wrong_aided"]].reset_index(drop=True)
+               "wrong_aided", "readers_wrong_unaided", "readers_wrong_aided", "model_outside"]].reset_index(drop=True)
 
 
 def raw_reads(reads: pd.DataFrame) -> pd.DataFrame:
@@ -397,9 +474,28 @@ def descriptor(info: dict, reads: pd.DataFrame, model: pd.DataFrame) -> pd.DataF
     elif not model.empty:
         r0 = model.iloc[0]
         rows += [("model", f"{r0['model_name']} {r0['model_version']}"), ("model sha256", str(r0["model_sha256"]))]
+    if not model.empty:
+        rows += ood_descriptor(model)
     rows += [(f"method: {k}", v) for k, v in METHODS.items()]
     rows.append(("generated", _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")))
     return pd.DataFrame(rows, columns=["item", "value"])
+
+
+def ood_descriptor(model: pd.DataFrame) -> list[tuple[str, str]]:
+    """The descriptor's lines on the models' out-of-distribution verdicts (pseudonymous case IDs only)."""
+    out = sorted(set(model.loc[_outside_mask(model), "case_id"]))
+    unknown = sorted(set(model.loc[_no_verdict_mask(model), "case_id"]))
+    n = model["case_id"].nunique()
+    rows = [("model: outside training data",
+             (f"{len(out)} of {n} case(s) ({', '.join(out)}): the CT models' out-of-distribution check put them "
+              f"outside the training data, so their outputs are not calls; they are excluded from the model's "
+              f"figures (n_outside), from every reader-vs-model comparison and from the model's ROC curve, and "
+              f"kept in the readers' figures") if out else f"0 of {n} case(s)")]
+    if unknown:
+        rows.append(("model: no stored verdict",
+                     f"{len(unknown)} case(s) scored before the verdict was stored: counted as scored (n_no_verdict); "
+                     f"`neuroreview study score-cases NAME --rescore` stores it"))
+    return rows
 
 
 def build_tables(frames) -> Tables:
@@ -420,7 +516,7 @@ def build_tables(frames) -> Tables:
         "fleiss_readers": fleiss_readers(reads),
         "orh_aided_vs_unaided": arms_orh,
         "orh_model_vs_readers": model_orh,
-        "agreement": agreement_table(frames.agreement, reads, labels),
+        "agreement": agreement_table(frames.agreement, reads, labels, model),
         "heatmap_ratings": heatmap_counts(frames.ratings, labels),
         "reading_time": reading_time(reads),
         "discordant_cases": discordant_cases(reads, model, labels),

@@ -6,6 +6,11 @@ Exports carry pseudonymous case IDs only. Tables are built from an explicit colu
 column it is about to write is in ALLOWED_COLUMNS (plus the study's label names, the columns of the
 Table 5 layout); anything else (a patient name, ID, birth date, accession number, file path...) stops
 the export with an ExportError naming the table and column.
+
+Cases the CT models judged outside their training data (the verdict stored with each model output) are
+not model calls: the model's figures and every reader-vs-model comparison leave them out and say how many
+(`n_outside`, the descriptor's "model: outside training data" line, a banner in the HTML report); the
+readers' own figures keep them (core.study.analysis, METHODS["ood"]).
 """
 
 from __future__ import annotations
@@ -41,6 +46,8 @@ ALLOWED_COLUMNS = frozenset({
     # discordant cases and raw reads
     "truth", "model_probability", "model_correct", "wrong_unaided", "wrong_aided", "readers_wrong_unaided",
     "readers_wrong_aided", "rating", "score_kind", "present", "seconds",
+    # the models' out-of-distribution verdict: cases left out of the model's figures, outputs without a verdict
+    "n_outside", "n_no_verdict", "model_outside",
 })
 
 

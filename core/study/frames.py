@@ -25,6 +25,9 @@ AGREEMENT_COLUMNS = ["reader", "case_id", "label", "model_present", "agree", "fi
 RATINGS_COLUMNS = ["reader", "case_id", "label", "rating"]
 MODEL_COLUMNS = ["case_id", "label", "probability", "threshold", "model_name", "model_version", "model_sha256",
                  "truth"]
+#: appended to MODEL_COLUMNS by `model_frame`: the stored out-of-distribution verdict (nullable "boolean": <NA> when
+#: the output was stored without one) and its score; frames built without them (core.study.simulate) mean "no verdict"
+MODEL_OOD_COLUMNS = ["in_distribution", "ood_score"]
 
 DESIGN = ("sequential reading: each reader reads every case unaided (all labels), the read is committed, then in "
           "the aided arm the model's findings and Grad-CAM are shown and the reader records agreement, a final "
@@ -108,12 +111,14 @@ def model_frame(store: StudyStore, study: str) -> pd.DataFrame:
     complete = _truth_complete(store, study, truth)
     order = {lab: i for i, lab in enumerate(info.labels)}
     rows = [[cid, f.label, float(f.probability), float(f.threshold), f.model_name, f.model_version, f.model_sha256,
-             truth.get((cid, f.label), pd.NA)] for cid, f in store.all_model_outputs(study)]
+             truth.get((cid, f.label), pd.NA), pd.NA if f.ood is None else bool(f.ood.in_distribution),
+             float("nan") if f.ood is None else float(f.ood.score)] for cid, f in store.all_model_outputs(study)]
     rows.sort(key=lambda r: (r[0], order[r[1]]))
-    df = pd.DataFrame(rows, columns=MODEL_COLUMNS)
+    df = pd.DataFrame(rows, columns=MODEL_COLUMNS + MODEL_OOD_COLUMNS)
     df = df.astype({"case_id": str, "label": str, "probability": float, "threshold": float, "model_name": str,
-                    "model_version": str, "model_sha256": str})
+                    "model_version": str, "model_sha256": str, "ood_score": float})
     df["truth"] = _truth_series(df["truth"].tolist(), complete)
+    df["in_distribution"] = pd.Series(df["in_distribution"].tolist(), dtype="boolean")
     return df
 
 
@@ -141,6 +146,9 @@ def study_info(store: StudyStore, study: str) -> dict:
                        "cases_scored": len(m["cases"])})
     models.sort(key=lambda m: (-len(m["labels"]), -m["cases_scored"], m["name"]))
     model = dict(models[0], all_versions=models) if models else None  # the one scoring most labels and cases
+    if model is not None:
+        model["cases_outside"] = sorted({cid for cid, f in outputs if f.outside})
+        model["cases_without_verdict"] = sorted({cid for cid, f in outputs if f.ood is None})
     return {"name": info.name, "description": info.description, "labels": list(info.labels),
             "n_cases": len(cases), "readers": store.readers(study), "arms": list(info.arms),
             "reference_standard": info.reference_standard, "cases_per_label": per_label, "model": model,

@@ -13,7 +13,10 @@ Choices made here:
   iMRMC too; reader and modality numbers are listed in the description (`reader 1 = ...`);
 - fully crossed, as RJafroc requires: a case goes in only when it has truth, every reader has read it in every
   arm and (for the model modality) the model has scored it; the description says how many were left out;
-- case IDs: the number of the pseudonymous `C001` IDs; other IDs are numbered in order (listed).
+- case IDs: the number of the pseudonymous `C001` IDs; other IDs are numbered in order (listed);
+- a case the CT models judged outside their training data has no model score (it is not a call), so with the model
+  as a modality it is left out like an unscored case; the description says how many (`... outside the model's
+  training data`).
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from core.study.analysis import ARM_ORDER
+from core.study.analysis import ARM_ORDER, outside_cases, scored_model
 
 _CID = re.compile(r"^C(\d+)$")
 
@@ -61,9 +64,11 @@ def build(frames, label: str, with_model: bool = True) -> ImrmcFile:
     reads = frames.reads[(frames.reads["label"] == label) & frames.reads["truth"].notna()]
     readers = [r for r in (info.get("readers") or sorted(reads["reader"].unique())) if r in set(reads["reader"])]
     arms = [a for a in ARM_ORDER if a in set(reads["arm"])]
-    model = frames.model[(frames.model["label"] == label)] if with_model else frames.model.iloc[0:0]
+    every = frames.model[(frames.model["label"] == label)] if with_model else frames.model.iloc[0:0]
+    model = scored_model(every)  # outside the training data: no model score for the case
+    outside = outside_cases(every).get(label, set())
     modalities = arms + (["model"] if not model.empty else [])
-    all_cases = sorted(set(frames.reads.loc[frames.reads["label"] == label, "case_id"]) | set(model["case_id"]))
+    all_cases = sorted(set(frames.reads.loc[frames.reads["label"] == label, "case_id"]) | set(every["case_id"]))
     keep = set(reads["case_id"])
     for rd in readers:
         for arm in arms:
@@ -81,7 +86,9 @@ def build(frames, label: str, with_model: bool = True) -> ImrmcFile:
              "score = reader's " + ("answer and confidence on a 1-10 scale" if info.get("score_kind") == "confidence"
                                    else "probability 0-100") + " (higher = more likely present); model = probability 0-1",
              f"cases = {len(cases)} with truth read by every reader in every modality"
-             f" ({len(all_cases) - len(cases)} left out)"]
+             f" ({len(all_cases) - len(cases)} left out"
+             + (f"; {len(outside)} of them outside the model's training data (no model score)" if outside else "")
+             + ")"]
     lines += [f"reader {i} = {_clean(r)}" for i, r in enumerate(readers, 1)]
     lines += [f"modality {i} = {m}" + (" (the same score for every reader)" if m == "model" else "")
               for i, m in enumerate(modalities, 1)]

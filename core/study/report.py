@@ -20,7 +20,8 @@ from matplotlib.figure import Figure
 from markupsafe import Markup
 
 from core.study import stats as st
-from core.study.analysis import ARM_ORDER, METHODS, METRIC_ROWS, MIN_CASES, RATING_ORDER
+from core.study.analysis import (ARM_ORDER, METHODS, METRIC_ROWS, MIN_CASES, OUTSIDE_ROW, RATING_ORDER, outside_cases,
+                                 scored_model)
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 ABBREV = {"any": "Any ICH", "epidural": "EDH", "intraparenchymal": "IPH", "intraventricular": "IVH",
@@ -73,6 +74,11 @@ def _blocks(perf: pd.DataFrame, labels: list[str]) -> list[dict]:
                          [Markup(f"<span class='ci'>{int(g.loc[lab, 'tp'])}/{int(g.loc[lab, 'fp'])}/"
                                  f"{int(g.loc[lab, 'tn'])}/{int(g.loc[lab, 'fn'])}</span>") if lab in g.index
                           else Markup("&ndash;") for lab in labels]))
+        if source == "model" and "n_outside" in g.columns and (g["n_outside"].fillna(0) > 0).any():  # cases left out
+            rows.append((Markup(f"<span class='ci'>{OUTSIDE_ROW.lower()}</span>"),
+                         [Markup(f"<span class='ci'>{int(g.loc[lab, 'n_outside'])}</span>")
+                          if lab in g.index and pd.notna(g.loc[lab, "n_outside"]) else Markup("&ndash;")
+                          for lab in labels]))
         thr = g["threshold"].dropna()
         sub = f"threshold {thr.iloc[0]:g}" if source == "model" and len(thr) else arm
         title = {"reader": name, "reader average": "Reader average"}.get(source, f"Model {name}")
@@ -100,6 +106,7 @@ def roc_svg(reads: pd.DataFrame, model: pd.DataFrame, label: str, readers: list[
             m = st.binary_metrics(t, g["present"].to_numpy())
             ax.plot([1 - m.specificity.value], [m.sensitivity.value], marker="o", ms=6.5, color=c, ls="none",
                     mfc="white" if arm == "unaided" else c, mew=1.6)
+    model = scored_model(model)  # cases outside the training data have no model call: no point on its curve
     mk = model[(model["label"] == label) & model["truth"].notna()]
     t = mk["truth"].astype(bool).to_numpy()
     if len(mk) and t.sum() >= 2 and (~t).sum() >= 2:
@@ -192,6 +199,8 @@ def render_html(frames, tables: dict[str, pd.DataFrame]) -> str:
             if len(c) and bool(c["underpowered"].iloc[0]):
                 weak.append(f"{ABBREV.get(lab, lab)} ({int(c['n_pos'].iloc[0])} positive, {int(c['n_neg'].iloc[0])} negative)")
 
+    outside = sorted(set().union(*outside_cases(frames.model).values())) if len(frames.model) else []
+
     desc = tables["descriptor"]
     descriptor = [(r.item, r.value) for r in desc.itertuples()
                   if not str(r.item).startswith("method:") and str(r.value).strip()]
@@ -245,7 +254,7 @@ def render_html(frames, tables: dict[str, pd.DataFrame]) -> str:
 
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"]))
     return env.get_template("report.html.j2").render(
-        title=info.get("name", "Reader study"), descriptor=descriptor, weak=weak, min_cases=MIN_CASES, labels=labels,
+        title=info.get("name", "Reader study"), descriptor=descriptor, weak=weak, outside=outside, min_cases=MIN_CASES, labels=labels,
         heads=[ABBREV.get(lab, lab) for lab in labels], label_key=[(ABBREV[lab], lab) for lab in labels if lab in ABBREV],
         reader_blocks=reader_blocks, model_blocks=model_blocks,
         rocs=[Markup(roc_svg(frames.reads, frames.model, lab, readers)) for lab in labels],

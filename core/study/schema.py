@@ -142,6 +142,12 @@ class ModelOutput(Base):
     model_sha256: Mapped[str] = mapped_column(String(200))
     provider: Mapped[str] = mapped_column(String(64), default="")
     created_at: Mapped[_dt.datetime] = mapped_column(DateTime, default=utcnow)
+    # The CT models' out-of-distribution verdict on the case's volume (core.tasks.ct.OODResult; ICH and BG rows of
+    # one volume share it). NULL: no verdict stored (rows written before revision 0005, or a model without one).
+    in_distribution: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    ood_score: Mapped[float | None] = mapped_column(Float, nullable=True)  # > ood_threshold means outside
+    ood_threshold: Mapped[float | None] = mapped_column(Float, nullable=True)
+    ood_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class QCRating(Base):

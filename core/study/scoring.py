@@ -1,6 +1,7 @@
 """Run the bundled models on a study's cases and store their outputs (needed for the aided arm and the
 model rows of the export). ICH labels come from ich_cnn + ich_bilstm (series level); basal-ganglia labels
-`bg_hemorrhage`, `bg_left`, `bg_right` from bg_laterality."""
+`bg_hemorrhage`, `bg_left`, `bg_right` from bg_laterality. Every stored row carries the CT models'
+out-of-distribution verdict on the case's volume (the ICH and BG rows of one volume share it)."""
 
 from __future__ import annotations
 
@@ -31,6 +32,8 @@ class ScoreOutcome:
     case_id: str
     seconds: float
     error: str | None = None
+    in_distribution: bool | None = None  # the stored out-of-distribution verdict (None: none stored, or an error)
+    ood_reason: str = ""
 
 
 def score_cases(store: StudyStore, study: str, rescore: bool = False, scorer=None,
@@ -49,20 +52,24 @@ def score_cases(store: StudyStore, study: str, rescore: bool = False, scorer=Non
         t0 = time.perf_counter()
         try:
             vol = load(c.path, series_uid=c.series_uid)
+            ood = None
             if ich_labels:
                 r = scorer.score_ich(vol)
                 cnn, lstm = r.models[:2]  # the CNN and the BiLSTM (then the OOD model)
                 thr = lstm_thresholds(scorer, ich_labels)
+                ood = r.ood
                 store.add_model_outputs(study, c.case_id, {lab: r.series_probs[lab] for lab in ich_labels}, thr,
                                         f"{cnn.name}+{lstm.name}", f"{cnn.version}+{lstm.version}",
-                                        f"{cnn.sha256}+{lstm.sha256}", lstm.provider)
+                                        f"{cnn.sha256}+{lstm.sha256}", lstm.provider, ood=ood)
             if bg_labels:
                 b = scorer.score_bg(vol)
+                ood = b.ood if b.ood is not None else ood  # the same verdict (the scorer caches it per volume)
                 thr = float(scorer.model("bg_laterality").card.thresholds.get("hemorrhage", 0.5))
                 probs = {"hemorrhage": b.p_hemorrhage, "left": b.series_probs["left"], "right": b.series_probs["right"]}
                 store.add_model_outputs(study, c.case_id, {lab: probs[BG_LABELS[lab]] for lab in bg_labels}, thr,
-                                        b.model.name, b.model.version, b.model.sha256, b.model.provider)
-            res = ScoreOutcome(c.case_id, time.perf_counter() - t0)
+                                        b.model.name, b.model.version, b.model.sha256, b.model.provider, ood=ood)
+            res = ScoreOutcome(c.case_id, time.perf_counter() - t0, None,
+                               None if ood is None else bool(ood.in_distribution), "" if ood is None else ood.reason)
         except NeuroReviewError as exc:
             res = ScoreOutcome(c.case_id, time.perf_counter() - t0, str(exc))
         out.append(res)

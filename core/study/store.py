@@ -104,16 +104,38 @@ class CaseView:
 
 
 @dataclass(frozen=True)
+class OODVerdict:
+    """The CT models' out-of-distribution verdict on a case's volume, as stored with its model outputs
+    (`core.tasks.ct.OODResult` has the same fields; either can be passed to `add_model_outputs`)."""
+
+    in_distribution: bool
+    score: float
+    threshold: float
+    reason: str = ""
+
+
+@dataclass(frozen=True)
 class ModelFinding:
     label: str
     probability: float  # 0..1
     threshold: float
-    present: bool
+    present: bool  # probability >= threshold: the model's call (outside the training data it is no finding: `outside`)
     model_name: str
     model_version: str
     model_sha256: str
     provider: str
     output_id: int
+    ood: OODVerdict | None = None  # None: stored without a verdict (before revision 0005)
+
+    @property
+    def in_distribution(self) -> bool | None:
+        """True / False: the stored verdict; None: no verdict was stored with this output."""
+        return None if self.ood is None else self.ood.in_distribution
+
+    @property
+    def outside(self) -> bool:
+        """The stored verdict says the volume is outside the models' training data (the call is not a finding)."""
+        return self.ood is not None and not self.ood.in_distribution
 
 
 @dataclass
@@ -443,9 +465,12 @@ class StudyStore:
 
     def add_model_outputs(self, study: str, case_id: str, probabilities: Mapping[str, float],
                           thresholds: Mapping[str, float] | float, model_name: str, model_version: str,
-                          model_sha256: str, provider: str = "") -> None:
+                          model_sha256: str, provider: str = "", ood=None) -> None:
         """Store a model's probability (0..1) for some or all of a study's labels of a case (a study can
-        mix models, e.g. ICH labels and basal-ganglia labels); the newest row per label counts."""
+        mix models, e.g. ICH labels and basal-ganglia labels); the newest row per label counts.
+        `ood`: the out-of-distribution verdict on the case's volume (an `OODVerdict` or
+        `core.tasks.ct.OODResult`), stored with every row; None stores no verdict."""
+        verdict = _verdict(ood)
         with self._session() as s, s.begin():
             st = self._study(s, study)
             c = self._case(s, st, case_id)
@@ -463,15 +488,21 @@ class StudyStore:
                 thr = float(thresholds if isinstance(thresholds, (int, float)) else thresholds[lab])
                 s.add(ModelOutput(case_pk=c.id, label=lab, probability=p, threshold=thr, model_name=model_name,
                                   model_version=model_version, model_sha256=model_sha256, provider=provider,
-                                  created_at=now))
+                                  created_at=now,
+                                  in_distribution=None if verdict is None else verdict.in_distribution,
+                                  ood_score=None if verdict is None else verdict.score,
+                                  ood_threshold=None if verdict is None else verdict.threshold,
+                                  ood_reason=None if verdict is None else verdict.reason))
 
     def _model_findings(self, s: Session, st: Study, c: Case) -> dict[str, ModelFinding]:
         rows = s.scalars(select(ModelOutput).where(ModelOutput.case_pk == c.id)
                          .order_by(ModelOutput.created_at, ModelOutput.id)).all()
         out = {}
         for m in rows:  # newest last, so it wins
+            ood = None if m.in_distribution is None else OODVerdict(
+                bool(m.in_distribution), _float(m.ood_score), _float(m.ood_threshold), m.ood_reason or "")
             out[m.label] = ModelFinding(m.label, m.probability, m.threshold, m.probability >= m.threshold,
-                                        m.model_name, m.model_version, m.model_sha256, m.provider, m.id)
+                                        m.model_name, m.model_version, m.model_sha256, m.provider, m.id, ood)
         return {lab: out[lab] for lab in st.labels if lab in out}
 
     def model_outputs(self, study: str, case_id: str) -> dict[str, ModelFinding]:
@@ -734,11 +765,32 @@ class StudyStore:
             done, total = self.progress(study, name)
             per_reader[name] = {"done": done, "total": total,
                                 **{a: sum(1 for r in reads if r.reader == name and r.arm == a) for a in st.arms}}
-        scored = {cid for cid, _ in self.all_model_outputs(study)}
+        outputs = self.all_model_outputs(study)
+        scored = {cid for cid, _ in outputs}
+        outside = sorted({cid for cid, f in outputs if f.outside})
+        no_verdict = {cid for cid, f in outputs if f.ood is None}
         return {"study": st.name, "labels": list(st.labels), "score_kind": st.score_kind, "arms": list(st.arms),
                 "cases": len(cases), "cases_with_truth": len({cid for cid, _ in truth}),
-                "cases_scored": len(scored), "readers": readers, "reads_per_arm": per_arm, "progress": per_reader,
+                "cases_scored": len(scored), "cases_outside_training_data": len(outside),
+                "cases_outside": outside, "cases_scored_without_verdict": len(no_verdict), "readers": readers, "reads_per_arm": per_arm, "progress": per_reader,
                 "corrections": sum(1 for r in self.reads_of(study) if r.supersedes is not None)}
+
+
+def _verdict(ood) -> OODVerdict | None:
+    """An OODVerdict from anything with in_distribution, score, threshold and reason (None stays None)."""
+    if ood is None:
+        return None
+    try:
+        v = OODVerdict(bool(ood.in_distribution), float(ood.score), float(ood.threshold), str(ood.reason or ""))
+    except (AttributeError, TypeError, ValueError) as exc:
+        raise StudyError(f"an out-of-distribution verdict needs in_distribution, score, threshold and reason ({exc})") from exc
+    if ood.in_distribution not in (True, False):
+        raise StudyError(f"in_distribution must be True or False, got {ood.in_distribution!r}")
+    return v
+
+
+def _float(v) -> float:
+    return float("nan") if v is None else float(v)
 
 
 def _seconds(seconds: float | None, started_at: _dt.datetime, now: _dt.datetime) -> float:

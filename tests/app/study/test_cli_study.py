@@ -188,3 +188,35 @@ def test_export_imrmc_from_the_command_line(capsys, tmp_path):
     assert rc == 0 and len(out.split()) == len(LABELS)
     p = parse(tmp_path / "x" / "1_any.imrmc")
     assert (p.nr, p.nm, p.n0 + p.n1) == (3, 3, 8)
+
+
+def test_score_cases_and_status_name_the_cases_outside_the_training_data(capsys, tmp_path):
+    """A real head CT (inside) and an abdomen-like CT series (outside: no skull): score-cases says which case was not
+    scored and stores the verdict; status counts it; the CSV export leaves it out of the model's figures."""
+    from tests.core.study.test_model_ood import write_abdomen
+
+    db = str(tmp_path / "s.sqlite")
+    abdomen = write_abdomen(tmp_path / "abdomen")
+    run(capsys, "study", "create", "ich", "--db", db, "--labels", "any,subdural")
+    lst = tmp_path / "cases.csv"
+    lst.write_text(f"path\n{DEMO / 'ct' / 'hemorrhage'}\n{abdomen}\n")
+    run(capsys, "study", "add-cases", "ich", str(lst), "--db", db)
+    rc, out, _ = run(capsys, "study", "score-cases", "ich", "--db", db)
+    lines = out.splitlines()
+    assert rc == 0 and "2 case(s) scored, 0 failed, 1 outside the model's training data" in out, out
+    assert "outside the model's training data" not in lines[0] and lines[0].startswith("[1/2] C001 scored")
+    assert lines[1].startswith("[2/2] C002 scored") and "outside the model's training data: not scored" in lines[1]
+    rc, out, _ = run(capsys, "study", "status", "ich", "--db", db)
+    assert rc == 0 and "outside the model's training data: 1 case(s) (C002)" in out, out
+    rc, out, _ = run(capsys, "study", "status", "ich", "--db", db, "--json")
+    st = json.loads(out)
+    assert st["cases_outside_training_data"] == 1 and st["cases_outside"] == ["C002"]
+    truth = tmp_path / "truth.csv"
+    truth.write_text("case_id,any,subdural\nC001,1,1\nC002,0,0\n")
+    run(capsys, "study", "import-truth", "ich", str(truth), "--db", db)
+    rc, _, _ = run(capsys, "study", "export", "ich", "--db", db, "--format", "csv", "--out", str(tmp_path / "out"))
+    import pandas as pd
+
+    perf = pd.read_csv(tmp_path / "out" / "performance.csv")
+    model = perf[perf.source == "model"].set_index("label")
+    assert rc == 0 and model.loc["any", "n"] == 1 and model.loc["any", "n_outside"] == 1

@@ -383,4 +383,4 @@ def test_upgrade_from_the_first_revision_keeps_data(db_url):  # noqa: F811
         with pytest.raises(DatabaseError, match="append-only"), s.engine.begin() as c:
             c.execute(text("DELETE FROM reads"))
         with s.engine.connect() as c:
-            assert c.execute(text("SELECT version_num FROM alembic_version")).scalar() == head_revision() == "0004"
+            assert c.execute(text("SELECT version_num FROM alembic_version")).scalar() == head_revision() == "0005"
