@@ -35,7 +35,7 @@ from core.qc.measures import Measures
 from training.qc_stack import LABELS, apply, design, fit_logistic
 
 # Candidate inputs per output (names of core.qc.stack.features); the choice between them is nested.
-_BL_INTRINSIC = ["plane_lost_pct", "plane_frac", "rim_rel", "rim_dark", "dark_frac"]
+_BL_INTRINSIC = ["plane_lost_pct", "plane_frac", "rim_bright", "rim_rel", "rim_dark", "dark_frac"]
 CANDIDATES: dict[str, dict[str, list[str]]] = {
     "face": {
         "cnn": ["logit_face"],
@@ -47,7 +47,8 @@ CANDIDATES: dict[str, dict[str, list[str]]] = {
         "cnn": ["logit_brain_loss"],
         "v2.1": ["logit_brain_loss", "log_kept_ml"],
         "cnn+cut": ["logit_brain_loss", "plane_lost_pct", "plane_frac"],
-        "cnn+rim": ["logit_brain_loss", "rim_rel", "rim_dark", "dark_frac"],
+        "cnn+rim": ["logit_brain_loss", "rim_bright", "rim_rel", "rim_dark", "dark_frac"],
+        "cnn+cut+rim": ["logit_brain_loss", "plane_lost_pct", "rim_bright"],
         "cnn+intrinsic": ["logit_brain_loss", *_BL_INTRINSIC],
         "cnn+intrinsic+edge": ["logit_brain_loss", *_BL_INTRINSIC, "boundary_bright", "cut_plane"],
         "cnn+intrinsic+shape": ["logit_brain_loss", "logit_not_stripped", *_BL_INTRINSIC, "boundary_bright", "cut_plane",

@@ -29,10 +29,14 @@ must come from the brain itself, never from its size in ml, which differs betwee
                    disc a flat cut leaves; a whole brain touches a tangent plane only in a small patch
   plane_lost_pct   the brain volume that disc implies was cut off: the cap of a sphere of the kept
                    volume whose base is the disc's area, in % of kept + cap (scale-free)
-  rim_rel          median intensity 2-5 mm inside the strip's edge (the nonzero mask of a tool's
+  rim_rel          median intensity 2-4 mm inside the strip's edge (the nonzero mask of a tool's
                    output) / the median of the tissue: a good strip ends in dark CSF, one eroded
                    into the brain or cut through it ends in grey or white matter
   rim_dark         fraction of that rim darker than half the tissue median (CSF, dura)
+  rim_bright       fraction of that rim brighter than 0.8 x the tissue median (grey/white matter, not
+                   CSF): low when the strip ends in CSF, high when it was eroded into the brain
+                   (T1_head_ext2 and MNI152 strips: good 0.01-0.50 but one at 0.70, reference eroded
+                   3-8 mm 0.53-0.86)
   dark_frac        fraction of the strip darker than half the tissue median (outer and sulcal CSF,
                    which a tight strip loses first)
 The normal ranges in NORMAL were measured on good strips of the real-head library (numbers below).
@@ -53,12 +57,13 @@ FACE_ML_NORMAL, FACE_FORWARD_NORMAL, BELOW_ML_NORMAL = (0.0, 340.0), (-20.0, 20.
 HEIGHT_NORMAL, LENGTH_NORMAL, WIDTH_NORMAL = (109.0, 168.0), (137.0, 180.0), (116.0, 146.0)
 # Brain-intrinsic ranges: placeholders until measured on the good strips (see module docstring).
 PLANE_FRAC_NORMAL, PLANE_LOST_NORMAL, RIM_REL_NORMAL, RIM_DARK_NORMAL, DARK_FRAC_NORMAL = (0.0, 0.1), (0.0, 3.0), (0.0, 0.8), (0.2, 1.0), (0.05, 1.0)
+RIM_BRIGHT_NORMAL = (0.0, 0.5)
 NORMAL = {"kept_ml": (1100.0, 2600.0), "anterior_mm": (75.0, 110.0), "inferior_ai_ml": (0.0, 240.0),
           "boundary_bright": (0.0, 0.5), "flat_top": (0.0, 0.25), "cut_plane": (0.0, 0.3), "background_zero": (0.9, 1.0),
           "face_ml": FACE_ML_NORMAL, "face_forward_mm": FACE_FORWARD_NORMAL, "below_ml": BELOW_ML_NORMAL,
           "height_mm": HEIGHT_NORMAL, "length_mm": LENGTH_NORMAL, "width_mm": WIDTH_NORMAL,
           "plane_frac": PLANE_FRAC_NORMAL, "plane_lost_pct": PLANE_LOST_NORMAL, "rim_rel": RIM_REL_NORMAL,
-          "rim_dark": RIM_DARK_NORMAL, "dark_frac": DARK_FRAC_NORMAL}
+          "rim_dark": RIM_DARK_NORMAL, "dark_frac": DARK_FRAC_NORMAL, "rim_bright": RIM_BRIGHT_NORMAL}
 # From the 2-98 % range of the 54 unflagged strips of three real heads (T1_head_ext2, MNI152,
 # colin27; python -m training.synth mri-real, seed 0): kept 1466-3182 ml, anterior 84-108 mm,
 # anterior-inferior 42-242 ml, edge 0.25-0.47, cut plane 0.10-0.22. Face-kept strips: anterior-
@@ -90,6 +95,7 @@ class Measures:
     rim_rel: float = 0.0
     rim_dark: float = 0.0
     dark_frac: float = 0.0
+    rim_bright: float = 0.0
 
     @classmethod
     def empty(cls) -> "Measures":
@@ -122,6 +128,7 @@ class Measures:
                          f"height {self.height_mm:.0f} mm and length {self.length_mm:.0f} mm for a width of {self.width_mm:.0f} mm, "
                          f"{self.plane_frac:.0%} of the surface on one {self.plane_side or 'top'} plane (a cut of about {self.plane_lost_pct:.0f} % of the brain), "
                          f"{self.cut_plane:.0%} of the {self.cut_side or 'top'} surface in one plane, edge brightness {self.boundary_bright:.2f}, "
+                         f"brain tissue in {self.rim_bright:.0%} of the rim 2-4 mm inside the edge (good strips < {NORMAL['rim_bright'][1]:.0%}), "
                          f"rim {self.rim_rel:.2f} of the tissue median ({self.rim_dark:.0%} dark; a good strip ends in dark CSF)")
         if not parts:
             off = self.outside_normal()
@@ -230,22 +237,27 @@ def _cut_disc(kept: np.ndarray, spacing: tuple[float, float, float], kept_ml: fl
     return float(frac[k]), float(100.0 * cap / (kept_ml + cap)), _side_name(d)
 
 
-def _rim(v: np.ndarray, kept: np.ndarray, spacing: tuple[float, float, float], zero_background: bool) -> tuple[float, float, float]:
-    """rim_rel, rim_dark and dark_frac (module docstring). The strip is the nonzero mask when the
-    background is a tool's exact 0, else the tissue mask; its rim lies 2-5 mm inside its edge (the
-    first 2 mm are partial volume from resampling)."""
+def _rim(v: np.ndarray, kept: np.ndarray, spacing: tuple[float, float, float], zero_background: bool) -> dict[str, float]:
+    """rim_rel, rim_dark, rim_bright and dark_frac (module docstring). The strip is the nonzero
+    mask when the background is a tool's exact 0, else the tissue mask; its rim lies 2-4 mm inside its
+    edge (the first 2 mm are partial volume from resampling), on the grid sampled at ~2 mm."""
+    zero = {"rim_rel": 0.0, "rim_dark": 0.0, "rim_bright": 0.0, "dark_frac": 0.0}
+    k = [max(1, int(round(2.0 / s))) for s in spacing]  # sampled at ~2 mm (cheap; the rim is 2 mm deep)
+    v, kept = v[::k[0], ::k[1], ::k[2]], kept[::k[0], ::k[1], ::k[2]]
+    spacing = tuple(s * f for s, f in zip(spacing, k))
     med = float(np.median(v[kept]))
     if med <= 0:
-        return 0.0, 0.0, 0.0
+        return zero
     strip, box = _crop(v > 0.02 * med if zero_background else kept, margin=1)
     v = v[box]
     step = float(min(spacing))
     outer = _erode(strip, max(1, int(round(2.0 / step))))
-    inner = _erode(outer, max(1, int(round(3.0 / step))))
+    inner = _erode(outer, max(1, int(round(2.0 / step))))
     rim = v[outer & ~inner]
     if rim.size == 0:
-        return 0.0, 0.0, 0.0
-    return float(np.median(rim) / med), float((rim < 0.5 * med).mean()), float((v[strip] < 0.5 * med).mean())
+        return zero
+    return {"rim_rel": float(np.median(rim) / med), "rim_dark": float((rim < 0.5 * med).mean()),
+            "rim_bright": float((rim > 0.8 * med).mean()), "dark_frac": float((v[strip] < 0.5 * med).mean())}
 
 
 def _head_frame(kept: np.ndarray, zz: np.ndarray, yy: np.ndarray, xx: np.ndarray, spacing: tuple[float, float, float]) -> dict[str, float]:
@@ -291,8 +303,8 @@ def measure(volume: Volume, grid: tuple[np.ndarray, tuple[float, float, float]] 
     flats = {side: _flat(kept, ax, rev) for side, (ax, rev) in _SIDES.items()}
     side = max(flats, key=flats.get)
     plane_frac, plane_lost, plane_side = _cut_disc(kept, (dz, dy, dx), n * voxel_ml)
-    rim_rel, rim_dark, dark_frac = _rim(v, kept, (dz, dy, dx), background_zero > 0.5)
+    rim = _rim(v, kept, (dz, dy, dx), background_zero > 0.5)
     return Measures(kept_ml=n * voxel_ml, anterior_mm=anterior_mm, inferior_ai_ml=float(ai.sum()) * voxel_ml,
                     boundary_bright=boundary, flat_top=flats["top"], cut_plane=flats[side], background_zero=background_zero,
                     cut_side=side, **_head_frame(kept, zz, yy, xx, (dz, dy, dx)), plane_frac=plane_frac,
-                    plane_lost_pct=plane_lost, plane_side=plane_side, rim_rel=rim_rel, rim_dark=rim_dark, dark_frac=dark_frac)
+                    plane_lost_pct=plane_lost, plane_side=plane_side, **rim)

@@ -68,9 +68,11 @@ GLOSSARY = {
                   "only in a small patch.",
     "plane_lost_pct": "the brain volume, in %, that the flat disc implies was cut off (a spherical cap of the kept volume's "
                       "size on that disc). Independent of the head's size.",
-    "rim_rel": "median intensity 2-5 mm inside the strip's edge divided by the tissue's median. A good strip ends in "
+    "rim_rel": "median intensity 2-4 mm inside the strip's edge divided by the tissue's median. A good strip ends in "
                "dark CSF (low); one eroded into the brain or cut through it ends in grey or white matter (near 1).",
     "rim_dark": "fraction of that rim darker than half the tissue median (CSF, dura): high for a good strip.",
+    "rim_bright": "fraction of the rim 2-4 mm inside the strip's edge brighter than 0.8 x the tissue median (grey or "
+                  "white matter, not CSF): a good strip ends in CSF, one eroded into the brain in brain tissue.",
     "dark_frac": "fraction of the strip darker than half the tissue median (outer and sulcal CSF, which a too-tight "
                  "strip loses first).",
 }

@@ -36,7 +36,7 @@ def features(probs: np.ndarray, m: Measures) -> dict[str, float]:
         "width_mm": m.width_mm, "height_per_width": m.height_mm / width, "length_per_width": m.length_mm / width,
         "kept_per_width3": m.kept_ml * 1000.0 / width ** 3,
         "plane_frac": m.plane_frac, "plane_lost_pct": m.plane_lost_pct, "rim_rel": m.rim_rel, "rim_dark": m.rim_dark,
-        "dark_frac": m.dark_frac,
+        "dark_frac": m.dark_frac, "rim_bright": m.rim_bright,
     }
 
 

@@ -120,3 +120,14 @@ def test_rim_tells_an_eroded_strip_from_a_good_one():
     assert good.rim_rel < 0.75 < eroded.rim_rel
     assert good.rim_dark > 0.3 > eroded.rim_dark
     assert good.dark_frac > eroded.dark_frac
+
+
+def test_brain_tissue_at_the_edge_means_an_eroded_strip():
+    """Bright 'brain' under 2 mm of CSF: a good strip's rim 2-4 mm inside its edge is partly CSF, a
+    strip eroded 5 mm has brain tissue all along its rim."""
+    vox, aff, (z, y, x, r) = _brainish()
+    vox = np.where(r <= 60, 20.0, 0.0) + np.where(r <= 57, 75.0, 0.0) + np.where(r <= 50, 15.0, 0.0)  # CSF 20, GM 95, WM 110
+    good = measure(Volume(voxels=vox.astype(np.float32), affine=aff, modality="MR"))
+    eroded = measure(Volume(voxels=np.where(r <= 55, vox, 0).astype(np.float32), affine=aff, modality="MR"))
+    assert good.rim_bright < 0.6 < 0.9 < eroded.rim_bright
+    assert "brain tissue in" in eroded.explain({"brain_loss": True})
