@@ -128,24 +128,28 @@ def choose(probs: np.ndarray, measures: list[Measures], t: np.ndarray, groups: n
     return best[1], best[2], best[3], scores
 
 
-def nested(items_groups: np.ndarray, y: np.ndarray, measures: list[Measures], singles: dict, pairs: dict) -> dict:
+def nested(items_groups: np.ndarray, y: np.ndarray, measures: list[Measures], singles: dict, pairs: dict | None,
+           only: tuple[str, ...] = LABELS) -> dict:
     """The nested leave-one-head-out table (module docstring) and each fold's choices.
     singles: fold name -> logits [N, 3] of every volume (CNN without that head);
-    pairs: frozenset{H, G} -> logits [N, 3] (CNN without H and G)."""
+    pairs: frozenset{H, G} -> logits [N, 3] (CNN without H and G). pairs=None: the other heads get
+    the logits of H's own fold CNN, which trained on them (in sample, as in 2.1; H is still never
+    seen, but the stack learns from over-confident logits)."""
     heads = sorted(singles)
     table, choices, pooled = {}, {}, {lab: np.full(len(y), np.nan) for lab in LABELS}
     for h in heads:
         te = items_groups == h
         inner = ~te
         # out-of-fold logits of every other head G: the CNN trained without H and G
-        lg = np.zeros((len(y), 3))
+        lg = singles[h].astype(np.float64).copy()
         for g in heads:
-            if g != h:
+            if g != h and pairs is not None:
                 lg[items_groups == g] = pairs[frozenset((h, g))][items_groups == g]
-        lg[te] = singles[h][te]
         probs = _probs(lg)
         table[h], choices[h] = {}, {}
         for j, lab in enumerate(LABELS):
+            if lab not in only:
+                continue
             t = y[:, j]
             m_in = [m for m, k in zip(measures, inner) if k]
             name, ridge, p_in, _ = choose(probs[inner], m_in, t[inner], items_groups[inner], lab)

@@ -95,9 +95,12 @@ def run_mri_real(args: argparse.Namespace) -> int:
         labels, meas = csv.writer(lf), csv.writer(mf)
         labels.writerow(["Filename", *LABEL_COLUMNS])
         meas.writerow(["Filename", "Subject", "group", "kind", "face_kept_frac", "brain_lost_frac", "scalp_kept_frac", "recipe"])
-        for hi, head in enumerate(load_library(args.heads)):
+        for hi, head in enumerate(load_library()):  # hi: the head's place in the whole library (same draws with --heads)
+            if args.heads and head.name not in args.heads:
+                continue
             rng = np.random.default_rng(args.seed * 1000 + hi)
-            strips = [s for s in make_strips(head, rng, args.unit) if not args.kinds or s.kind in args.kinds]
+            strips = [s for s in make_strips(head, rng, args.unit, tuple(args.kinds) if args.kinds else None)
+                      if not args.kinds or s.kind in args.kinds]
             for k, s in enumerate(tqdm(strips, desc=head.name, unit="strip")):
                 r = render(head, s, rng)
                 name = f"{head.name}_strip{k + 1:03d}.nii.gz"

@@ -105,8 +105,10 @@ def _plane_cut(head: Head, rng: np.random.Generator, where: str, frac: float) ->
     return (g[0] * n[0] + g[1] * n[1] + g[2] * n[2]) <= limit
 
 
-def make_strips(head: Head, rng: np.random.Generator, n_unit: int = 1) -> list[Strip]:
-    """One head's strips (the recipe in the module docstring); n_unit scales the counts."""
+def make_strips(head: Head, rng: np.random.Generator, n_unit: int = 1, kinds: tuple[str, ...] | None = None) -> list[Strip]:
+    """One head's strips (the recipe in the module docstring); n_unit scales the counts. `kinds`:
+    only these (BET, the slow tool, runs only when "bet" is asked for; the other strips and their
+    draws do not depend on it)."""
     sdf = _sdf(head)
     out: list[Strip] = []
     for _ in range(5 * n_unit):
@@ -120,7 +122,7 @@ def make_strips(head: Head, rng: np.random.Generator, n_unit: int = 1) -> list[S
         out.append(Strip("cut", f"{where} cut {frac:.0%}", (sdf <= rng.uniform(0, 2)) & _plane_cut(head, rng, where, frac), True))
     if head.brain_only:
         return out
-    for bt, shift, rad in BET_SETTINGS:
+    for bt, shift, rad in BET_SETTINGS if kinds is None or "bet" in kinds else ():
         for _ in range(n_unit):
             out.append(Strip("bet", f"BET f={bt} shift={shift:g} mm r x{rad}", bet_mask(head, bt, shift, rad) & head.head, True))
     if head.face.any():

@@ -68,6 +68,21 @@ def test_recipe_list_without_bet_covers_every_failure(head, monkeypatch):
     assert kinds == {"good", "deepbet", "cut", "bet", "loose_face", "unstripped", "defaced"}
 
 
+def test_kinds_without_bet_never_run_bet(head, monkeypatch):
+    """`mri-real --kinds good cut ...` skips the slow tool; the other strips are drawn as before."""
+    import training.synth.mri_strips as ms
+
+    def no_bet(*a, **k):
+        raise AssertionError("BET ran although it was not asked for")
+
+    monkeypatch.setattr(ms, "bet_mask", no_bet)
+    got = make_strips(head, np.random.default_rng(1), kinds=("good", "cut"))
+    assert "bet" not in {s.kind for s in got}
+    monkeypatch.setattr(ms, "bet_mask", lambda h, bt, shift, rad: _sdf(h) <= 10 * (0.6 - bt))
+    full = [s for s in make_strips(head, np.random.default_rng(1)) if s.kind != "bet"]
+    assert [s.detail for s in got] == [s.detail for s in full]
+
+
 @pytest.mark.slow
 def test_bet_strips_the_generated_head(head, monkeypatch, tmp_path):
     """brainextractor (FSL BET in Python; 300 of its 1000 steps) on the generated head keeps the brain and drops
