@@ -69,3 +69,29 @@ def test_head_independent_measure_transfers():
     ship = shipped(groups, y, meas, singles, res["pooled"])
     assert set(ship["thresholds"]) == set(LABELS)
     assert set(ship["stack"]["outputs"]) == set(LABELS)
+
+
+def test_write_card_keeps_the_network_and_puts_in_the_nested_stack(tmp_path):
+    """--write-card on a copy of the bundled card: new version, stack and thresholds; the same weights."""
+    import shutil
+
+    import onnx
+
+    from core.models.card import ModelCard
+    from core.models.registry import ModelRegistry
+    from training.qc_nested import at_threshold, write_card
+
+    src = ModelRegistry().card("skullstrip_qc")
+    for suffix in (".onnx", ".json"):
+        shutil.copy(src.onnx_path.with_suffix(suffix), tmp_path / f"skullstrip_qc{suffix}")
+    groups, y, meas, singles, pairs = _data()
+    res = nested(groups, y, meas, singles, pairs)
+    ship = shipped(groups, y, meas, singles, res["pooled"])
+    out = {"table": res["table"], "choices": res["choices"], "shipped": ship,
+           "at_shipped_thresholds": at_threshold(y, groups, res["pooled"], ship["thresholds"]), "pooled_auc": {}}
+    write_card(tmp_path, out, "9.9.9")
+    card = ModelCard.read(tmp_path / "skullstrip_qc.json")
+    assert card.version == "9.9.9" and card.thresholds == ship["thresholds"]
+    assert card.extra["stack"] == ship["stack"] and card.metrics["leave_one_head_out"] == res["table"]
+    a, b = onnx.load(str(src.onnx_path)).graph.initializer, onnx.load(str(tmp_path / "skullstrip_qc.onnx")).graph.initializer
+    assert [t.raw_data for t in a] == [t.raw_data for t in b]
