@@ -190,13 +190,16 @@ class AidedRows(QWidget):
                 grid.addWidget(QLabel(f"<b>{h}</b>"), 0, j, 1, 2 if h in ("model", "agree?") else 1)
         grid.setColumnStretch(len(heads), 1)
         outer.addWidget(top)
-        positive = [lab for lab in labels if findings[lab].present]
+        # a stored "outside the training data" verdict makes the calls no findings: their maps are not rated
+        positive = [lab for lab in labels if findings[lab].present and not findings[lab].outside]
+        outside = any(findings[lab].outside for lab in labels)
         rate = QWidget(self)
         rgrid = QGridLayout(rate)
         rgrid.setHorizontalSpacing(10)
         rgrid.addWidget(QLabel("<b>Heat-map rating</b> (Grad-CAM of each finding the model calls present: does it "
                                "cover the finding, and nothing else?)" if positive else
-                               "<b>Heat-map rating</b>: the model calls no finding present, nothing to rate"), 0, 0, 1, 5)
+                               "<b>Heat-map rating</b>: outside the model's training data, its calls are no findings: nothing to rate"
+                               if outside else "<b>Heat-map rating</b>: the model calls no finding present, nothing to rate"), 0, 0, 1, 5)
         rgrid.setColumnStretch(5, 1)
         outer.addWidget(rate)
         self.agree: dict[str, QButtonGroup] = {}

@@ -690,7 +690,7 @@ class StudyStore:
                                      f"({'present' if a.final_present else 'absent'})")
                 if a.rating is not None and a.rating not in RATINGS:
                     raise StudyError(f"{lab}: heat-map rating must be one of {', '.join(RATINGS)}, got {a.rating!r}")
-                if m.present and a.rating is None:
+                if m.present and not m.outside and a.rating is None:  # outside the training data a call is no finding: nothing to rate
                     raise StudyError(f"{lab}: the model calls it present, so its heat map needs a rating")
             self._check_consistent(st, {lab: answers[lab].final_present for lab in st.labels}, "final answers: ")
             prior = self._prior(s, c, rd, "aided")

@@ -55,6 +55,7 @@ def test_the_stored_verdict_greys_the_calls_of_a_case_outside_the_training_data(
     for label in LABELS:
         p, call = rows.model_cells[label]
         assert "not scored" in call.text() and "#e0584f" not in call.text() and "8a8a8a" in p.styleSheet()
+    assert not rows.rating  # the calls are no findings: no heat map to rate (the store does not ask for one either)
     win.resize(1400, 800)
     qtbot.wait(50)
     assert win.grab().save(str(screenshot_path("reading_window_stored_ood.png")))

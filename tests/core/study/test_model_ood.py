@@ -267,3 +267,29 @@ def test_a_reader_sees_the_stored_verdict_with_the_findings(db_url):  # noqa: F8
         r.save_unaided({"any": Answer(False, 4)})
         f = r.model_findings()["any"]
         assert f.present and f.outside and f.ood.score == 2.5  # the call is stored as made; the verdict says it is none
+
+
+def test_outside_the_training_data_a_present_call_needs_no_heat_map_rating(db_url):  # noqa: F811
+    """A call outside the training data is no finding, so its map is not rated; inside, the rating stays required."""
+    from core.study import AidedAnswer, Answer
+
+    with StudyStore(db_url) as s:
+        s.create_study("h", ["any"])
+        out_id, in_id = s.add_cases("h", ["/outside", "/inside"])
+        s.add_readers("h", ["ann"])
+        s.add_model_outputs("h", out_id, {"any": 0.93}, 0.5, "m", "1", "ab",
+                            ood=OODVerdict(False, 2.5, 1.0, f"{OUTSIDE_TEXT}: not scored (distance 2.50 > 1.00)"))
+        s.add_model_outputs("h", in_id, {"any": 0.93}, 0.5, "m", "1", "ab", ood=OODVerdict(True, 0.5, 1.0, ""))
+        r = ReaderSession(s, "h", "ann")
+        done = []
+        for _ in range(2):
+            cid = r.current_case().case_id
+            r.save_unaided({"any": Answer(False, 4)})
+            if s.model_outputs("h", cid)["any"].outside:
+                r.save_aided({"any": AidedAnswer(False, False, 4)})  # disagrees with the raw call, no rating
+            else:
+                with pytest.raises(StudyError, match="needs a rating"):
+                    r.save_aided({"any": AidedAnswer(False, False, 4)})
+                r.save_aided({"any": AidedAnswer(False, False, 4, rating="incorrect")})
+            done.append(cid)
+        assert sorted(done) == sorted([out_id, in_id])
