@@ -174,7 +174,8 @@ def _metrics(t: np.ndarray, p: np.ndarray, thr: float) -> dict:
             "specificity": round(float((~pred[~t]).mean()), 4) if (~t).any() else float("nan")}
 
 
-def shipped(items_groups: np.ndarray, y: np.ndarray, measures: list[Measures], singles: dict, pooled: dict) -> dict:
+def shipped(items_groups: np.ndarray, y: np.ndarray, measures: list[Measures], singles: dict, pooled: dict,
+            only: tuple[str, ...] = LABELS) -> dict:
     """The shipped stack: candidate chosen by leave-one-head-out over all heads' out-of-fold logits,
     fitted on all of them; thresholds by Youden's J on the pooled outer (nested) predictions."""
     lg = np.zeros((len(y), 3))
@@ -183,13 +184,15 @@ def shipped(items_groups: np.ndarray, y: np.ndarray, measures: list[Measures], s
     probs = _probs(lg)
     outputs, thresholds, chosen = {}, {}, {}
     for j, lab in enumerate(LABELS):
+        if lab not in only:
+            continue
         t = y[:, j]
         name, ridge, _, scores = choose(probs, measures, t, items_groups, lab)
         feats = CANDIDATES[lab][name]
         outputs[lab] = {"features": feats, **fit_logistic(design(probs, measures, feats), t, ridge)}
         thresholds[lab] = round(youden_threshold(t, pooled[lab]), 4)
         chosen[lab] = {"features": name, "ridge": ridge, "candidates": scores}
-    stack = {"labels": list(LABELS), "outputs": outputs, "ridge": {lab: chosen[lab]["ridge"] for lab in LABELS},
+    stack = {"labels": list(LABELS), "outputs": outputs, "ridge": {lab: c["ridge"] for lab, c in chosen.items()},
              "what": "per output, P = sigmoid(intercept + coef . (features - mean) / std) on the CNN logits and the "
                      "deterministic measures (core.qc.stack); fitted on out-of-fold CNN logits of every real head "
                      "(each from the leave-one-head-out CNN that never saw it), features and ridge chosen by "
@@ -203,7 +206,7 @@ def at_threshold(y: np.ndarray, groups: np.ndarray, pooled: dict, thresholds: di
     for g in sorted(set(groups)):
         te = groups == g
         out[g] = {lab: {k: v for k, v in _metrics(y[te, j], pooled[lab][te], thresholds[lab]).items()
-                        if k in ("sensitivity", "specificity", "threshold")} for j, lab in enumerate(LABELS)}
+                        if k in ("sensitivity", "specificity", "threshold")} for j, lab in enumerate(LABELS) if lab in thresholds}
     return out
 
 
@@ -221,6 +224,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--write-card", default=None, metavar="DIR", help="put the shipped stack, thresholds and table in "
                     "DIR/skullstrip_qc.json (the ONNX network is kept; its metadata gets the new version)")
     ap.add_argument("--version", default="2.2.0")
+    ap.add_argument("--note", default="", help="appended to the card's leave-one-head-out note (the data, what was kept)")
+    ap.add_argument("--only", nargs="*", default=list(LABELS), choices=LABELS,
+                    help="outputs to refit; the others keep the card's stack, threshold and table rows")
     args = ap.parse_args(argv)
     items = [it for folder in args.data for it in read_label_file(folder, drop_kinds(args.drop, folder))]
     files = [str(it.path) for it in items]
@@ -235,17 +241,21 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit("the pair folds were made on other volumes (or another order)")
         pairs = {frozenset(str(f).split("+")): z["logits"][k] for k, f in enumerate(z["folds"])}
     measures = measure_items([it.path for it in items], Path(args.cache) if args.cache else None)
-    res = nested(groups, y, measures, singles, pairs)
-    ship = shipped(groups, y, measures, singles, res["pooled"])
+    only = tuple(args.only)
+    res = nested(groups, y, measures, singles, pairs, only)
+    ship = shipped(groups, y, measures, singles, res["pooled"], only)
     out = {"table": res["table"], "choices": res["choices"], "shipped": ship,
            "at_shipped_thresholds": at_threshold(y, groups, res["pooled"], ship["thresholds"]),
-           "pooled_auc": {lab: round(auc(y[:, j], res["pooled"][lab]), 4) for j, lab in enumerate(LABELS)}}
+           "pooled_auc": {lab: round(auc(y[:, j], res["pooled"][lab]), 4) for j, lab in enumerate(LABELS) if lab in only},
+           "only": list(only), "note": args.note}
     Path(args.out).write_text(json.dumps(out, indent=1))
     for h, row in res["table"].items():
         print(f"{h:15s} " + "  ".join(f"{lab} {v['auc']:.3f} ({v['sensitivity']:.2f}/{v['specificity']:.2f} @{v['threshold']:.2f}) "
                                       f"[{res['choices'][h][lab]['features']} r{res['choices'][h][lab]['ridge']:g}]"
-                                      for lab, v in row.items()))
+                                      for lab, v in row.items() if lab in only))
     print("shipped:", {lab: (c["features"], c["ridge"]) for lab, c in ship["chosen"].items()}, "thresholds", ship["thresholds"])
+    print("held out at the shipped thresholds:", {h: {lab: (v["sensitivity"], v["specificity"]) for lab, v in r.items() if lab in only}
+                                                   for h, r in out["at_shipped_thresholds"].items()})
     print("pooled AUC", out["pooled_auc"])
     if args.write_card:
         write_card(Path(args.write_card), out, args.version)
@@ -257,23 +267,31 @@ def write_card(folder: Path, out: dict, version: str) -> None:
     from training.export import write_card as _write
 
     card = ModelCard.read(folder / "skullstrip_qc.json")
+    only = out.get("only", list(LABELS))
     metrics = dict(card.metrics)
-    metrics["leave_one_head_out_2_1"] = {h: {lab: {"auc": v[lab]["auc"]} for lab in LABELS}
-                                         for h, v in card.metrics["leave_one_head_out"].items()}
-    metrics["leave_one_head_out"] = out["table"]
-    metrics.pop("leave_one_head_out_cnn_only_auc", None)  # now inside each row (cnn_only_auc)
+    old_table = card.metrics["leave_one_head_out"]
+    metrics["leave_one_head_out_previous"] = {"version": card.version, "auc": {h: {lab: v[lab]["auc"] for lab in LABELS}
+                                                                               for h, v in old_table.items()}}
+    # refitted outputs: the new nested rows; the others keep the card's rows (and stack and threshold)
+    metrics["leave_one_head_out"] = {h: {lab: (out["table"][h][lab] if lab in only else old_table[h][lab]) for lab in LABELS}
+                                     for h in out["table"]}
     metrics["leave_one_head_out_choices"] = out["choices"]
     metrics["leave_one_head_out_at_shipped_thresholds"] = out["at_shipped_thresholds"]
     metrics["leave_one_head_out_pooled_auc"] = out["pooled_auc"]
-    metrics["leave_one_head_out_note"] = NOTE
-    metrics.pop("training_set_fit_stacked", None)  # the 2.1 stack's fit; the 2.2 stack is fitted on out-of-fold logits
+    metrics["leave_one_head_out_note"] = NOTE + (" " + out["note"] if out.get("note") else "")
     extra = dict(card.extra)
-    extra["stack"] = out["shipped"]["stack"]
-    extra["stack_selection"] = {lab: {k: v for k, v in c.items()} for lab, c in out["shipped"]["chosen"].items()}
+    stack = dict(card.extra.get("stack") or {"labels": list(LABELS), "outputs": {}, "ridge": {}})
+    stack["outputs"] = {lab: (out["shipped"]["stack"]["outputs"][lab] if lab in only else stack["outputs"][lab]) for lab in LABELS}
+    stack["ridge"] = {lab: (out["shipped"]["stack"]["ridge"][lab] if lab in only else stack.get("ridge", {}).get(lab)) for lab in LABELS}
+    stack["what"] = out["shipped"]["stack"]["what"] + (f"; refitted here: {', '.join(only)} (the others as in {card.version})"
+                                                       if set(only) != set(LABELS) else "")
+    extra["stack"] = stack
+    extra["stack_selection"] = out["shipped"]["chosen"]
     extra["limitations"] = LIMITATIONS
     _write(card.onnx_path, name=card.name, task=card.task, version=version, labels=card.labels, intended_use=card.intended_use,
            input=card.input, outputs=card.outputs, training_data=card.training_data, metrics=metrics,
-           thresholds=out["shipped"]["thresholds"], seed=card.seed, extra=extra)
+           thresholds={lab: (out["shipped"]["thresholds"][lab] if lab in only else card.thresholds.get(lab, 0.5)) for lab in LABELS},
+           seed=card.seed, extra=extra)
 
 
 NOTE = ("nested leave-one-real-head-out (training.qc_nested): for held-out head H, the CNN trained without H scores H; "

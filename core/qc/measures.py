@@ -55,9 +55,10 @@ from core.volume import Volume
 # Head-frame ranges: 2-98 % of the 244 unflagged strips of all six head groups (skullstrip_qc 2.1 data).
 FACE_ML_NORMAL, FACE_FORWARD_NORMAL, BELOW_ML_NORMAL = (0.0, 340.0), (-20.0, 20.0), (0.0, 1030.0)
 HEIGHT_NORMAL, LENGTH_NORMAL, WIDTH_NORMAL = (109.0, 168.0), (137.0, 180.0), (116.0, 146.0)
-# Brain-intrinsic ranges: placeholders until measured on the good strips (see module docstring).
-PLANE_FRAC_NORMAL, PLANE_LOST_NORMAL, RIM_REL_NORMAL, RIM_DARK_NORMAL, DARK_FRAC_NORMAL = (0.0, 0.1), (0.0, 3.0), (0.0, 0.8), (0.2, 1.0), (0.05, 1.0)
-RIM_BRIGHT_NORMAL = (0.0, 0.5)
+# Brain-intrinsic ranges: 2-98 % of the 104 unflagged strips (no label; small cuts under 5 % included) of all
+# six head groups (python -m training.synth mri-real, seed 0, skullstrip_qc 2.2 work).
+PLANE_FRAC_NORMAL, PLANE_LOST_NORMAL, RIM_REL_NORMAL, RIM_DARK_NORMAL, DARK_FRAC_NORMAL = (0.0, 0.12), (0.0, 4.5), (0.0, 0.89), (0.05, 1.0), (0.06, 0.28)
+RIM_BRIGHT_NORMAL = (0.0, 0.66)
 NORMAL = {"kept_ml": (1100.0, 2600.0), "anterior_mm": (75.0, 110.0), "inferior_ai_ml": (0.0, 240.0),
           "boundary_bright": (0.0, 0.5), "flat_top": (0.0, 0.25), "cut_plane": (0.0, 0.3), "background_zero": (0.9, 1.0),
           "face_ml": FACE_ML_NORMAL, "face_forward_mm": FACE_FORWARD_NORMAL, "below_ml": BELOW_ML_NORMAL,

@@ -95,3 +95,32 @@ def test_write_card_keeps_the_network_and_puts_in_the_nested_stack(tmp_path):
     assert card.extra["stack"] == ship["stack"] and card.metrics["leave_one_head_out"] == res["table"]
     a, b = onnx.load(str(src.onnx_path)).graph.initializer, onnx.load(str(tmp_path / "skullstrip_qc.onnx")).graph.initializer
     assert [t.raw_data for t in a] == [t.raw_data for t in b]
+
+
+def test_write_card_refits_only_the_asked_output(tmp_path):
+    import shutil
+
+    from core.models.card import ModelCard
+    from core.models.registry import ModelRegistry
+    from training.qc_nested import at_threshold, write_card
+
+    src = ModelRegistry().card("skullstrip_qc")
+    for suffix in (".onnx", ".json"):
+        shutil.copy(src.onnx_path.with_suffix(suffix), tmp_path / f"skullstrip_qc{suffix}")
+    groups, y, meas, singles, pairs = _data()
+    groups = np.array([{"a": "colin27", "b": "mni", "c": "robex_atlas", "d": "studyforrest"}[g] for g in groups])
+    singles = {{"a": "colin27", "b": "mni", "c": "robex_atlas", "d": "studyforrest"}[h]: v for h, v in singles.items()}
+    pairs = {frozenset({"a": "colin27", "b": "mni", "c": "robex_atlas", "d": "studyforrest"}[x] for x in k): v for k, v in pairs.items()}
+    res = nested(groups, y, meas, singles, pairs, ("brain_loss",))
+    ship = shipped(groups, y, meas, singles, res["pooled"], ("brain_loss",))
+    out = {"table": res["table"], "choices": res["choices"], "shipped": ship, "only": ["brain_loss"],
+           "at_shipped_thresholds": at_threshold(y, groups, res["pooled"], ship["thresholds"]), "pooled_auc": {}}
+    write_card(tmp_path, out, "9.9.9")
+    card = ModelCard.read(tmp_path / "skullstrip_qc.json")
+    for lab in ("face", "not_stripped"):
+        assert card.extra["stack"]["outputs"][lab] == src.extra["stack"]["outputs"][lab]
+        assert card.thresholds[lab] == src.thresholds[lab]
+        assert card.metrics["leave_one_head_out"]["mni"][lab] == src.metrics["leave_one_head_out"]["mni"][lab]
+    assert card.extra["stack"]["outputs"]["brain_loss"] == ship["stack"]["outputs"]["brain_loss"]
+    assert card.thresholds["brain_loss"] == ship["thresholds"]["brain_loss"]
+    assert card.metrics["leave_one_head_out"]["mni"]["brain_loss"] == res["table"]["mni"]["brain_loss"]
