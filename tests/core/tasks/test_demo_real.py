@@ -68,9 +68,9 @@ def test_bone_and_calcification_are_never_painted_over():
         assert np.array_equal(pb[hu > 150], pn[hu > 150]), b.name
 
 
-@pytest.mark.xfail(strict=True, reason="known miss of ich 0.4.1: on the real GE demo the inserted subdural scores 0.043, and "
-                   "intraparenchymal (0.986) and subarachnoid (0.839) are flagged though not inserted, with a false BG side (right 0.726); "
-                   "any 0.994 and intraventricular 0.871 are flagged, and the normal series flags nothing - issue 12 closing note")
+@pytest.mark.xfail(strict=True, reason="known miss of ich 0.4.2: on the real GE demo the inserted subdural scores 0.048, and "
+                   "intraparenchymal (0.997) is flagged though not inserted; any 0.999 and intraventricular 0.868 are flagged, no BG side "
+                   "(right 0.456 < 0.5), and the normal series flags nothing - issue 12 closing note")
 def test_both_demo_cases_score_as_their_truth(volumes):
     """Issue 12 'checked by': the bleed flagged where it was inserted, the normal series not flagged, both in distribution."""
     scorer = CTScorer(threads=2)
