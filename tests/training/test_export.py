@@ -13,16 +13,19 @@ from training.nets.lstm import SeriesBiLSTM, SeriesExport
 from training.nets.resnet import CamExport, ResNet2D
 
 
-@pytest.fixture(scope="module")
-def small_net():
-    torch.manual_seed(0)
-    net = ResNet2D(6, width=8)
-    # give BatchNorm non-trivial running statistics, as a trained net has
+def with_bn_statistics(net: ResNet2D, size: int) -> ResNet2D:
+    """Give BatchNorm non-trivial running statistics, as a trained net has; returns the net in eval mode."""
     net.train()
     with torch.no_grad():
         for _ in range(3):
-            net(torch.randn(8, 3, 96, 96))
+            net(torch.randn(8, 3, size, size))
     return net.eval()
+
+
+@pytest.fixture(scope="module")
+def small_net():
+    torch.manual_seed(0)
+    return with_bn_statistics(ResNet2D(6, width=8), 96)
 
 
 def autograd_gradcam(net: ResNet2D, x: torch.Tensor, c: int) -> np.ndarray:
@@ -88,13 +91,9 @@ def test_flip_tta_export_averages_both_readings_and_is_mirror_symmetric(tmp_path
     from training.nets.resnet import FlipTTA, FlipTTAExport
 
     torch.manual_seed(3)
-    net = ResNet2D(3, width=8)
-    net.train()
+    net = with_bn_statistics(ResNet2D(3, width=8), 64)
     with torch.no_grad():
-        for _ in range(3):
-            net(torch.randn(8, 3, 64, 64))
         net.head.bias.copy_(torch.tensor([0.3, -0.5, 0.9]))  # unequal left/right biases must be averaged too
-    net.eval()
     tta = FlipTTA(net, [0, 2, 1]).eval()
     x = torch.randn(3, 3, 64, 64)
     path = tmp_path / "bg_tta.onnx"
