@@ -18,7 +18,7 @@ def _wait(app, cond, timeout: float = 120.0) -> None:
         app.processEvents()
         time.sleep(0.02)
         if time.monotonic() - t0 > timeout:
-            raise TimeoutError("the heat maps did not arrive")
+            raise TimeoutError(f"waited {timeout:.0f} s for {cond.__code__.co_names}")
 
 
 def main(out_dir: str = "docs/screenshots") -> int:
@@ -46,6 +46,7 @@ def main(out_dir: str = "docs/screenshots") -> int:
         win.resize(1500, 820)
         win.show()
         st = win.image.state
+        _wait(app, lambda: st.volume is not None)  # the case loads in the background
         st.set_cursor(z=int(st.volume.shape[0] * 0.55))
         rows = win.unaided
         for lab, present, conf in (("any", True, 4), ("epidural", False, 4), ("intraparenchymal", False, 3),

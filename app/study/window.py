@@ -236,9 +236,10 @@ class ReadingWindow(QMainWindow):
         split = QSplitter(Qt.Horizontal, self)
         split.addWidget(self.image)
         split.addWidget(scroll)
-        split.setStretchFactor(0, 3)
-        split.setStretchFactor(1, 2)
+        split.setStretchFactor(0, 1)  # the views take what the answer panel does not need (and any resize)
+        split.setStretchFactor(1, 0)
         self.setCentralWidget(split)
+        self._split, self._side_scroll = split, scroll
         self.resize(1500, 820)
         split.setSizes([850, 650])  # three views want the room
         self.load_step()
@@ -304,6 +305,17 @@ class ReadingWindow(QMainWindow):
         self.status.setText("")
         self.select_row(0)
         self._update_buttons()
+        QTimer.singleShot(0, self, self._fit_side)  # after the new rows are laid out
+
+    def _fit_side(self) -> None:
+        """Widen the answer panel to its rows' width (the aided rows with confidence buttons are wide), so a
+        reader never has to scroll sideways to answer; the views keep at least 420 px."""
+        need = self.side.minimumSizeHint().width() + self._side_scroll.verticalScrollBar().sizeHint().width() + 4
+        image_w, side_w = self._split.sizes()
+        if side_w < need:
+            total = image_w + side_w
+            side = min(need, total - 420)
+            self._split.setSizes([total - side, side])
 
     def remaining_seconds(self) -> float:
         """Seconds left of the study's minimum reading time (unaided step only)."""
@@ -422,6 +434,7 @@ class ReadingWindow(QMainWindow):
         self.status.setText("")
         self.select_row(0)
         self._update_buttons()
+        QTimer.singleShot(0, self, self._fit_side)  # after the new rows are laid out
 
     def _stored_verdict(self, findings) -> None:
         """The out-of-distribution verdict score-cases stored with the model's outputs: outside the training data,

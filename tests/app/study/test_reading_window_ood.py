@@ -44,5 +44,6 @@ def test_aided_calls_are_greyed_with_the_reason_outside_the_training_data(qtbot,
         assert "not scored" in call.text() and "#e0584f" not in call.text() and "8a8a8a" in p.styleSheet()
     win.resize(1400, 800)
     qtbot.wait(50)
+    assert win._side_scroll.horizontalScrollBar().maximum() == 0  # every answer control visible without scrolling sideways
     assert win.grab().save(str(screenshot_path("reading_window_ood.png")))
     win.close()
