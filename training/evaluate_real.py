@@ -108,15 +108,22 @@ def evaluate_set(name: str, series: list[SliceSeries], scorer: CTScorer, thresho
 def series_level(series: list[SliceSeries], scorer: CTScorer) -> dict:
     """Patient-level scores through CNN + BiLSTM on the ordered slices (CT-ICH: whole series)."""
     lstm = scorer.model("ich_bilstm")
-    ys, ps = [], []
+    ys, ps, slice_y, slice_p = [], [], [], []
     for s in series:
         out, _ = scorer._cnn(window8_to_hu(s.img).hu)
         r = lstm.run({"embedding": out["embedding"][None].astype(np.float32), "cnn_probs": out["probs"][None].astype(np.float32)})
         ys.append(s.labels.max(axis=0))
         ps.append(r["series_probs"][0])
+        slice_y.append(s.labels)
+        slice_p.append(r["slice_probs"][0])
     y, p = np.array(ys), np.array(ps)
     thr = {k: float(v) for k, v in lstm.card.thresholds.items()}
-    return {lab: auc_block(y[:, j], p[:, j], thr.get(lab, 0.5)) for j, lab in enumerate(ICH_LABELS)}
+    out = {lab: auc_block(y[:, j], p[:, j], thr.get(lab, 0.5)) for j, lab in enumerate(ICH_LABELS)}
+    # the BiLSTM's per-slice output: each slice scored with its series around it (a series-only reading:
+    # slice images without order go through the CNN alone, the figures above)
+    sy, sp = np.concatenate(slice_y), np.concatenate(slice_p)
+    out["slices_with_series_context"] = {lab: auc_block(sy[:, j], sp[:, j]) for j, lab in enumerate(ICH_LABELS)}
+    return out
 
 
 def evaluate_generated(series: list[SliceSeries], scorer: CTScorer) -> dict:
@@ -221,7 +228,11 @@ def main(argv: list[str] | None = None) -> int:
         for lab, sb in b["subtypes"].items():
             print(f"  {lab:<17} AUC {sb['auc']} {sb['auc_ci']}  ({sb['positives']} slices, {sb['patients_with_label']} patients)")
         if "series_level" in b:
+            ctx = b["series_level"]["slices_with_series_context"]
+            print("  slices with series context (BiLSTM per-slice output): " + ", ".join(f"{lab} {v['auc']}" for lab, v in ctx.items()))
             for lab, sb in b["series_level"].items():
+                if lab == "slices_with_series_context":
+                    continue
                 print(f"  series {lab:<10} AUC {sb['auc']} {sb['auc_ci']} Se {sb.get('sensitivity')} Sp {sb.get('specificity')} ({sb['positives']}/{sb['n']} patients)")
     if args.generated:
         from training.ct_data.phantom import phantom_series
