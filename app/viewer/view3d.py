@@ -631,10 +631,13 @@ class VolumeView3D(QWidget):
                 self._render("preview")
 
     def _info_text(self) -> str:
+        """Short enough for a narrow pane (the label is cut, never widens it); the whole story in the tooltip."""
         p = self._prep
         nz, ny, nx = p.vox.shape
-        return (f"{nx}x{ny}x{nz}" + (f" (1/{p.stride} in-plane)" if p.stride > 1 else "")
-                + (f" (z x{p.zf} cubic)" if p.zf > 1 else ""))
+        self.info.setToolTip(f"3D grid {nx} x {ny} x {nz} voxels"
+                             + (f"; in-plane resolution 1/{p.stride} of the series (speed)" if p.stride > 1 else "")
+                             + (f"; slices interpolated x{p.zf} (cubic)" if p.zf > 1 else ""))
+        return f"{nx}x{ny}x{nz}" + (f" 1/{p.stride}" if p.stride > 1 else "")
 
     def _on_failed(self, generation: int, message: str) -> None:
         if generation != self._generation or self._closed:
