@@ -108,9 +108,9 @@ def run_mri_real(args: argparse.Namespace) -> int:
                 f, b, n = labels_of(r.fractions)
                 labels.writerow([name, *("Yes" if v else "No" for v in (f, b, n))])
                 meas.writerow([name, head.name, head.group, s.kind, *(f"{r.fractions[k2]:.4f}" for k2 in ("face_kept", "brain_lost", "scalp_kept")), r.recipe])
+                lf.flush()  # per strip: a strip takes seconds to minutes, so a kill loses at most the one being written
+                mf.flush()
                 written += 1
-            lf.flush()
-            mf.flush()
     print(f"wrote {written} strips of real heads to {out} in {time.perf_counter() - t0:.0f} s")
     return 0
 
