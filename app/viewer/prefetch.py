@@ -34,6 +34,16 @@ def _child(path: str, conn) -> None:
         conn.close()
 
 
+def _threads() -> int:
+    """Threads of this process, native ones included (Linux: /proc; elsewhere Python's own count)."""
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:
+        import threading
+
+        return threading.active_count()
+
+
 class Prefetch:
     """`Prefetch.start(path)` -> a running prefetch, or None where fork is unavailable."""
 
@@ -42,7 +52,10 @@ class Prefetch:
 
     @classmethod
     def start(cls, path: str | os.PathLike) -> "Prefetch | None":
-        if "fork" not in mp.get_all_start_methods():
+        """None where fork is unavailable or unsafe: a process that already runs other threads (Qt, ONNX Runtime,
+        a thread pool) may hold a lock at the moment of the fork, and the child then waits on it for ever (seen:
+        a child stuck in pydicom's reader under a test process with 13 other threads)."""
+        if "fork" not in mp.get_all_start_methods() or _threads() > 1:
             return None
         ctx = mp.get_context("fork")
         recv, send = ctx.Pipe(duplex=False)
