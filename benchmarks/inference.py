@@ -37,7 +37,7 @@ from core.io import load  # noqa: E402
 from core.models.preprocess import bg_input, display_slices, ich_input  # noqa: E402
 from core.tasks import CTScorer  # noqa: E402
 from training.nets.lstm import SeriesBiLSTM  # noqa: E402
-from training.nets.resnet import FlipTTA, ResNet2D  # noqa: E402
+from training.nets.resnet import Ensemble, FlipTTA, ResNet2D  # noqa: E402
 from training.synth.ct import make_ct_case  # noqa: E402
 from training.synth.rsna import write_series  # noqa: E402
 
@@ -58,9 +58,12 @@ def torch_models(ckpt: Path):
     def cnn(name: str, n: int) -> torch.nn.Module:
         """The checkpoint as its ONNX export reads a slice: mirror-averaged when it was exported with --tta flip."""
         c = torch.load(ckpt / f"{name}.pt", map_location="cpu")
-        net = ResNet2D(n, arch=c["arch"], width=c["width"])
-        net.load_state_dict(c["state_dict"])
-        return (FlipTTA(net, c["mirror_perm"]) if c.get("tta") == "flip" else net).eval()
+        readers = []
+        for sd in c.get("members", [c["state_dict"]]):
+            net = ResNet2D(n, arch=c["arch"], width=c["width"])
+            net.load_state_dict(sd)
+            readers.append(FlipTTA(net, c["mirror_perm"]) if c.get("tta") == "flip" else net)
+        return (readers[0] if len(readers) == 1 else Ensemble(readers)).eval()
     c = torch.load(ckpt / "ich_bilstm.pt", map_location="cpu")
     lstm = SeriesBiLSTM(c["emb_dim"], c["n_comp"])
     lstm.load_state_dict(c["state_dict"])
@@ -139,19 +142,21 @@ def main() -> int:
             e = np.concatenate([o["embedding"] for o in out])[None]
             scorer.model("ich_bilstm").run({"embedding": e, "cnn_probs": p})
 
-        plain = ich_net.net if isinstance(ich_net, FlipTTA) else ich_net
-        views = [x_ich, torch.flip(x_ich, dims=[-1])] if isinstance(ich_net, FlipTTA) else [x_ich]
+        members = list(ich_net.members) if isinstance(ich_net, Ensemble) else [ich_net]
+        flips = [isinstance(m, FlipTTA) for m in members]
+        plains = [m.net if f else m for m, f in zip(members, flips)]
 
         def torch_gradcam_maps():
-            """pytorch-grad-cam on each reading the model averages (as given, and mirrored then mirrored back)."""
-            model = Logits(plain)
+            """pytorch-grad-cam on each reading the model averages (every member; as given, and mirrored then mirrored back)."""
             with torch.no_grad():
                 logits, _, emb = ich_net(x_ich)
                 lstm(emb[None], torch.sigmoid(logits)[None])
-            cam = GradCAM(model=model, target_layers=[plain.blocks[-1]])
-            for j in range(6):
-                maps = [cam(input_tensor=v, targets=[ClassifierOutputTarget(j)] * len(v)) for v in views]
-                sum(m if i == 0 else m[..., ::-1] for i, m in enumerate(maps))
+            for plain, flip in zip(plains, flips):
+                views = [x_ich, torch.flip(x_ich, dims=[-1])] if flip else [x_ich]
+                cam = GradCAM(model=Logits(plain), target_layers=[plain.blocks[-1]])
+                for j in range(6):
+                    maps = [cam(input_tensor=v, targets=[ClassifierOutputTarget(j)] * len(v)) for v in views]
+                    sum(m if i == 0 else m[..., ::-1] for i, m in enumerate(maps))
 
         t_maps = median_time(ours_maps, args.repeats)
         t_score_only = median_time(ours_scoring_only, args.repeats)

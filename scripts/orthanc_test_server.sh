@@ -3,13 +3,15 @@
 #   NEUROREVIEW_TEST_ORTHANC=127.0.0.1:<dicom port>:<AE title>
 #   NEUROREVIEW_TEST_ORTHANC_HTTP=http://127.0.0.1:<http port>   (REST, to check what arrived)
 # The server is stopped and its folder removed on exit (chained after any EXIT trap already set).
+command -v free_port >/dev/null || free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 ORTHANC_BIN="$(command -v Orthanc || ls /usr/sbin/Orthanc 2>/dev/null || true)"
 if [ -z "$ORTHANC_BIN" ]; then
   echo "[test] Orthanc not found (Debian package orthanc): PACS tests will skip" >&2
 else
   OR_DIR="$(mktemp -d /tmp/nr-orthanc.XXXXXX)"
-  OR_DICOM="${NEUROREVIEW_ORTHANC_PORT:-42429}"
-  OR_HTTP="${NEUROREVIEW_ORTHANC_HTTP_PORT:-48429}"
+  OR_DICOM="${NEUROREVIEW_ORTHANC_PORT:-$(free_port)}"
+  OR_HTTP="${NEUROREVIEW_ORTHANC_HTTP_PORT:-$(free_port)}"
+  while [ "$OR_HTTP" = "$OR_DICOM" ]; do OR_HTTP="$(free_port)"; done
   cat >"$OR_DIR/orthanc.json" <<EOF
 {
   "Name": "neuroreview-test",

@@ -1,11 +1,13 @@
 # Sourced by scripts/test.sh: start a throwaway PostgreSQL cluster on a private port and
 # export NEUROREVIEW_TEST_PG_URL. The cluster lives in a temp dir and is removed on exit.
+# a port nobody listens on now (two test runs on one machine no longer collide on fixed ports)
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 PG_BIN="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1)"
 if [ -z "$PG_BIN" ]; then
   echo "[test] PostgreSQL binaries not found: postgres tests will fail" >&2
 else
   PG_DIR="$(mktemp -d /tmp/nr-pg.XXXXXX)"
-  PG_PORT="${NEUROREVIEW_PG_PORT:-54329}"
+  PG_PORT="${NEUROREVIEW_PG_PORT:-$(free_port)}"
   RUN_AS=""
   if [ "$(id -u)" -eq 0 ]; then chown postgres "$PG_DIR"; RUN_AS="runuser -u postgres --"; fi
   (cd / && $RUN_AS "$PG_BIN/initdb" -D "$PG_DIR/data" -A trust -U postgres >/dev/null)

@@ -20,7 +20,7 @@ from training.datasets.rsna import BG_CLASSES, ICH_LABELS
 from training.export import export_cnn, export_series, write_card
 from training.metrics import ICH_WEIGHTS
 from training.nets.lstm import SeriesBiLSTM, SeriesExport
-from training.nets.resnet import CamExport, FlipTTA, FlipTTAExport, ResNet2D
+from training.nets.resnet import CamExport, Ensemble, FlipTTA, FlipTTAExport, ResNet2D
 
 N_ICH = 6
 OOD_QUANTILE = 0.99
@@ -45,9 +45,28 @@ SOURCES = [
 MIRROR_PERM = [0, 1, 2, 3, 4, 5, N_ICH, N_ICH + 2, N_ICH + 1]
 
 
-def reader(net: ResNet2D, tta: str) -> nn.Module:
-    """The network as the exported model reads a slice: once ('none') or as given and mirrored ('flip')."""
-    return FlipTTA(net, MIRROR_PERM) if tta == "flip" else net
+def reader(net: ResNet2D | list[ResNet2D], tta: str, perm: list[int] | None = None) -> nn.Module:
+    """The network as the exported model reads a slice: once ('none') or as given and mirrored ('flip');
+    several trunks (snapshots) are averaged (training.nets.resnet.Ensemble)."""
+    nets = net if isinstance(net, list) else [net]
+    perm = MIRROR_PERM if perm is None else perm
+    readers = [FlipTTA(n, perm) if tta == "flip" else n for n in nets]
+    return readers[0] if len(readers) == 1 else Ensemble(readers)
+
+
+def load_trunks(paths: list[Path]) -> list[ResNet2D]:
+    """Uncalibrated two-headed trunks (ct_trunk.pt files), in the given order."""
+    nets = []
+    for path in paths:
+        net = ResNet2D(N_ICH + 3, arch="resnet18", width=32)
+        net.load_state_dict(torch.load(path, map_location="cpu")["state_dict"])
+        nets.append(net.eval())
+    return nets
+
+
+def member_state_dicts(ckpt: dict) -> list[dict]:
+    """The member weights of an export checkpoint (ich_cnn.pt, bg_laterality.pt): one, or several for an ensemble."""
+    return list(ckpt["members"]) if "members" in ckpt else [ckpt["state_dict"]]
 
 
 @torch.no_grad()
@@ -63,11 +82,14 @@ def forward_all(net: nn.Module, img: np.ndarray, batch: int = 64) -> tuple[np.nd
     return np.concatenate(lo), np.concatenate(em)
 
 
-def cnn_outputs_cached(net: nn.Module, use: list[SliceSeries], ckpt: Path, cache: Path, tta: str = "none") -> dict:
-    """CNN logits and embeddings of every train/validation series, cached per checkpoint and reading (post-processing reruns are cheap)."""
+def cnn_outputs_cached(net: nn.Module, use: list[SliceSeries], ckpt: Path | list[Path], cache: Path, tta: str = "none") -> dict:
+    """CNN logits and embeddings of every train/validation series, cached per checkpoint(s) and reading (post-processing reruns are cheap)."""
     import hashlib
 
-    key = (hashlib.sha256(ckpt.read_bytes()).hexdigest()[:16] + ("" if tta == "none" else f"_{tta}")) if ckpt.exists() else None
+    ckpts = ckpt if isinstance(ckpt, list) else [ckpt]
+    key = None
+    if all(c.exists() for c in ckpts):
+        key = hashlib.sha256(b"".join(c.read_bytes() for c in ckpts)).hexdigest()[:16] + ("" if tta == "none" else f"_{tta}")
     path = cache / f"post_outputs_{key}.npz" if key else None
     if path is not None and path.exists():
         z = np.load(path)
@@ -234,12 +256,15 @@ def sigmoid(x):
     return 1 / (1 + np.exp(-x))
 
 
-def post_training(net: ResNet2D, series: list[SliceSeries], splits: dict[str, str], args) -> dict:
+def post_training(net: ResNet2D | list[ResNet2D], series: list[SliceSeries], splits: dict[str, str], args) -> dict:
+    """Calibration, thresholds, BiLSTM and OOD guard on the trunk (or the averaged trunks) as exported, then export and cards."""
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    nets = net if isinstance(net, list) else [net]
     use = [s for s in series if splits[s.patient] in ("train", "val")]
     tta = getattr(args, "tta", "none")
-    res = cnn_outputs_cached(reader(net, tta), use, Path(args.checkpoints) / "ct_trunk.pt", Path(args.cache), tta)
+    member_paths = [Path(args.checkpoints) / "ct_trunk.pt"] + [Path(m) for m in (getattr(args, "members", None) or [])]
+    res = cnn_outputs_cached(reader(nets, tta), use, member_paths[:len(nets)], Path(args.cache), tta)
     tr = [s for s in use if splits[s.patient] == "train"]
     va = [s for s in use if splits[s.patient] == "val"]
     va_real = [s for s in va if s.source in ("ct-ich", "phe-sich")]
@@ -323,19 +348,27 @@ def post_training(net: ResNet2D, series: list[SliceSeries], splits: dict[str, st
 
     # export
     emb_dim = emb_tr.shape[1]
-    ich_net = HeadView.make(net, slice(0, N_ICH), 1 / scale, shift)
-    bg_net = HeadView.make(net, slice(N_ICH, N_ICH + 3), np.full(3, t_bg), np.zeros(3))
-    if tta == "flip":
-        export_cnn(FlipTTAExport(FlipTTA(ich_net), "sigmoid"), out / "ich_cnn.onnx", MODEL_SIZE)
-        export_cnn(FlipTTAExport(FlipTTA(bg_net, [0, 2, 1]), "softmax"), out / "bg_laterality.onnx", MODEL_SIZE)
+    # the calibration a*mean(l_m) + c = mean(a*l_m + c) is applied to every member's head: exact for the average
+    ich_nets = [HeadView.make(n, slice(0, N_ICH), 1 / scale, shift) for n in nets]
+    bg_nets = [HeadView.make(n, slice(N_ICH, N_ICH + 3), np.full(3, t_bg), np.zeros(3)) for n in nets]
+    if tta == "flip" or len(nets) > 1:
+        export_cnn(FlipTTAExport(reader(ich_nets, tta, list(range(N_ICH))), "sigmoid"), out / "ich_cnn.onnx", MODEL_SIZE)
+        export_cnn(FlipTTAExport(reader(bg_nets, tta, [0, 2, 1]), "softmax"), out / "bg_laterality.onnx", MODEL_SIZE)
     else:
-        export_cnn(CamExport(ich_net, "sigmoid"), out / "ich_cnn.onnx", MODEL_SIZE)
-        export_cnn(CamExport(bg_net, "softmax"), out / "bg_laterality.onnx", MODEL_SIZE)
+        export_cnn(CamExport(ich_nets[0], "sigmoid"), out / "ich_cnn.onnx", MODEL_SIZE)
+        export_cnn(CamExport(bg_nets[0], "softmax"), out / "bg_laterality.onnx", MODEL_SIZE)
     export_series(SeriesExport(lstm), out / "ich_bilstm.onnx", emb_dim)
     export_ood(ood, out / "ich_ood.onnx", emb_dim)
     ckpt = Path(args.checkpoints)
-    torch.save({"state_dict": ich_net.state_dict(), "arch": "resnet18", "width": 32, "tta": tta, "mirror_perm": list(range(N_ICH))}, ckpt / "ich_cnn.pt")
-    torch.save({"state_dict": bg_net.state_dict(), "arch": "resnet18", "width": 32, "tta": tta, "mirror_perm": [0, 2, 1]}, ckpt / "bg_laterality.pt")
+
+    def export_ckpt(members: list[ResNet2D], perm: list[int]) -> dict:
+        c = {"state_dict": members[0].state_dict(), "arch": "resnet18", "width": 32, "tta": tta, "mirror_perm": perm}
+        if len(members) > 1:
+            c["members"] = [m.state_dict() for m in members]
+        return c
+
+    torch.save(export_ckpt(ich_nets, list(range(N_ICH))), ckpt / "ich_cnn.pt")
+    torch.save(export_ckpt(bg_nets, [0, 2, 1]), ckpt / "bg_laterality.pt")
     torch.save({"state_dict": lstm.state_dict(), "emb_dim": emb_dim, "n_comp": n_comp}, ckpt / "ich_bilstm.pt")
 
     count = lambda src, split: sum(1 for s in series if s.source == src and splits[s.patient] == split)
@@ -353,7 +386,9 @@ def post_training(net: ResNet2D, series: list[SliceSeries], splits: dict[str, st
                   "normalization": "pseudo-HU windowed to [0,1] per channel, then ImageNet mean/std"}
     cnn_outputs = {"probs": "calibrated sigmoid per label [n, 6]", "embedding": "GAP features [n, F]",
                    "cam": "Grad-CAM per label [n, 6, h, w] (closed form)", "features": "last feature maps [n, F, h, w]"}
-    extra = {"architecture": "resnet18 width 32, shared trunk with bg_laterality",
+    ensemble = (f"{len(nets)} snapshots of the trunk, their logits averaged (training.nets.resnet.Ensemble; embedding = the "
+                f"members' concatenated): {getattr(args, 'members_note', '') or ', '.join(str(p) for p in member_paths[:len(nets)])}") if len(nets) > 1 else "none"
+    extra = {"architecture": "resnet18 width 32, shared trunk with bg_laterality", "ensemble": ensemble,
              "test_time_augmentation": ("flip: every slice is read as given and mirrored left-right and the two readings averaged "
                                         "(inside the ONNX graph; the BG head swaps left and right for the mirrored reading)") if tta == "flip" else "none", "training_schedule": args.schedule or f"{args.epochs} epochs", "loc_weight": args.loc_weight,
              "limitations": ["validated on few real patients per subtype (see metrics.real_test)",

@@ -188,6 +188,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--stage", choices=["all", "train", "post"], default="all")
     ap.add_argument("--tta", choices=["none", "flip"], default="none", help="post: the exported CNNs read each slice once, or as given and mirrored (averaged)")
     ap.add_argument("--version", default="0.3.0")
+    ap.add_argument("--members", nargs="*", default=[], metavar="CT_TRUNK_PT",
+                    help="post: more trunk checkpoints averaged with --checkpoints/ct_trunk.pt (an ensemble of snapshots)")
+    ap.add_argument("--members-note", default="", help="post: how the members were trained, for the card")
     ap.add_argument("--schedule", default="", help="how the trunk was trained, for the card (when --stage post runs on a resumed checkpoint)")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -196,8 +199,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.stage in ("all", "train"):
         net = train(series, splits, args)
     else:
-        net = ResNet2D(N_ICH + N_BG, arch="resnet18", width=32)
-        net.load_state_dict(torch.load(Path(args.checkpoints) / "ct_trunk.pt", map_location="cpu")["state_dict"])
+        from training.ct_post import load_trunks
+
+        net = load_trunks([Path(args.checkpoints) / "ct_trunk.pt"] + [Path(m) for m in args.members])
+        net = net[0] if len(net) == 1 else net
     if args.stage in ("all", "post"):
         from training.ct_post import post_training
 

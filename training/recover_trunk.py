@@ -6,7 +6,8 @@
 `ich_cnn.pt` and `bg_laterality.pt`, whose heads were rescaled by the calibration (training.ct_post.HeadView:
 w' = w * a, b' = b * a + c for ICH; w' = w / T, b' = b / T for BG). Both share the trunk exactly, so the
 uncalibrated network is recovered by undoing the rescaling with the figures in the cards. Why: continuing
-training must start from the shipped weights, not from an older trunk.
+training must start from the shipped weights, not from an older trunk. An ensemble export (`members` in the
+checkpoints) gives one trunk per member: member 0 as `ct_trunk.pt`, the others as `ct_trunk_member<i>.pt`.
 """
 
 from __future__ import annotations
@@ -46,12 +47,21 @@ def main(argv: list[str] | None = None) -> int:
     ck, cards = Path(args.checkpoints), Path(args.cards)
     ich_card = json.loads((cards / "ich_cnn.json").read_text())
     bg_card = json.loads((cards / "bg_laterality.json").read_text())
-    sd = recover(torch.load(ck / "ich_cnn.pt", map_location="cpu")["state_dict"],
-                 torch.load(ck / "bg_laterality.pt", map_location="cpu")["state_dict"], ich_card, bg_card)
-    if (ck / "ct_trunk.pt").exists():
-        raise SystemExit(f"{ck / 'ct_trunk.pt'} exists: not overwritten")
-    torch.save({"state_dict": sd, "epoch": None, "arch": "resnet18", "width": 32, "recovered_from": ich_card["version"]}, ck / "ct_trunk.pt")
-    print(f"wrote {ck / 'ct_trunk.pt'} (version {ich_card['version']}; head rows {tuple(sd['head.weight'].shape)})")
+    from training.ct_post import member_state_dicts
+
+    ich = member_state_dicts(torch.load(ck / "ich_cnn.pt", map_location="cpu"))
+    bg = member_state_dicts(torch.load(ck / "bg_laterality.pt", map_location="cpu"))
+    if len(ich) != len(bg):
+        raise SystemExit(f"ich_cnn.pt has {len(ich)} members, bg_laterality.pt {len(bg)}: not one export")
+    # member 0 is the training checkpoint; further members (an ensemble) go beside it, for `ct_real --members`
+    names = ["ct_trunk.pt"] + [f"ct_trunk_member{i}.pt" for i in range(1, len(ich))]
+    for name in names:
+        if (ck / name).exists():
+            raise SystemExit(f"{ck / name} exists: not overwritten")
+    for name, ich_sd, bg_sd in zip(names, ich, bg):
+        sd = recover(ich_sd, bg_sd, ich_card, bg_card)
+        torch.save({"state_dict": sd, "epoch": None, "arch": "resnet18", "width": 32, "recovered_from": ich_card["version"]}, ck / name)
+        print(f"wrote {ck / name} (version {ich_card['version']}; head rows {tuple(sd['head.weight'].shape)})")
     return 0
 
 

@@ -3,6 +3,8 @@ autograd Grad-CAM (gradients of each logit w.r.t. the last feature maps) correla
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import onnxruntime as ort
 import pytest
@@ -133,3 +135,76 @@ def test_recover_trunk_undoes_the_calibrated_heads(small_net):
     other = ResNet2D(3, width=8).state_dict()
     with pytest.raises(ValueError, match="do not share the trunk"):
         recover(ich.state_dict(), other, *cards)
+
+
+def test_ensemble_export_averages_member_logits_and_its_cam_is_the_averaged_models(tmp_path):
+    """An ensemble of two mirror-averaged snapshots: ONNX equals torch, the logits are the mean of the members',
+    each map's mean plus the mean bias gives the averaged logit (closed-form Grad-CAM of the average), the
+    embedding is the members' concatenated, and a one-member ensemble is that member."""
+    from training.ct_post import HeadView, reader
+    from training.nets.resnet import Ensemble, FlipTTA, FlipTTAExport
+
+    torch.manual_seed(5)
+    a = with_bn_statistics(ResNet2D(3, width=8), 64)
+    torch.manual_seed(6)
+    b = with_bn_statistics(ResNet2D(3, width=8), 64)
+    ens = reader([a, b], "flip", [0, 2, 1]).eval()
+    assert isinstance(ens, Ensemble) and all(isinstance(m, FlipTTA) for m in ens.members)
+    x = torch.randn(3, 3, 64, 64)
+    path = tmp_path / "ens.onnx"
+    export_cnn(FlipTTAExport(ens, "softmax"), path, 64)
+    probs, emb, cam, feats = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"image": x.numpy()})
+    with torch.no_grad():
+        la, _, ea = FlipTTA(a, [0, 2, 1]).eval()(x)
+        lb, _, eb = FlipTTA(b, [0, 2, 1]).eval()(x)
+        logits, cam_raw, _, _ = ens.raw(x)
+        single = FlipTTAExport(Ensemble([FlipTTA(a, [0, 2, 1])]).eval(), "softmax")(x)[0].numpy()
+    np.testing.assert_allclose(logits.numpy(), ((la + lb) / 2).numpy(), atol=1e-5)
+    np.testing.assert_allclose(probs, torch.softmax((la + lb) / 2, dim=1).numpy(), atol=1e-4)
+    np.testing.assert_allclose(emb, torch.cat([ea, eb], dim=1).numpy(), atol=1e-4)
+    bias = sum((n.head.bias + n.head.bias[[0, 2, 1]]) / 2 for n in (a, b)).detach() / 2
+    np.testing.assert_allclose((cam_raw.mean(dim=(2, 3)) + bias).numpy(), logits.numpy(), atol=1e-5)
+    np.testing.assert_allclose(cam, np.maximum(cam_raw.numpy(), 0), atol=1e-4)
+    assert feats.shape == (3, 2 * a.n_features, 2, 2)
+    with torch.no_grad():
+        np.testing.assert_allclose(single, torch.softmax(la, dim=1).numpy(), atol=1e-5)
+    # per-label calibration applied to every member's head is the calibration of the average (ICH: labels do not
+    # swap under the mirror; the BG head's one temperature commutes with its swap)
+    scale, shift = np.array([1.5, 0.7, 2.0]), np.array([0.2, -0.4, 0.1])
+    plain = reader([a, b], "flip", [0, 1, 2]).eval()
+    cal = reader([HeadView.make(n, slice(0, 3), 1 / scale, shift) for n in (a, b)], "flip", [0, 1, 2]).eval()
+    with torch.no_grad():
+        want = plain.raw(x)[0] * torch.tensor(scale, dtype=torch.float32) + torch.tensor(shift, dtype=torch.float32)
+        np.testing.assert_allclose(cal.raw(x)[0].numpy(), want.numpy(), atol=1e-4)
+
+
+def test_recover_trunk_writes_one_trunk_per_ensemble_member(tmp_path):
+    """recover_trunk on an ensemble export: ct_trunk.pt and ct_trunk_member1.pt give back each member's logits,
+    and it refuses to overwrite."""
+    from training.ct_post import HeadView
+    from training.recover_trunk import main
+
+    labels = ["any", "epidural", "intraparenchymal", "intraventricular", "subarachnoid", "subdural"]
+    scale, shift, t_bg = np.linspace(0.8, 2.0, 6), np.linspace(-2, 1, 6), 1.3
+    trunks = []
+    for seed in (7, 8):
+        torch.manual_seed(seed)
+        trunks.append(ResNet2D(9, width=32).eval())
+    ich = [HeadView.make(t, slice(0, 6), 1 / scale, shift) for t in trunks]
+    bg = [HeadView.make(t, slice(6, 9), np.full(3, t_bg), np.zeros(3)) for t in trunks]
+    ck, cards = tmp_path / "ck", tmp_path / "cards"
+    ck.mkdir()
+    cards.mkdir()
+    for name, members in (("ich_cnn", ich), ("bg_laterality", bg)):
+        torch.save({"state_dict": members[0].state_dict(), "members": [m.state_dict() for m in members]}, ck / f"{name}.pt")
+    (cards / "ich_cnn.json").write_text(json.dumps({"version": "t", "calibration": {lab: {"scale": float(a), "bias": float(c)} for lab, a, c in zip(labels, scale, shift)}}))
+    (cards / "bg_laterality.json").write_text(json.dumps({"version": "t", "calibration": {"temperature": t_bg}}))
+    assert main(["--checkpoints", str(ck), "--cards", str(cards)]) == 0
+    x = torch.randn(2, 3, 64, 64)
+    for name, trunk in (("ct_trunk.pt", trunks[0]), ("ct_trunk_member1.pt", trunks[1])):
+        back = ResNet2D(9, width=32)
+        back.load_state_dict(torch.load(ck / name, map_location="cpu")["state_dict"])
+        with torch.no_grad():
+            np.testing.assert_allclose(back.eval()(x)[0].numpy(), trunk(x)[0].numpy(), atol=1e-4)
+    with pytest.raises(SystemExit, match="not overwritten"):
+        main(["--checkpoints", str(ck), "--cards", str(cards)])

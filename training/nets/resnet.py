@@ -56,6 +56,11 @@ class ResNet2D(nn.Module):
         emb = feats.mean(dim=(2, 3))
         return self.head(emb), feats, emb
 
+    def raw(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(logits, raw class maps before ReLU, embedding, features): the reader interface of FlipTTA and Ensemble."""
+        logits, feats, emb = self(x)
+        return logits, torch.einsum("cf,nfhw->nchw", self.head.weight, feats), emb, feats
+
 
 class CamExport(nn.Module):
     """What the ONNX graph computes: probabilities, embedding, Grad-CAM maps and class weights.
@@ -112,10 +117,38 @@ class FlipTTA(nn.Module):
         return logits, feats, emb
 
 
-class FlipTTAExport(nn.Module):
-    """CamExport for a FlipTTA network (same four outputs)."""
+class Ensemble(nn.Module):
+    """Readers of the same input (ResNet2D, FlipTTA) trained as separate snapshots, their logits averaged.
 
-    def __init__(self, tta: FlipTTA, activation: str = "sigmoid") -> None:
+    Why: the real validation sets are too small to pick one snapshot reliably (CT-ICH validation has two bleeding
+    patients), and averaging snapshots removes part of their variance. Every member's logit_c is the mean of its
+    raw class map plus its bias, so the mean of the members' raw maps is exactly the closed-form Grad-CAM of the
+    averaged logits. Embedding and features are the members' concatenated (the OOD guard and the BiLSTM read all).
+    All members must share the input and the feature-map grid.
+    """
+
+    def __init__(self, members: list[nn.Module]) -> None:
+        super().__init__()
+        if not members:
+            raise ValueError("an ensemble needs at least one member")
+        self.members = nn.ModuleList(members)
+
+    def raw(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        outs = [m.raw(x) for m in self.members]
+        n = float(len(outs))
+        logits = sum(o[0] for o in outs) / n
+        cam_raw = sum(o[1] for o in outs) / n
+        return logits, cam_raw, torch.cat([o[2] for o in outs], dim=1), torch.cat([o[3] for o in outs], dim=1)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        logits, _, emb, feats = self.raw(x)
+        return logits, feats, emb
+
+
+class FlipTTAExport(nn.Module):
+    """CamExport for any reader with `raw` (FlipTTA, Ensemble): the same four outputs."""
+
+    def __init__(self, tta: nn.Module, activation: str = "sigmoid") -> None:
         super().__init__()
         self.tta = tta
         self.activation = activation
