@@ -226,10 +226,85 @@ def fit_ood(train_emb: np.ndarray, val_emb: np.ndarray, k: int = 48) -> OODExpor
     return OODExport(mean, comps, var, res_var, scale)
 
 
-def export_ood(module: OODExport, path: Path, emb_dim: int) -> None:
+class OODWithOrientation(nn.Module):
+    """The OOD distance plus P(turned): a logistic regression on the embedding that tells an upright slice
+    (anterior up, as trained) from one turned by 90, 180 or 270 degrees.
+
+    Why: training rotates slices by at most 18 degrees, yet a head turned 90 degrees sits as close to the
+    training embeddings as an upright one (the distance alone did not separate it); a direction in the same
+    embedding does."""
+
+    def __init__(self, ood: OODExport, mean: np.ndarray, std: np.ndarray, w: np.ndarray, b: float) -> None:
+        super().__init__()
+        self.ood = ood
+        self.register_buffer("t_mean", torch.tensor(mean, dtype=torch.float32))
+        self.register_buffer("t_w", torch.tensor(w / std, dtype=torch.float32))  # standardisation folded into the weights
+        self.t_b = float(b)
+
+    def forward(self, embedding: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.ood(embedding), torch.sigmoid((embedding - self.t_mean) @ self.t_w + self.t_b)
+
+
+def turned_views(img: np.ndarray) -> np.ndarray:
+    """Each uint8 slice [n, h, w] turned by 90, 180 and 270 degrees: [3n, h, w] (k-major)."""
+    return np.concatenate([np.rot90(img, k=k, axes=(1, 2)) for k in (1, 2, 3)]).copy()
+
+
+def fit_orientation(up: np.ndarray, turned: np.ndarray, c: float = 0.1) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """(mean, std, w, b) of a balanced L2 logistic regression, turned = 1, on standardised embeddings."""
+    from sklearn.linear_model import LogisticRegression
+
+    x = np.concatenate([up, turned]).astype(np.float64)
+    y = np.r_[np.zeros(len(up)), np.ones(len(turned))]
+    mean, std = x.mean(axis=0), x.std(axis=0) + 1e-6
+    lr = LogisticRegression(C=c, class_weight="balanced", max_iter=2000).fit((x - mean) / std, y)
+    return mean, std, lr.coef_[0], float(lr.intercept_[0])
+
+
+def export_ood(module: nn.Module, path: Path, emb_dim: int) -> None:
     module.eval()
-    torch.onnx.export(module, (torch.zeros(2, emb_dim),), str(path), input_names=["embedding"], output_names=["ood_score"],
-                      dynamic_axes={"embedding": {0: "n"}, "ood_score": {0: "n"}}, opset_version=17, dynamo=False)
+    outputs = ["ood_score", "turned_prob"] if isinstance(module, OODWithOrientation) else ["ood_score"]
+    torch.onnx.export(module, (torch.zeros(2, emb_dim),), str(path), input_names=["embedding"], output_names=outputs,
+                      dynamic_axes={"embedding": {0: "n"}, **{o: {0: "n"} for o in outputs}}, opset_version=17, dynamo=False)
+
+
+ORIENTATION_TRAIN_SLICES = 1500
+ORIENTATION_VAL_SLICES = 300
+ORIENTATION_UPRIGHT_KEPT = 0.98  # the slice threshold keeps this share of upright real validation slices
+
+
+def fit_orientation_guard(net: nn.Module, tr: list[SliceSeries], va_real: list[SliceSeries], res: dict, seed: int) -> dict:
+    """Fit the upright/turned regression on training slices with a head (tissue on >= 10% of the image) and
+    measure it on real validation patients; returns its figures and, under "params", what OODWithOrientation takes."""
+    rng = np.random.default_rng(seed + 11)
+
+    def pick(series: list[SliceSeries], n: int) -> tuple[np.ndarray, np.ndarray]:
+        cand = [(s, z) for s in series for z in range(len(s.img)) if (s.img[z] > 10).mean() >= 0.10]
+        idx = rng.choice(len(cand), size=min(n, len(cand)), replace=False)
+        img = np.stack([cand[i][0].img[cand[i][1]] for i in idx])
+        emb = np.stack([res[cand[i][0].key][1][cand[i][1]] for i in idx])
+        return img, emb
+
+    tr_img, tr_up = pick(tr, ORIENTATION_TRAIN_SLICES)
+    va_img, va_up = pick(va_real, ORIENTATION_VAL_SLICES)
+    tr_turned = forward_all(net, turned_views(tr_img))[1]
+    va_turned = forward_all(net, turned_views(va_img))[1]
+    mean, std, w, b = fit_orientation(tr_up, tr_turned)
+    p = lambda e: 1 / (1 + np.exp(-(((e - mean) / std) @ w + b)))  # noqa: E731
+    p_up, p_turned = p(va_up), p(va_turned)
+    from core.study.stats import auc_delong
+
+    auc = auc_delong(np.r_[np.zeros(len(p_up)), np.ones(len(p_turned))].astype(int), np.r_[p_up, p_turned]).auc
+    n = len(va_img)
+    t_slice = max(0.5, float(np.quantile(p_up, ORIENTATION_UPRIGHT_KEPT)))
+    at = lambda t: {"upright_called_turned": float(np.mean(p_up > t)),  # noqa: E731
+                    **{f"turned_{k * 90}_found": float(np.mean(p_turned[(k - 1) * n:k * n] > t)) for k in (1, 2, 3)}}
+    figures = {"fitted_on": f"{len(tr_img)} training slices upright and turned 90/180/270 degrees",
+               "validation": f"{n} real validation slices (CT-ICH, PHE-SICH) with tissue on >= 10%, upright and turned",
+               "validation_auc": float(auc), "at_0.5": at(0.5), "slice_threshold": t_slice, "at_slice_threshold": at(t_slice),
+               "params": (mean, std, w, b)}
+    print("orientation guard on real validation:", {k: v for k, v in figures.items() if k != "params"})
+    return figures
 
 
 def train_lstm(lstm: SeriesBiLSTM, data: list, epochs: int, seed: int) -> None:
@@ -334,6 +409,8 @@ def post_training(net: ResNet2D | list[ResNet2D], series: list[SliceSeries], spl
         ood_val = ood(torch.from_numpy(emb_val_real.astype(np.float32))).numpy()
         ood_series = [float(np.median(ood(torch.from_numpy(res[s.key][1].astype(np.float32))).numpy())) for s in va]
     print(f"OOD: validation slices above 1: {np.mean(ood_val > 1):.3f}; validation series medians max {max(ood_series):.2f}")
+    orientation = fit_orientation_guard(reader(nets, tta), tr, va_real, res, args.seed)
+    ood_model = OODWithOrientation(ood, *orientation.pop("params"))
 
     # BG threshold on P(hemorrhage) = 1 - P(none), series max, Youden on validation series
     def bg_probs(lo):
@@ -358,7 +435,7 @@ def post_training(net: ResNet2D | list[ResNet2D], series: list[SliceSeries], spl
         export_cnn(CamExport(ich_nets[0], "sigmoid"), out / "ich_cnn.onnx", MODEL_SIZE)
         export_cnn(CamExport(bg_nets[0], "softmax"), out / "bg_laterality.onnx", MODEL_SIZE)
     export_series(SeriesExport(lstm), out / "ich_bilstm.onnx", emb_dim)
-    export_ood(ood, out / "ich_ood.onnx", emb_dim)
+    export_ood(ood_model, out / "ich_ood.onnx", emb_dim)
     ckpt = Path(args.checkpoints)
 
     def export_ckpt(members: list[ResNet2D], perm: list[int]) -> dict:
@@ -407,10 +484,14 @@ def post_training(net: ResNet2D | list[ResNet2D], series: list[SliceSeries], spl
                thresholds=series_thresholds, metrics={}, extra={"requires": "ich_cnn", "calibration": {"method": "logistic (Platt) per label on validation slices", "scale_bias": dict(zip(ICH_LABELS, [[round(a, 4), round(b, 4)] for a, b in lstm_platt]))}}, **common)
     write_card(out / "ich_ood.onnx", name="ich_ood", task="ood_ct", labels=["ood_score"],
                input={"embedding": ["n", emb_dim], "from": "ich_cnn embedding"},
-               outputs={"ood_score": "distance to the training embeddings / the 99th percentile of real validation slices (> 1: outside)"},
-               thresholds={"slice": 1.0, "series_median": 1.0}, metrics={"validation_slices_above_threshold": float(np.mean(ood_val > 1)),
-                                                                           "validation_series_median_max": max(ood_series)},
-               extra={"method": "PCA (48 components) Mahalanobis distance plus residual, fitted on training-slice embeddings", "requires": "ich_cnn"}, **common)
+               outputs={"ood_score": "distance to the training embeddings / the 99th percentile of real validation slices (> 1: outside)",
+                        "turned_prob": "P(the slice is turned by 90, 180 or 270 degrees; the models read anterior up)"},
+               thresholds={"slice": 1.0, "series_median": 1.0, "turned": 0.5, "turned_slice": orientation["slice_threshold"]},
+               metrics={"validation_slices_above_threshold": float(np.mean(ood_val > 1)), "validation_series_median_max": max(ood_series),
+                        "orientation": orientation},
+               extra={"method": "PCA (48 components) Mahalanobis distance plus residual, fitted on training-slice embeddings; "
+                                "orientation: L2 logistic regression (C 0.1, balanced) on the standardised embedding, upright training "
+                                "slices against the same slices turned by 90/180/270 degrees", "requires": "ich_cnn"}, **common)
     summary = {"platt": platt, "t_bg": t_bg, "slice_thresholds": slice_thresholds, "series_thresholds": series_thresholds,
                "bg_threshold": thr_bg, "ood_val_above": float(np.mean(ood_val > 1))}
     print(json.dumps(summary, indent=1))

@@ -29,6 +29,7 @@ class CornerContext:
     hover: str = ""
     status: list[str] = field(default_factory=list)  # overlay and tool lines
     facts: dict[str, str] = field(default_factory=dict)
+    compact: bool = False  # a narrow pane: shorter forms, so that the corners do not run into each other
 
 
 def _fact(name: str) -> Callable[[CornerContext], str]:
@@ -37,7 +38,7 @@ def _fact(name: str) -> Callable[[CornerContext], str]:
 
 FIELDS: dict[str, Callable[[CornerContext], str]] = {
     "plane": lambda c: f"<b style='color:{c.plane_color}'>{c.plane_title}</b>",
-    "image_number": lambda c: f"Image {c.index + 1} of {c.n_slices}" if c.n_slices else "",
+    "image_number": lambda c: (f"{c.index + 1}/{c.n_slices}" if c.compact else f"Image {c.index + 1} of {c.n_slices}") if c.n_slices else "",
     "position": lambda c: c.position,
     "mpr": lambda c: c.mpr,
     "patient_name": _fact("patient_name"),
@@ -50,7 +51,7 @@ FIELDS: dict[str, Callable[[CornerContext], str]] = {
     "slice_thickness": lambda c: f"Thk {c.facts['slice_thickness']}" if c.facts.get("slice_thickness") else "",
     "kvp": _fact("kvp"),
     "kernel": lambda c: f"Kernel {c.facts['kernel']}" if c.facts.get("kernel") else "",
-    "window": lambda c: c.window,
+    "window": lambda c: " ".join(c.window.split()).replace("W ", "W").replace("L ", "L") if c.compact else c.window,
     "preset": lambda c: c.preset,
     "hover": lambda c: c.hover,
     "status": lambda c: "<br>".join(c.status),

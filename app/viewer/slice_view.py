@@ -39,6 +39,7 @@ PLANE_COLORS = {"axial": "#e35d5d", "coronal": "#5dbb63", "sagittal": "#e0c341"}
 TEXT_STYLE = ("color: #f0f0f0; background: rgba(0, 0, 0, 110); padding: 1px 4px; "
               "font-family: 'DejaVu Sans Mono', monospace; font-size: 11px;")
 PROCESS_T0 = time.perf_counter()
+COMPACT_WIDTH = 330  # px: narrower panes get the short corner-text forms
 
 
 def overlay_lut(cmap: str, threshold: float, vmin: float, vmax: float, n: int = 256) -> np.ndarray:
@@ -359,13 +360,17 @@ class SliceView(pg.GraphicsView):
         ctx = CornerContext(plane_title=self.orientation.upper(), plane_color=PLANE_COLORS[self.orientation],
                             index=self._index, n_slices=p.n_slices, position=f"{letter} {abs(coord):.1f} mm",
                             window=f"W {w.width:.0f}  L {w.level:.0f}", preset=name, mpr=mpr_text,
-                            hover=self._hover_text(), status=status, facts=dict(self.state.facts))
+                            hover=self._hover_text(), status=status, facts=dict(self.state.facts), compact=self._compact())
         corner = self.state.corner
         for key, text in render(ctx, corner.fields, corner.anonymised).items():
             self._set(key, text)
         for side in ("top", "bottom", "left", "right"):
             self._set(side, p.labels[side])
         self._place_labels()
+
+    def _compact(self) -> bool:
+        """Narrow panes (the reading window's coronal and sagittal at 1400 px) get the short corner forms."""
+        return self.width() < COMPACT_WIDTH
 
     def _hover_text(self) -> str:
         vol = self.state.volume
@@ -396,9 +401,19 @@ class SliceView(pg.GraphicsView):
         L["bottom"].move((w - L["bottom"].width()) // 2, h - L["bottom"].height() - m)
         L["left"].move(m, (h - L["left"].height()) // 2)
         L["right"].move(w - L["right"].width() - m, (h - L["right"].height()) // 2)
+        # an orientation letter that would sit on corner text moves just clear of it, towards the image
+        for side, corners, down in (("top", ("tl", "tr"), True), ("bottom", ("bl", "br"), False)):
+            lab = L[side]
+            hit = [L[c].geometry() for c in corners if L[c].isVisible() and L[c].geometry().intersects(lab.geometry())]
+            if hit:
+                y = max(r.bottom() for r in hit) + 2 if down else min(r.top() for r in hit) - lab.height() - 2
+                lab.move(lab.x(), y)
 
     def resizeEvent(self, ev) -> None:  # noqa: N802
         super().resizeEvent(ev)
+        if getattr(self, "labels", None) and ev.oldSize().width() >= 0 and \
+                (ev.oldSize().width() < COMPACT_WIDTH) != (ev.size().width() < COMPACT_WIDTH):
+            self._update_text()  # crossed the compact width: re-render the corner text
         self._place_labels()
 
     def paintEvent(self, ev) -> None:  # noqa: N802

@@ -8,7 +8,7 @@ preprocessed once and shared by both models.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -47,10 +47,14 @@ class OODResult:
     reason: str
     slice_scores: np.ndarray  # [z]
     slice_in_distribution: np.ndarray  # bool [z]
+    turned_probs: np.ndarray | None = None  # [z] P(turned by 90/180/270 degrees), when the model has that output
 
     def to_dict(self) -> dict:
-        return {"in_distribution": self.in_distribution, "score": round(self.score, 4), "threshold": self.threshold, "reason": self.reason,
-                "slices_outside": int((~self.slice_in_distribution).sum()), "slices": int(len(self.slice_scores))}
+        out = {"in_distribution": self.in_distribution, "score": round(self.score, 4), "threshold": self.threshold, "reason": self.reason,
+               "slices_outside": int((~self.slice_in_distribution).sum()), "slices": int(len(self.slice_scores))}
+        if self.turned_probs is not None and len(self.turned_probs):
+            out["turned_prob_median"] = round(float(np.median(self.turned_probs)), 4)
+        return out
 
 
 OUTSIDE = "outside the model's training data: not scored"
@@ -70,6 +74,23 @@ def skull_fraction(hu: np.ndarray) -> float:
     idx = np.unique(np.linspace(0, len(hu) - 1, min(len(hu), SKULL_CHECK_SLICES)).round().astype(int))
     small = hu[idx, ::2, ::2]
     return float(np.mean([intracranial_mask(h, 2 * NOMINAL_MODEL_PX_MM).kind != "head outline" for h in small]))
+
+
+def with_orientation(base: OODResult, turned: np.ndarray, threshold: float, slice_threshold: float | None = None) -> OODResult:
+    """Add the orientation check: a slice whose P(turned) exceeds `slice_threshold` is outside; so is a series
+    whose median slice exceeds `threshold`.
+
+    Why: the models read anterior up; a head turned 90 degrees is as close to the training embeddings as an
+    upright one, so the distance alone lets it through with confident, meaningless scores. The slice threshold
+    is higher (set on real validation slices) because a lone skull-base or vertex slice looks much the same
+    either way up."""
+    slice_in = base.slice_in_distribution & (turned <= (threshold if slice_threshold is None else slice_threshold))
+    med = float(np.median(turned)) if len(turned) else 0.0
+    if base.in_distribution and med > threshold:
+        reason = (f"{OUTSIDE} (the head looks turned: median P(turned) {med:.2f} > {threshold:.2f}; the models read anterior "
+                  f"up - rotate the images, e.g. score-slices --rotate 90)")
+        return replace(base, in_distribution=False, reason=reason, slice_in_distribution=slice_in, turned_probs=turned)
+    return replace(base, slice_in_distribution=slice_in, turned_probs=turned)
 
 
 def ood_from_scores(scores: np.ndarray, slice_threshold: float, series_threshold: float) -> OODResult:
@@ -177,12 +198,17 @@ class CTScorer:
         A slice with (almost) no tissue in the brain window is outside whatever its embedding says: series
         have near-empty end slices, so an empty image sits close to the training data in embedding space."""
         m = self.model("ich_ood")
-        scores = m.run({"embedding": embedding.astype(np.float32)})["ood_score"].astype(np.float64)
+        out = m.run({"embedding": embedding.astype(np.float32)})
+        scores = out["ood_score"].astype(np.float64)
         if hu is not None:
             tissue = (as_model_window_hu(hu) > 2.0).mean(axis=(1, 2))
             scores = np.where(tissue < MIN_TISSUE_FRACTION, np.maximum(scores, EMPTY_SLICE_SCORE), scores)
         th = m.card.thresholds
-        return ood_from_scores(scores, float(th.get("slice", 1.0)), float(th.get("series_median", 1.0)))
+        res = ood_from_scores(scores, float(th.get("slice", 1.0)), float(th.get("series_median", 1.0)))
+        if "turned_prob" in out:  # models from 0.5 on: the orientation check
+            res = with_orientation(res, out["turned_prob"].astype(np.float64), float(th.get("turned", 0.5)),
+                                   float(th.get("turned_slice", th.get("turned", 0.5))))
+        return res
 
     def _cnn(self, hu: np.ndarray) -> tuple[dict[str, np.ndarray], LoadedModel]:
         cnn = self.model("ich_cnn")
@@ -194,8 +220,7 @@ class CTScorer:
             raise ValueError(f"expected [n, {MODEL_SIZE}, {MODEL_SIZE}] slices, got {hu.shape}")
         out, cnn = self._cnn(hu.astype(np.float32))
         ood = self.ood(out["embedding"], hu)
-        ood = OODResult(bool(ood.slice_in_distribution.all()), float(ood.slice_scores.max()), ood.threshold, ood.reason, ood.slice_scores,
-                        ood.slice_in_distribution) if len(hu) == 1 else ood
+        ood = replace(ood, in_distribution=bool(ood.slice_in_distribution.all()), score=float(ood.slice_scores.max())) if len(hu) == 1 else ood
         return SliceScores(ICH_LABELS, out["probs"], out["cam"], out["embedding"], ood,
                            {k: float(v) for k, v in cnn.card.thresholds.items()}, [ModelInfo.of(cnn), ModelInfo.of(self.model("ich_ood"))])
 
@@ -211,8 +236,7 @@ class CTScorer:
             ood = self.ood(out["embedding"], hu)
             skull = skull_fraction(hu) if ood.in_distribution else 1.0  # already outside: no need to look for a skull
             if skull < MIN_SKULL_SLICE_FRACTION:
-                ood = OODResult(False, ood.score, ood.threshold, f"{OUTSIDE} (skull bone on {skull:.0%} of the slices checked: not a head CT?)",
-                                ood.slice_scores, ood.slice_in_distribution)
+                ood = replace(ood, in_distribution=False, reason=f"{OUTSIDE} (skull bone on {skull:.0%} of the slices checked: not a head CT?)")
             self._raw = (key, out, ood)
         return self._raw
 

@@ -6,9 +6,10 @@ slice CNN applies (no BiLSTM, no basal-ganglia laterality). Each image is turned
 out-of-distribution verdict of the scorer. An unreadable image is one error row naming the file; the
 rest of the folder is still scored.
 
-Orientation is not detected: it must be given (`rotate`, clockwise degrees; the model reads anterior up).
-A cheap folder-level hint (`orientation_hint`) only warns when the heads look wider than long, which is
-what a 90-degree export (PHE-SICH) looks like.
+Orientation must be given (`rotate`, clockwise degrees; the model reads anterior up). It is checked, not
+guessed: with models from 0.5 on, the OOD model's orientation output calls an image that looks turned
+(90, 180 or 270 degrees) outside, and the folder-level hint (`orientation_hint`) says so; without it the hint
+only warns when the heads look wider than long, which is what a 90-degree export (PHE-SICH) looks like.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ class SliceRow:
     in_distribution: bool | None = None
     soft_tissue: float = float("nan")  # the shortcut baseline's score (fraction of the slice in soft tissue)
     aspect: float = float("nan")  # head height / width as given (before rotation)
+    turned_prob: float = float("nan")  # the OOD model's P(turned by 90/180/270 degrees), when it has that output
     error: str = ""
 
     @property
@@ -111,10 +113,16 @@ def head_aspect(gray8: np.ndarray) -> float:
 
 
 def orientation_hint(rows: Iterable[SliceRow], rotate: int) -> str:
-    """A warning when most heads look wider than long after `rotate` (a 90-degree export), else ''.
+    """A warning when most images look turned to the model's orientation check, or most heads look wider than
+    long after `rotate` (a 90-degree export), else ''.
 
     Axial heads are longer front-to-back than side-to-side (cephalic index about 0.75-0.85), so after the
     right rotation their outline is taller than wide. It cannot tell 0 from 180 (or 90 from 270)."""
+    rows = list(rows)
+    turned = np.array([r.turned_prob for r in rows if r.ok and np.isfinite(r.turned_prob)])
+    if turned.size and float(np.mean(turned > 0.5)) > 0.5:
+        return (f"the model finds {int((turned > 0.5).sum())} of {turned.size} images turned (not anterior up) after --rotate {rotate}: "
+                f"they are not scored; give the rotation that puts anterior up (PHE-SICH exports need --rotate 90)")
     asp = np.array([r.aspect for r in rows if r.ok and np.isfinite(r.aspect)])
     if asp.size < 3:
         return ""
@@ -171,19 +179,21 @@ def score_slice_folder(folder: str | Path, scorer, window: str = "brain", rotate
             row.probs = {lab: float(res.probs[k, j]) for j, lab in enumerate(labels)}
             row.ood_score = float(res.ood.slice_scores[k])
             row.in_distribution = bool(res.ood.slice_in_distribution[k])
+            if res.ood.turned_probs is not None:
+                row.turned_prob = float(res.ood.turned_probs[k])
     return SliceFolderResult(str(folder), labels, rows, thresholds, ood_thr, window, rotate, model)
 
 
 # -- output --------------------------------------------------------------------------------------
 def write_csv(result: SliceFolderResult, path: str | Path) -> None:
     """One row per image: filename, one column per label, the OOD columns, the error (empty when scored)."""
-    cols = ["filename", *result.labels, "ood_score", "in_distribution", "error"]
+    cols = ["filename", *result.labels, "ood_score", "in_distribution", "turned_prob", "error"]
     with open(path, "w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(cols)
         for r in result.rows:
             probs = [f"{r.probs[lab]:.6f}" if r.ok else "" for lab in result.labels]
-            ood = [f"{r.ood_score:.6f}", int(bool(r.in_distribution))] if r.ok else ["", ""]
+            ood = [f"{r.ood_score:.6f}", int(bool(r.in_distribution)), "" if np.isnan(r.turned_prob) else f"{r.turned_prob:.6f}"] if r.ok else ["", "", ""]
             w.writerow([r.name, *probs, *ood, r.error])
 
 

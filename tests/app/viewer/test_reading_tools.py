@@ -100,6 +100,33 @@ def test_corner_fields_are_configurable(make_viewer, header_series, qtbot):
     assert tr.startswith("120 kVp") and "W 80" in tr and "Doe" not in tr
 
 
+def test_a_narrow_pane_gets_short_corner_text_that_does_not_overlap(make_viewer, header_series, qtbot):
+    """The reading window's coronal and sagittal panes are about 225 px wide at 1400 px: the corner text takes its
+    short forms there, and the orientation letters move clear of it; a wide pane keeps the long forms."""
+    from app.viewer.slice_view import COMPACT_WIDTH
+
+    win = make_viewer()
+    win.settings.set_corner_fields("tr", ["window", "preset"])
+    win.state.set_corner(fields=win.settings.corner_fields, anonymised=True)
+    open_volume(win, load(header_series), qtbot)
+    view = win.views["coronal"]
+    view.setParent(None)  # out of the layout, so that its size is ours to set
+    view.resize(COMPACT_WIDTH + 200, 300)
+    view.show()
+    qtbot.waitUntil(lambda: view.width() >= COMPACT_WIDTH)
+    assert "Image " in view.labels["tl"].text() and "W 80  L 40" in view.labels["tr"].text()
+    view.resize(220, 300)
+    qtbot.waitUntil(lambda: view.width() < COMPACT_WIDTH)
+    tl, tr = view.labels["tl"].text(), view.labels["tr"].text()
+    assert "Image " not in tl and "/" in tl and "W80 L40" in tr, (tl, tr)
+    geo = {k: view.labels[k].geometry() for k in ("tl", "tr", "bl", "br", "top", "bottom") if view.labels[k].isVisible()}
+    for a in geo:
+        for b in geo:
+            if a < b:
+                assert not geo[a].intersects(geo[b]), (a, b, geo[a], geo[b])
+    view.close()
+
+
 def test_roi_statistics_equal_numpy_on_a_known_region():
     rng = np.random.default_rng(3)
     vox = rng.normal(40, 10, size=(6, 80, 100)).astype(np.float32)

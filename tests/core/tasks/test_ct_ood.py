@@ -102,3 +102,21 @@ def test_a_head_turned_90_degrees_is_outside(scorer, head):
     upright = scorer.score_slices(window8_to_hu(hu_to_window8(hu)).hu)
     assert np.median(res.ood.slice_scores) > np.median(upright.ood.slice_scores)
     assert np.median(res.ood.slice_scores) > 1.0, res.ood.slice_scores
+
+
+def test_the_orientation_check_calls_turned_slices_and_series_outside():
+    """core.tasks.ct.with_orientation: a slice whose P(turned) exceeds the threshold is outside; a series is
+    outside (with the reason saying why) when its median slice is; an already-outside series keeps its reason."""
+    from core.tasks.ct import ood_from_scores, with_orientation
+
+    scores = np.array([0.5, 0.6, 0.7, 0.4])
+    base = ood_from_scores(scores, 1.0, 1.0)
+    upright = with_orientation(base, np.array([0.1, 0.2, 0.9, 0.05]), 0.5)
+    assert upright.in_distribution and upright.slice_in_distribution.tolist() == [True, True, False, True]
+    assert upright.to_dict()["turned_prob_median"] == pytest.approx(0.15)
+    turned = with_orientation(base, np.array([0.8, 0.9, 0.95, 0.3]), 0.5)
+    assert not turned.in_distribution and "looks turned" in turned.reason and "0.85" in turned.reason
+    lenient = with_orientation(base, np.array([0.1, 0.2, 0.9, 0.05]), 0.5, slice_threshold=0.95)
+    assert lenient.slice_in_distribution.all()  # a lone slice needs more evidence than the series median
+    far = with_orientation(ood_from_scores(scores + 5, 1.0, 1.0), np.array([0.9, 0.9, 0.9, 0.9]), 0.5)
+    assert not far.in_distribution and "distance" in far.reason and not far.slice_in_distribution.any()

@@ -106,7 +106,7 @@ def test_unreadable_images_are_error_rows_naming_the_file_and_the_rest_is_scored
     out = tmp_path / "out.csv"
     write_csv(res, out)
     lines = out.read_text().splitlines()
-    assert lines[0] == "filename,any,epidural,intraparenchymal,intraventricular,subarachnoid,subdural,ood_score,in_distribution,error"
+    assert lines[0] == "filename,any,epidural,intraparenchymal,intraventricular,subarachnoid,subdural,ood_score,in_distribution,turned_prob,error"
     assert len(lines) == 1 + 6 and any(line.startswith("broken.png,,,,,,,,,") for line in lines)
 
 
