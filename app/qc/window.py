@@ -242,14 +242,19 @@ class QCWindow(QMainWindow):
             from app.qc.render import render_front
 
             self.front.setPixmap(to_pixmap(render_front(vol, 300)))
-        res = self.scorer.score(vol)
+        res = self.scorer.score(vol, intrinsic=True)  # the batch left the brain-intrinsic measures out of passing rows
         if not res.scorable:
             self.cam.clear()
             self.status.setText(res.explanation())
             return
+        self.why.setText(f"why: {res.explanation() if res.flags == self._csv_flags(r) else r.get('explanation') or r['outside_normal']}")
         k = 0 if res.p_face >= res.p_brain_loss else 1  # the face or the cut (not stripped: the face it shows)
         self.cam.setPixmap(to_pixmap(cam_overlay(vol, res.cam_on_volume(k, vol))).scaled(300, 300, Qt.KeepAspectRatio, Qt.SmoothTransformation))
         self.status.setText(f"Grad-CAM of {'P(face)' if k == 0 else 'P(brain loss)'}; model {res.model.name} {res.model.version} on {res.model.provider}")
+
+    @staticmethod
+    def _csv_flags(r: dict) -> dict[str, bool]:
+        return {lab: r.get(f"flag_{lab}") == "1" for lab in ("face", "brain_loss", "not_stripped")}
 
     @property
     def scorer(self):

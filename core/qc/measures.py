@@ -39,12 +39,18 @@ must come from the brain itself, never from its size in ml, which differs betwee
                    3-8 mm 0.53-0.86)
   dark_frac        fraction of the strip darker than half the tissue median (outer and sulcal CSF,
                    which a tight strip loses first)
+The brain-intrinsic measures cost about 170 ms a volume (the cut disc over 1,000 directions most of it)
+and the shipped stack does not use them: they only explain a flag. `measure(..., intrinsic=False)`
+leaves them NaN ("not computed": no CSV value, never outside a normal range) and `add_intrinsic`
+fills them in later; core.tasks.skullstrip computes them for flagged files, when the card's stack
+uses them, or when asked (the review window, on opening a row).
 The normal ranges in NORMAL were measured on good strips of the real-head library (numbers below).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import math
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 from scipy import ndimage
@@ -102,8 +108,14 @@ class Measures:
     def empty(cls) -> "Measures":
         return cls(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, "")
 
-    def to_dict(self) -> dict[str, float]:
-        return {k: round(v, 3) for k, v in asdict(self).items() if k in NORMAL}
+    @property
+    def has_intrinsic(self) -> bool:
+        """False when the brain-intrinsic measures were left out (measure(..., intrinsic=False))."""
+        return not all(math.isnan(getattr(self, k)) for k in INTRINSIC)
+
+    def to_dict(self) -> dict[str, float | None]:
+        """Rounded values; None for a measure not computed (an empty CSV cell, null in JSON)."""
+        return {k: None if v != v else round(v, 3) for k, v in asdict(self).items() if k in NORMAL}
 
     def outside_normal(self) -> list[str]:
         """Names of measures outside their normal range, with the value, for the report."""
@@ -125,12 +137,13 @@ class Measures:
                          f"reaching {self.face_forward_mm:+.0f} mm past the forehead (good strips < {NORMAL['face_forward_mm'][1]:+.0f}), "
                          f"{self.inferior_ai_ml:.0f} ml of tissue in front of and below the centre (good strips < {NORMAL['inferior_ai_ml'][1]:.0f})")
         if flags.get("brain_loss"):
+            disc = (f"{self.plane_frac:.0%} of the surface on one {self.plane_side or 'top'} plane (a cut of about {self.plane_lost_pct:.0f} % of the brain), "
+                    if self.has_intrinsic else "")
+            rim = (f", brain tissue in {self.rim_bright:.0%} of the rim 2-4 mm inside the edge (good strips < {NORMAL['rim_bright'][1]:.0%}), "
+                   f"rim {self.rim_rel:.2f} of the tissue median ({self.rim_dark:.0%} dark; a good strip ends in dark CSF)" if self.has_intrinsic else "")
             parts.append(f"brain loss: {self.kept_ml:.0f} ml kept (good strips >= {NORMAL['kept_ml'][0]:.0f}), "
                          f"height {self.height_mm:.0f} mm and length {self.length_mm:.0f} mm for a width of {self.width_mm:.0f} mm, "
-                         f"{self.plane_frac:.0%} of the surface on one {self.plane_side or 'top'} plane (a cut of about {self.plane_lost_pct:.0f} % of the brain), "
-                         f"{self.cut_plane:.0%} of the {self.cut_side or 'top'} surface in one plane, edge brightness {self.boundary_bright:.2f}, "
-                         f"brain tissue in {self.rim_bright:.0%} of the rim 2-4 mm inside the edge (good strips < {NORMAL['rim_bright'][1]:.0%}), "
-                         f"rim {self.rim_rel:.2f} of the tissue median ({self.rim_dark:.0%} dark; a good strip ends in dark CSF)")
+                         f"{disc}{self.cut_plane:.0%} of the {self.cut_side or 'top'} surface in one plane, edge brightness {self.boundary_bright:.2f}{rim}")
         if not parts:
             off = self.outside_normal()
             parts.append("no flag; " + ("outside the good-strip range: " + ", ".join(off) if off else "all measures in the good-strip range"))
@@ -284,8 +297,31 @@ def _head_frame(kept: np.ndarray, zz: np.ndarray, yy: np.ndarray, xx: np.ndarray
             "below_ml": float((depth > 110).sum()) * voxel_ml, "height_mm": ext[0], "length_mm": ext[1], "width_mm": ext[2]}
 
 
-def measure(volume: Volume, grid: tuple[np.ndarray, tuple[float, float, float]] | None = None) -> Measures:
-    """`grid`: the volume already through core.qc.preprocess.prepared (the scorer shares it)."""
+INTRINSIC = ("plane_frac", "plane_lost_pct", "rim_rel", "rim_dark", "dark_frac", "rim_bright")  # numeric; plane_side goes with them
+_NOT_COMPUTED = {**{k: float("nan") for k in INTRINSIC}, "plane_side": ""}
+
+
+def _intrinsic(v: np.ndarray, kept: np.ndarray, spacing: tuple[float, float, float], kept_ml: float,
+               background_zero: float) -> dict:
+    plane_frac, plane_lost, plane_side = _cut_disc(kept, spacing, kept_ml)
+    return {"plane_frac": plane_frac, "plane_lost_pct": plane_lost, "plane_side": plane_side,
+            **_rim(v, kept, spacing, background_zero > 0.5)}
+
+
+def add_intrinsic(m: Measures, volume: Volume, grid: tuple[np.ndarray, tuple[float, float, float]] | None = None) -> Measures:
+    """`m` with its brain-intrinsic measures computed (the same numbers as measure(..., intrinsic=True))."""
+    if m.has_intrinsic:
+        return m
+    v, sp = grid if grid is not None else prepared(volume.voxels, volume.spacing)
+    kept = foreground(v)
+    if not kept.any():
+        return replace(m, **{k: 0.0 for k in INTRINSIC}, plane_side="")
+    return replace(m, **_intrinsic(v, kept, sp, m.kept_ml, m.background_zero))
+
+
+def measure(volume: Volume, grid: tuple[np.ndarray, tuple[float, float, float]] | None = None, intrinsic: bool = True) -> Measures:
+    """`grid`: the volume already through core.qc.preprocess.prepared (the scorer shares it).
+    `intrinsic=False`: the brain-intrinsic measures are left NaN (add_intrinsic computes them later)."""
     v, (dz, dy, dx) = grid if grid is not None else prepared(volume.voxels, volume.spacing)
     kept = foreground(v)
     n = int(kept.sum())
@@ -303,9 +339,7 @@ def measure(volume: Volume, grid: tuple[np.ndarray, tuple[float, float, float]] 
     boundary = float(v[surface].mean() / med) if med > 0 else 0.0
     flats = {side: _flat(kept, ax, rev) for side, (ax, rev) in _SIDES.items()}
     side = max(flats, key=flats.get)
-    plane_frac, plane_lost, plane_side = _cut_disc(kept, (dz, dy, dx), n * voxel_ml)
-    rim = _rim(v, kept, (dz, dy, dx), background_zero > 0.5)
+    extra = _intrinsic(v, kept, (dz, dy, dx), n * voxel_ml, background_zero) if intrinsic else _NOT_COMPUTED
     return Measures(kept_ml=n * voxel_ml, anterior_mm=anterior_mm, inferior_ai_ml=float(ai.sum()) * voxel_ml,
                     boundary_bright=boundary, flat_top=flats["top"], cut_plane=flats[side], background_zero=background_zero,
-                    cut_side=side, **_head_frame(kept, zz, yy, xx, (dz, dy, dx)), plane_frac=plane_frac,
-                    plane_lost_pct=plane_lost, plane_side=plane_side, **rim)
+                    cut_side=side, **_head_frame(kept, zz, yy, xx, (dz, dy, dx)), **extra)

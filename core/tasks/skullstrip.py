@@ -14,7 +14,7 @@ import numpy as np
 
 from core.models.registry import ModelRegistry
 from core.models.runtime import LoadedModel, load_model
-from core.qc.measures import Measures, measure
+from core.qc.measures import INTRINSIC, Measures, add_intrinsic, measure
 from core.qc.ood import feature_distance, input_reasons
 from core.qc.preprocess import MODEL_SHAPE, cam_to_volume, prepared, qc_input_and_centre
 from core.qc.stack import stacked_probs
@@ -89,7 +89,10 @@ class SkullStripScorer:
             self._model = load_model(MODEL_NAME, self.registry, threads=self.threads)
         return self._model
 
-    def score(self, volume: Volume) -> SkullStripResult:
+    def score(self, volume: Volume, intrinsic: bool | None = None) -> SkullStripResult:
+        """`intrinsic`: the brain-intrinsic measures (core.qc.measures, ~170 ms a volume). None: computed
+        only when the card's stack uses them or a flag is raised (they explain a flag; a passing file's
+        row leaves them empty); True: always (the review window); False: never unless the stack needs them."""
         m = self.model
         thr = {lab: float(m.card.thresholds.get(lab, 0.5)) for lab in QC_LABELS}
         t = {}
@@ -108,8 +111,10 @@ class SkullStripScorer:
         t0 = time.perf_counter()
         out = m.run({"image": x}, ["probs", "cam", "features"])
         t["model"] = time.perf_counter() - t0
+        stack = m.card.extra.get("stack")
+        need = bool(intrinsic) or stack_uses_intrinsic(stack)
         t0 = time.perf_counter()
-        meas = measure(volume, grid)
+        meas = measure(volume, grid, intrinsic=need)
         t["measures"] = time.perf_counter() - t0
         stats = m.card.extra.get("ood")
         if stats:
@@ -117,11 +122,19 @@ class SkullStripScorer:
             if d > float(stats["distance_threshold"]):
                 reasons = [f"unlike the training volumes (feature distance {d:.2f} > {float(stats['distance_threshold']):.2f})"]
         cnn = out["probs"][0].astype(float)
-        stack = m.card.extra.get("stack")
         p = stacked_probs(cnn, meas, stack) if stack else cnn  # the card's stack: CNN logits + measures
         flags = {lab: bool(p[j] >= thr[lab]) and not reasons for j, lab in enumerate(QC_LABELS)}
+        if intrinsic is None and any(flags.values()) and not meas.has_intrinsic:  # lazily: they explain the flag
+            t0 = time.perf_counter()
+            meas = add_intrinsic(meas, volume, grid)
+            t["measures_intrinsic"] = time.perf_counter() - t0
         return SkullStripResult(float(p[0]), float(p[1]), float(p[2]), flags, thr, out["cam"][0], meas, ModelInfo.of(m), t,
                                 reasons, centre, tuple(float(v) for v in cnn))
+
+
+def stack_uses_intrinsic(stack: dict | None) -> bool:
+    """Whether the card's stack takes a brain-intrinsic measure as an input (then it is always computed)."""
+    return bool(stack) and any(f in INTRINSIC for o in stack["outputs"].values() for f in o["features"])
 
 
 _DEFAULT: SkullStripScorer | None = None
