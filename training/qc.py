@@ -323,12 +323,12 @@ INTENDED_USE = ("Research use only; not for clinical use. Trained on strips of r
 
 
 def write_qc_card(onnx_path: Path, metrics: dict, thresholds: dict, *, n_train: int, train_positive: dict, epochs: int,
-                  train_seconds: float, seed: int, ood: dict, heads: list[str], stack: dict | None = None):
+                  train_seconds: float, seed: int, ood: dict, heads: list[str], stack: dict | None = None, version: str | None = None):
     from training.export import write_card
 
     d, h, w = (s // 8 for s in MODEL_SHAPE)
     extra = {"stack": stack} if stack else {}
-    return write_card(onnx_path, name="skullstrip_qc", task="skullstrip_qc", version="2.1.0" if stack else "2.0.0", labels=list(LABELS),
+    return write_card(onnx_path, name="skullstrip_qc", task="skullstrip_qc", version=version or ("2.1.0" if stack else "2.0.0"), labels=list(LABELS),
                intended_use=INTENDED_USE,
                input={"name": "image", "shape": [1, 1, *MODEL_SHAPE], "dtype": "float32", "axes": "n,c,z,y,x (canonical RAS)",
                       "normalization": "64^3 grid of 4 mm centred on the foreground centroid (<= 2 mm block mean, trilinear), negatives 0, / 99.5th percentile of the foreground, capped at 1 (core.qc.preprocess.qc_input)"},
@@ -351,7 +351,7 @@ def write_qc_card(onnx_path: Path, metrics: dict, thresholds: dict, *, n_train: 
                       "ood": ood, **extra,
                       "limitations": "Trained on strips of 7 real T1 heads (6 head groups; 4 of them population averages): expect lower accuracy "
                                      "on T2/FLAIR, partial coverage, children or pathology. Face-kept labels rest on pydeface's face mask carried by affine registration. "
-                                     "The stack's feature sets and ridge were chosen on the leave-one-head-out table itself (slightly optimistic). "
+                                     "The stack's feature sets and ridge were chosen on the leave-one-head-out table of 2.1 (slightly optimistic; unchanged since). "
                                      "Not for clinical use."})
 
 
@@ -373,6 +373,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--load-torch", default=None, help="use these trained weights (from --save-torch) instead of training")
     ap.add_argument("--drop", nargs="*", default=[], metavar="FOLDER:KIND",
                     help="leave out the strips of this kind (qc_measurements.csv) from the folder of that name")
+    ap.add_argument("--version", default=None, help="the card's version (default 2.1.0 with a stack, else 2.0.0)")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     items = [it for folder in args.data for it in read_label_file(folder, drop_kinds(args.drop, folder))]
@@ -413,11 +414,13 @@ def main(argv: list[str] | None = None) -> int:
         metrics["leave_one_head_out_cnn_only_auc"] = cnn_only
         with np.load(args.stack_loho) as z:
             n_fold_train, fold_epochs = int(z["trainable"].sum()), int(z["epochs"])
+            all_trainable = bool(z["trainable"].all())
         metrics["leave_one_head_out_note"] = (
             f"stacked model (CNN logits + measures, logistic regression per output); every fold: the CNN trained {fold_epochs} epochs "
             f"on the training-set strips of all other heads ({n_fold_train} volumes before leaving a head out: the seed-0 strips and one "
             "set of defaced heads), the regression fitted on those same volumes with that fold's CNN; all of the held-out head's strips "
-            "scored (both seeds); it is never seen in any form. Flags at 0.5. "
+            + ("(the same seed-0 set, which its own fold never saw) " if all_trainable else "(both seeds) ")
+            + "scored; it is never seen in any form. Flags at 0.5. "
             "leave_one_head_out_cnn_only_auc: the fold CNN alone on the same volumes.")
         stack = fit_stack(probs, measures, y)
         metrics["training_set_fit_stacked"] = evaluate(stacked(stack, probs, measures), y, thresholds)
@@ -428,7 +431,8 @@ def main(argv: list[str] | None = None) -> int:
     onnx_path = out / "skullstrip_qc.onnx"
     export(net, onnx_path)
     write_qc_card(onnx_path, metrics, thresholds, n_train=len(items), train_positive={l: int(y[:, j].sum()) for j, l in enumerate(LABELS)},
-                  epochs=args.epochs, train_seconds=train_s, seed=args.seed, ood=ood_stats(net, x), heads=heads, stack=stack)
+                  epochs=args.epochs, train_seconds=train_s, seed=args.seed, ood=ood_stats(net, x), heads=heads, stack=stack,
+                  version=args.version)
     print(f"wrote {onnx_path}")
     return 0
 
