@@ -167,3 +167,18 @@ def test_front_view_render_shows_face_only_when_kept():
     lit = lambda im: (im.mean(axis=2) > 40).mean()  # noqa: E731  fraction of the view covered by surface
     assert lit(good) > 0.1  # a brain surface is drawn, not an empty frame
     assert lit(face) > lit(good) * 1.1  # the kept face and scalp cover more of the view
+
+
+def test_opening_a_row_computes_the_measures_the_batch_left_out(qtbot, tmp_path, results):
+    """The batch leaves the brain-intrinsic measures out of passing rows (core.tasks.skullstrip); opening
+    the row scores the file with them and its "why" line is that explanation when the flags agree."""
+    win = _window(qtbot, results, StudyStore(tmp_path / "qc.sqlite"), "ann")
+    scored = {Path(r["path"]).name: r for r in csv.DictReader(open(results))}
+    assert scored["good.nii.gz"]["verdict"] == "pass" and scored["good.nii.gz"]["plane_frac"] == ""
+    seen = []
+    score = win.scorer.score
+    win.scorer.score = lambda vol, **kw: seen.append(score(vol, **kw)) or seen[-1]
+    win.filter.setText("good")
+    win.table.selectRow(0)
+    assert seen and seen[-1].measures.has_intrinsic and seen[-1].verdict == "pass"
+    assert win.why.text() == f"why: {seen[-1].explanation()}"
