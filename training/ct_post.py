@@ -270,7 +270,10 @@ def export_ood(module: nn.Module, path: Path, emb_dim: int) -> None:
 
 ORIENTATION_TRAIN_SLICES = 1500
 ORIENTATION_VAL_SLICES = 300
-ORIENTATION_UPRIGHT_KEPT = 0.98  # the slice threshold keeps this share of upright real validation slices
+ORIENTATION_UPRIGHT_KEPT = 0.98  # reported: the slice threshold that keeps this share of upright real validation slices
+#: the verdict is per series/stack (core.tasks.ct.with_orientation): median P(turned) of its slices with tissue. 0.75 was set
+#: on validation series and the five demo series with 0.5.0 (upright medians <= 0.54, turned by 90/270 >= 0.90)
+ORIENTATION_SERIES_THRESHOLD = 0.75
 
 
 def fit_orientation_guard(net: nn.Module, tr: list[SliceSeries], va_real: list[SliceSeries], res: dict, seed: int) -> dict:
@@ -339,7 +342,9 @@ def post_training(net: ResNet2D | list[ResNet2D], series: list[SliceSeries], spl
     use = [s for s in series if splits[s.patient] in ("train", "val")]
     tta = getattr(args, "tta", "none")
     member_paths = [Path(args.checkpoints) / "ct_trunk.pt"] + [Path(m) for m in (getattr(args, "members", None) or [])]
-    res = cnn_outputs_cached(reader(nets, tta), use, member_paths[:len(nets)], Path(args.cache), tta)
+    # per member (each cached on its own), then combined as Ensemble does: logits averaged, embeddings concatenated
+    per = [cnn_outputs_cached(reader(n, tta), use, path, Path(args.cache), tta) for n, path in zip(nets, member_paths)]
+    res = {s.key: (sum(r[s.key][0] for r in per) / len(per), np.concatenate([r[s.key][1] for r in per], axis=1)) for s in use}
     tr = [s for s in use if splits[s.patient] == "train"]
     va = [s for s in use if splits[s.patient] == "val"]
     va_real = [s for s in va if s.source in ("ct-ich", "phe-sich")]
@@ -486,7 +491,7 @@ def post_training(net: ResNet2D | list[ResNet2D], series: list[SliceSeries], spl
                input={"embedding": ["n", emb_dim], "from": "ich_cnn embedding"},
                outputs={"ood_score": "distance to the training embeddings / the 99th percentile of real validation slices (> 1: outside)",
                         "turned_prob": "P(the slice is turned by 90, 180 or 270 degrees; the models read anterior up)"},
-               thresholds={"slice": 1.0, "series_median": 1.0, "turned": 0.5, "turned_slice": orientation["slice_threshold"]},
+               thresholds={"slice": 1.0, "series_median": 1.0, "turned": ORIENTATION_SERIES_THRESHOLD},
                metrics={"validation_slices_above_threshold": float(np.mean(ood_val > 1)), "validation_series_median_max": max(ood_series),
                         "orientation": orientation},
                extra={"method": "PCA (48 components) Mahalanobis distance plus residual, fitted on training-slice embeddings; "

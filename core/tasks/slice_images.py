@@ -28,6 +28,7 @@ from core.models.preprocess import head_mask_2d, slice_image_to_hu
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 CHUNK = 64  # images held in memory and scored at once
+TURNED_HINT = 0.75  # median P(turned) of a folder above which the hint says so (ich_ood's series threshold)
 
 
 @dataclass
@@ -120,8 +121,8 @@ def orientation_hint(rows: Iterable[SliceRow], rotate: int) -> str:
     right rotation their outline is taller than wide. It cannot tell 0 from 180 (or 90 from 270)."""
     rows = list(rows)
     turned = np.array([r.turned_prob for r in rows if r.ok and np.isfinite(r.turned_prob)])
-    if turned.size and float(np.mean(turned > 0.5)) > 0.5:
-        return (f"the model finds {int((turned > 0.5).sum())} of {turned.size} images turned (not anterior up) after --rotate {rotate}: "
+    if turned.size and float(np.median(turned)) > TURNED_HINT:
+        return (f"the model finds {int((turned > TURNED_HINT).sum())} of {turned.size} images turned (not anterior up) after --rotate {rotate}: "
                 f"they are not scored; give the rotation that puts anterior up (PHE-SICH exports need --rotate 90)")
     asp = np.array([r.aspect for r in rows if r.ok and np.isfinite(r.aspect)])
     if asp.size < 3:

@@ -152,7 +152,13 @@ def test_soft_tissue_fraction_and_orientation_hint():
     assert head_aspect(tall) == pytest.approx(2.0, rel=0.05)
 
     class Row:
-        ok, aspect = True, 0.8
+        ok, aspect, turned_prob = True, 0.8, float("nan")  # a model without the orientation output
 
     assert "--rotate 90" in orientation_hint([Row()] * 5, 0)
     assert orientation_hint([Row()] * 5, 90) == ""
+
+    class Turned:
+        ok, aspect, turned_prob = True, 1.2, 0.97  # taller than wide, yet the model finds it turned (e.g. 180 degrees)
+
+    hint = orientation_hint([Turned()] * 4 + [Row()], 0)
+    assert "finds 4 of 4 images turned" in hint and "not scored" in hint
