@@ -401,11 +401,18 @@ class SliceView(pg.GraphicsView):
         L["bottom"].move((w - L["bottom"].width()) // 2, h - L["bottom"].height() - m)
         L["left"].move(m, (h - L["left"].height()) // 2)
         L["right"].move(w - L["right"].width() - m, (h - L["right"].height()) // 2)
+        # a right corner that would run into its left neighbour (narrow pane, long status) stacks beside it, towards the image
+        for left, right, down in (("tl", "tr", True), ("bl", "br", False)):
+            a, b = L[left], L[right]
+            if a.isVisible() and b.isVisible() and a.geometry().intersects(b.geometry()):
+                b.move(b.x(), a.geometry().bottom() + 2 if down else a.geometry().top() - b.height() - 2)
         # an orientation letter that would sit on corner text moves just clear of it, towards the image
         for side, corners, down in (("top", ("tl", "tr"), True), ("bottom", ("bl", "br"), False)):
             lab = L[side]
-            hit = [L[c].geometry() for c in corners if L[c].isVisible() and L[c].geometry().intersects(lab.geometry())]
-            if hit:
+            for _ in range(len(corners)):  # a stacked corner may sit where the first move put the letter
+                hit = [L[c].geometry() for c in corners if L[c].isVisible() and L[c].geometry().intersects(lab.geometry())]
+                if not hit:
+                    break
                 y = max(r.bottom() for r in hit) + 2 if down else min(r.top() for r in hit) - lab.height() - 2
                 lab.move(lab.x(), y)
 

@@ -115,8 +115,11 @@ def test_a_narrow_pane_gets_short_corner_text_that_does_not_overlap(make_viewer,
     view.show()
     qtbot.waitUntil(lambda: view.width() >= COMPACT_WIDTH)
     assert "Image " in view.labels["tl"].text() and "W 80  L 40" in view.labels["tr"].text()
+    vol = win.state.volume
+    win.state.set_overlay(kind="gradcam", label="intraventricular", data=np.zeros(vol.shape, np.float32))  # a long bottom-right line
     view.resize(220, 300)
     qtbot.waitUntil(lambda: view.width() < COMPACT_WIDTH)
+    assert "Grad-CAM: intraventricular" in view.labels["br"].text()
     tl, tr = view.labels["tl"].text(), view.labels["tr"].text()
     assert "Image " not in tl and "/" in tl and "W80 L40" in tr, (tl, tr)
     geo = {k: view.labels[k].geometry() for k in ("tl", "tr", "bl", "br", "top", "bottom") if view.labels[k].isVisible()}
