@@ -57,6 +57,30 @@ def looks_like_hu(values: np.ndarray) -> tuple[bool, str]:
     return is_ct, evidence
 
 
+UNSIGNED_HU_OFFSET = 1024
+
+
+def unsigned_hu_offset(values: np.ndarray) -> int:
+    """1024 when the values look like Hounsfield units stored + 1024 without a rescale intercept (air near 0),
+    else 0.
+
+    Why a separate, stricter test: such a file has no negative values, like an MR. Beyond the HU rule on the
+    shifted values, brain parenchyma (15-60 HU) must make up at least 15% of the non-air voxels: a narrow band
+    an MR intensity scale does not fill, and a CT clipped at 0 HU (brain at 30) leaves empty."""
+    flat = values.ravel(order="K")
+    if flat.size > SAMPLE_VOXELS:
+        flat = flat[:: flat.size // SAMPLE_VOXELS + 1]
+    flat = flat[np.isfinite(flat)].astype(np.float32)
+    if flat.size == 0 or float(flat.min()) < -50:
+        return 0
+    shifted = flat - UNSIGNED_HU_OFFSET
+    if not looks_like_hu(shifted)[0]:
+        return 0
+    tissue = shifted[shifted > -900]
+    brain = float(np.mean((tissue >= 15) & (tissue <= 60))) if tissue.size else 0.0
+    return UNSIGNED_HU_OFFSET if brain >= 0.15 else 0
+
+
 def nifti_modality(header, values: np.ndarray | None) -> tuple[str, str]:
     """('CT' | 'MR', why): the header's words when they name a modality, else the values."""
     named = modality_from_text(header_text(header))
@@ -65,4 +89,7 @@ def nifti_modality(header, values: np.ndarray | None) -> tuple[str, str]:
     if values is None:
         return "MR", "header names no modality; values not read"
     is_ct, evidence = looks_like_hu(values)
+    if not is_ct and unsigned_hu_offset(values):
+        return "MR", ("values are not Hounsfield units, but they look like a CT stored as HU + 1024 without its intercept (air near 0, "
+                      "brain near 1050): if it is a CT, give --modality CT and it is read as HU - 1024")
     return ("CT" if is_ct else "MR"), ("values look like CT Hounsfield units: " if is_ct else "values are not Hounsfield units: ") + evidence

@@ -17,7 +17,7 @@ import numpy as np
 
 from core.errors import LoadError
 from core.io.geometry import to_canonical
-from core.io.modality import MODALITIES, nifti_modality
+from core.io.modality import MODALITIES, nifti_modality, unsigned_hu_offset
 from core.io.safety import (
     ORTHOGONAL_TOLERANCE, PIXEL_SPACING_RANGE_MM, is_decoder_failure, max_volume_bytes, one_line, volume_size_check,
 )
@@ -207,6 +207,11 @@ def load_nifti(path: str | Path, modality: str | None = None) -> Volume:
         modality = modality.upper()
         if modality not in MODALITIES:
             raise LoadError(f"modality must be one of {', '.join(MODALITIES)}, got {modality}", name)
+        offset = unsigned_hu_offset(vox) if modality == "CT" else 0
+        if offset:  # the user says CT, and the values are HU + 1024 with no intercept: read them as HU
+            vox -= offset
+            warnings.append(LoadWarning(WarningCode.MISSING_RESCALE, f"values stored as HU + {offset} without a rescale intercept "
+                                                                     f"(air near 0): read as value - {offset}", name))
     else:
         modality, why = nifti_modality(hdr, vox)
         warnings.append(LoadWarning(WarningCode.MODALITY_INFERRED, f"{modality} ({why}); override with --modality", name))

@@ -81,3 +81,25 @@ def test_score_runs_on_a_nifti_ct_and_refuses_it_as_mr(tmp_path, capsys):
     assert cli_main(["score", str(path), "--modality", "MR"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ") and "CT" in err[0]
+
+
+def test_a_ct_stored_as_hu_plus_1024_is_named_and_read_as_hu_when_the_user_says_ct(tmp_path):
+    """A NIfTI CT stored unsigned without its intercept (HU + 1024): recognised as such but left MR unless the user
+    says CT (it has no negative values, like an MR); with --modality CT it is read as HU, with a warning. An MR
+    and a CT clipped at 0 HU (brain at 30) are never shifted."""
+    from core.io.modality import unsigned_hu_offset
+
+    ct = _ct_xyz().astype(np.float32)
+    path = _save(tmp_path / "unsigned.nii.gz", (ct + 1024).astype(np.uint16))
+    vol = load(path)
+    assert vol.modality == "MR"
+    inferred = [w.message for w in vol.warnings if w.code == WarningCode.MODALITY_INFERRED]
+    assert inferred and "HU + 1024" in inferred[0] and "--modality CT" in inferred[0]
+    as_ct = load(path, modality="CT")
+    assert as_ct.modality == "CT" and any(w.code == WarningCode.MISSING_RESCALE for w in as_ct.warnings)
+    np.testing.assert_allclose(np.sort(as_ct.voxels.ravel()), np.sort(ct.ravel()), atol=0.5)
+    assert unsigned_hu_offset(ct + 1024) == 1024
+    assert unsigned_hu_offset(ct) == 0 and unsigned_hu_offset(_mr_xyz()) == 0
+    assert unsigned_hu_offset(np.clip(ct, 0, None)) == 0  # a CT clipped at 0 HU is HU already
+    mr_as_ct = load(_save(tmp_path / "t1.nii.gz", _mr_xyz()), modality="CT")
+    assert not any(w.code == WarningCode.MISSING_RESCALE for w in mr_as_ct.warnings)
