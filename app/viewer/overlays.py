@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
-from scipy import ndimage
 
 from core.explain import gradcam_to_volume, in_head_boxes, model_slice_to_volume, occlusion_map
 from core.explain.gradcam import normalise
@@ -80,19 +79,6 @@ def occlusion_model_name(label: str) -> str | None:
 
 
 # -- Grad-CAM ------------------------------------------------------------------------------------
-def qc_cam_to_volume(cam: np.ndarray, index: int, volume: Volume) -> np.ndarray:
-    """Skull-strip QC map [2, d, h, w] (canonical z, y, x on the model grid) -> [z, y, x] on the volume, 0..1."""
-    m = normalise(cam[index].astype(np.float32))
-    zoom = [t / s for t, s in zip(volume.shape, m.shape)]
-    out = ndimage.zoom(m, zoom, order=1, grid_mode=True, mode="nearest")
-    if out.shape != volume.shape:  # zoom rounding
-        fixed = np.zeros(volume.shape, np.float32)
-        sl = tuple(slice(0, min(a, b)) for a, b in zip(volume.shape, out.shape))
-        fixed[sl] = out[sl]
-        out = fixed
-    return np.clip(out, 0, 1, out=out).astype(np.float32, copy=False)
-
-
 def head_masks(volume: Volume) -> np.ndarray:
     """bool [z, y, x]: inside the skin outline of each CT slice (core's head_mask_2d, the occlusion's mask)."""
     return np.stack([head_mask_2d(sl) for sl in volume.voxels])

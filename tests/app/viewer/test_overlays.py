@@ -13,7 +13,7 @@ import pytest
 from scipy import ndimage
 
 from app.viewer.overlays import (OverlayCache, apply_map, gradcam_labels, model_to_volume_slice, occlusion_model_name,
-                                 occlusion_overlay, occlusion_passes, occlusion_slice, qc_cam_to_volume, threshold_fraction)
+                                 occlusion_overlay, occlusion_passes, occlusion_slice, threshold_fraction)
 from app.viewer.state import OverlaySettings
 from core.io import load
 from core.models.preprocess import head_mask_2d
@@ -146,17 +146,6 @@ def test_occlusion_model_per_label_and_cache_lifetime(hemorrhage, scorer):
     other = replace(vol, voxels=vol.voxels.copy())
     assert cache.occlusion(other, "bg_left", 12) is None  # another volume: everything dropped
     assert cache.occlusion(vol, "bg_left", 12) is None
-
-
-def test_qc_cam_maps_to_the_volume_grid():
-    cam = np.zeros((2, 8, 16, 16), np.float32)
-    cam[1, 7, 15, 0] = 2.0  # superior, anterior, patient left (canonical z, y, x)
-    vol = Volume(np.zeros((64, 128, 96), np.float32), ras_affine((1, 1, 1)), "MR")
-    out = qc_cam_to_volume(cam, 1, vol)
-    assert out.shape == vol.shape and out.max() == pytest.approx(1.0)
-    z, y, x = np.unravel_index(np.argmax(out), out.shape)
-    assert z >= 56 and y >= 120 and x < 8
-    assert qc_cam_to_volume(cam, 0, vol).max() == 0
 
 
 def test_threshold_keeps_its_position_when_the_map_changes_units():
