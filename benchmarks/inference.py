@@ -37,6 +37,7 @@ from core.io import load  # noqa: E402
 from core.models.preprocess import bg_input, display_slices, ich_input  # noqa: E402
 from core.tasks import CTScorer  # noqa: E402
 from training.nets.lstm import SeriesBiLSTM  # noqa: E402
+from training.ct_post import member_state_dicts  # noqa: E402
 from training.nets.resnet import Ensemble, FlipTTA, ResNet2D  # noqa: E402
 from training.synth.ct import make_ct_case  # noqa: E402
 from training.synth.rsna import write_series  # noqa: E402
@@ -59,7 +60,7 @@ def torch_models(ckpt: Path):
         """The checkpoint as its ONNX export reads a slice: mirror-averaged when it was exported with --tta flip."""
         c = torch.load(ckpt / f"{name}.pt", map_location="cpu")
         readers = []
-        for sd in c.get("members", [c["state_dict"]]):
+        for sd in member_state_dicts(c):
             net = ResNet2D(n, arch=c["arch"], width=c["width"])
             net.load_state_dict(sd)
             readers.append(FlipTTA(net, c["mirror_perm"]) if c.get("tta") == "flip" else net)

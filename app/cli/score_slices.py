@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     res = score_slice_folder(args.folder, CTScorer(), window=args.window, rotate=args.rotate)
     for r in res.errors:
         print(f"error: {r.error} [{r.name}]", file=sys.stderr)
-    hint = orientation_hint(res.rows, args.rotate)
+    hint = orientation_hint(res.rows, args.rotate, res.turned_threshold)
     if hint:
         print(f"warning: {hint}", file=sys.stderr)
     if args.out:

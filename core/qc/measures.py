@@ -39,7 +39,8 @@ must come from the brain itself, never from its size in ml, which differs betwee
                    3-8 mm 0.53-0.86)
   dark_frac        fraction of the strip darker than half the tissue median (outer and sulcal CSF,
                    which a tight strip loses first)
-The brain-intrinsic measures cost about 170 ms a volume (the cut disc over 1,000 directions most of it)
+The brain-intrinsic measures cost about 55 ms of CPU a volume (stop 14, median of 25; 171 ms of wall time once on a
+busy machine; the cut disc over 1,000 directions most of it)
 and the shipped stack does not use them: they only explain a flag. `measure(..., intrinsic=False)`
 leaves them NaN ("not computed": no CSV value, never outside a normal range) and `add_intrinsic`
 fills them in later; core.tasks.skullstrip computes them for flagged files, when the card's stack

@@ -90,7 +90,7 @@ class SkullStripScorer:
         return self._model
 
     def score(self, volume: Volume, intrinsic: bool | None = None) -> SkullStripResult:
-        """`intrinsic`: the brain-intrinsic measures (core.qc.measures, ~170 ms a volume). None: computed
+        """`intrinsic`: the brain-intrinsic measures (core.qc.measures, ~55 ms of CPU a volume). None: computed
         only when the card's stack uses them or a flag is raised (they explain a flag; a passing file's
         row leaves them empty); True: always (the review window); False: never unless the stack needs them."""
         m = self.model

@@ -28,7 +28,6 @@ from core.models.preprocess import head_mask_2d, slice_image_to_hu
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 CHUNK = 64  # images held in memory and scored at once
-TURNED_HINT = 0.75  # median P(turned) of a folder above which the hint says so (ich_ood's series threshold)
 
 
 @dataclass
@@ -59,6 +58,7 @@ class SliceFolderResult:
     window: str
     rotate: int
     model: str  # "name version"
+    turned_threshold: float = 0.75  # the OOD model card's orientation threshold (median P(turned) of a stack)
 
     @property
     def scored(self) -> list[SliceRow]:
@@ -113,7 +113,7 @@ def head_aspect(gray8: np.ndarray) -> float:
     return float((ys.max() - ys.min() + 1) / (xs.max() - xs.min() + 1))
 
 
-def orientation_hint(rows: Iterable[SliceRow], rotate: int) -> str:
+def orientation_hint(rows: Iterable[SliceRow], rotate: int, turned_threshold: float = 0.75) -> str:
     """A warning when most images look turned to the model's orientation check, or most heads look wider than
     long after `rotate` (a 90-degree export), else ''.
 
@@ -121,8 +121,8 @@ def orientation_hint(rows: Iterable[SliceRow], rotate: int) -> str:
     right rotation their outline is taller than wide. It cannot tell 0 from 180 (or 90 from 270)."""
     rows = list(rows)
     turned = np.array([r.turned_prob for r in rows if r.ok and np.isfinite(r.turned_prob)])
-    if turned.size and float(np.median(turned)) > TURNED_HINT:
-        return (f"the model finds {int((turned > TURNED_HINT).sum())} of {turned.size} images turned (not anterior up) after --rotate {rotate}: "
+    if turned.size and float(np.median(turned)) > turned_threshold:
+        return (f"the model finds {int((turned > turned_threshold).sum())} of {turned.size} images turned (not anterior up) after --rotate {rotate}: "
                 f"they are not scored; give the rotation that puts anterior up (PHE-SICH exports need --rotate 90)")
     asp = np.array([r.aspect for r in rows if r.ok and np.isfinite(r.aspect)])
     if asp.size < 3:
@@ -182,7 +182,8 @@ def score_slice_folder(folder: str | Path, scorer, window: str = "brain", rotate
             row.in_distribution = bool(res.ood.slice_in_distribution[k])
             if res.ood.turned_probs is not None:
                 row.turned_prob = float(res.ood.turned_probs[k])
-    return SliceFolderResult(str(folder), labels, rows, thresholds, ood_thr, window, rotate, model)
+    turned = float(scorer.model("ich_ood").card.thresholds.get("turned", 0.75))  # what ood() judges a stack by
+    return SliceFolderResult(str(folder), labels, rows, thresholds, ood_thr, window, rotate, model, turned)
 
 
 # -- output --------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The brain-intrinsic measures (core.qc.measures: plane_frac, rim_*, dark_frac; ~170 ms a volume) are
+"""The brain-intrinsic measures (core.qc.measures: plane_frac, rim_*, dark_frac; ~55 ms of CPU a volume) are
 computed lazily when the card's stack does not use them: for flagged files, or when asked (the review
 window). Lazily or not, they are the same numbers; a passing file's CSV row leaves them empty."""
 
