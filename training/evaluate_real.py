@@ -170,6 +170,22 @@ def evaluate_inserted(series: list[SliceSeries], scorer: CTScorer, per_kind: int
             "slice_cnn": {lab: auc_block(y[:, j], p[:, j]) for j, lab in enumerate(ICH_LABELS)}}
 
 
+def ge_series_check(shared: Path, scorer: CTScorer) -> dict | None:
+    """The real GE head CT in HU (no acute blood), scored as the app scores a series: what a bleed-free real
+    series gets. Its bleed-free slices were in training (a real negative), so this is a check, not a held-out figure."""
+    from core.io import load
+
+    folder = shared / "ct-ge-head-tilt"
+    if not folder.is_dir():
+        return None
+    vol = load(folder)
+    ich, bg = scorer.score_ich(vol), scorer.score_bg(vol)
+    return {"series": "ct-ge-head-tilt (GE HiSpeed, BSD-2-Clause), in the training split as a real negative",
+            "series_probs": {k: round(float(v), 4) for k, v in ich.series_probs.items()},
+            "flagged": [k for k, v in ich.flagged().items() if v], "bg_p_hemorrhage": round(float(bg.p_hemorrhage), 4), "bg_side": bg.side,
+            "ood": ich.ood.to_dict()}
+
+
 def reliability_figure(blocks: dict, path: Path) -> None:
     import matplotlib
 
@@ -192,6 +208,16 @@ def reliability_figure(blocks: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def write_ge_into_cards(ge: dict) -> None:
+    """metrics.real_ge_head_ct of the CT cards (the other metrics kept)."""
+    reg = ModelRegistry()
+    for name in ("ich_cnn", "ich_bilstm", "bg_laterality", "ich_ood"):
+        card = reg.card(name)
+        card.metrics["real_ge_head_ct"] = ge
+        card.path.write_text(card.to_json() + "\n")
+        print(f"wrote metrics.real_ge_head_ct into {card.path}")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--shared", default="../shared/data")
@@ -202,8 +228,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", default=None)
     ap.add_argument("--inserted", type=int, default=0, help="also N lesions per subtype inserted into bleed-free CT-ICH test slices (and N untouched)")
     ap.add_argument("--generated", type=int, default=0, help="also the unseen generated set: N phantom series of seed block 4 (cached)")
+    ap.add_argument("--ge-only", action="store_true", help="only the real GE series check (with --write-cards: into the cards, the rest kept)")
     args = ap.parse_args(argv)
     shared, cache = Path(args.shared), Path(args.cache)
+    if args.ge_only:
+        ge = ge_series_check(shared, CTScorer(ModelRegistry()))
+        print(json.dumps(ge, indent=1))
+        if args.write_cards and ge is not None:
+            write_ge_into_cards(ge)
+        return 0
     ctich = load_ct_ich(shared / "ct-ich", cache / "real")
     phe = load_phe_sich(shared / "phe-sich-ct", cache / "real")
     splits = load_splits(ctich + phe)
@@ -249,6 +282,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nlesions inserted into real test anatomy: {g['slices']} slices ({g['backgrounds']})")
         for lab, a in g["slice_cnn"].items():
             print(f"  {lab:<17} slice AUC {a['auc']} {a['auc_ci']} ({a['positives']}/{a['n']})")
+    ge = ge_series_check(shared, scorer)
+    if ge is not None:
+        print(f"\nreal GE head CT: flagged {ge['flagged'] or 'nothing'}, any {ge['series_probs']['any']}, BG {ge['bg_p_hemorrhage']} "
+              f"({ge['bg_side']}), {ge['ood']['reason']}")
     if args.figure:
         reliability_figure({k: v for k, v in blocks.items() if "reliability_any" in v}, Path(args.figure))
         print(f"wrote {args.figure}")
@@ -273,6 +310,8 @@ def main(argv: list[str] | None = None) -> int:
                 card.metrics["inserted_in_real_test_anatomy"] = blocks["inserted_in_real_test"]
             card.path.write_text(card.to_json() + "\n")
             print(f"wrote metrics.real_test into {card.path}")
+        if ge is not None:
+            write_ge_into_cards(ge)
     return 0
 
 

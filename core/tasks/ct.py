@@ -48,12 +48,13 @@ class OODResult:
     slice_scores: np.ndarray  # [z]
     slice_in_distribution: np.ndarray  # bool [z]
     turned_probs: np.ndarray | None = None  # [z] P(turned by 90/180/270 degrees), when the model has that output
+    turned_median: float | None = None  # what the orientation verdict compared: the median over slices with tissue
 
     def to_dict(self) -> dict:
         out = {"in_distribution": self.in_distribution, "score": round(self.score, 4), "threshold": self.threshold, "reason": self.reason,
                "slices_outside": int((~self.slice_in_distribution).sum()), "slices": int(len(self.slice_scores))}
-        if self.turned_probs is not None and len(self.turned_probs):
-            out["turned_prob_median"] = round(float(np.median(self.turned_probs)), 4)
+        if self.turned_median is not None:
+            out["turned_prob_median"] = round(self.turned_median, 4)
         return out
 
 
@@ -93,8 +94,9 @@ def with_orientation(base: OODResult, turned: np.ndarray, threshold: float, tiss
     if base.in_distribution and med > threshold:
         reason = (f"{OUTSIDE} (the head looks turned: median P(turned) {med:.2f} > {threshold:.2f}; the models read anterior "
                   f"up - rotate the images, e.g. score-slices --rotate 90)")
-        return replace(base, in_distribution=False, reason=reason, slice_in_distribution=np.zeros(len(turned), bool), turned_probs=turned)
-    return replace(base, turned_probs=turned)
+        return replace(base, in_distribution=False, reason=reason, slice_in_distribution=np.zeros(len(turned), bool), turned_probs=turned,
+                       turned_median=med)
+    return replace(base, turned_probs=turned, turned_median=med)
 
 
 def ood_from_scores(scores: np.ndarray, slice_threshold: float, series_threshold: float) -> OODResult:
