@@ -76,6 +76,8 @@ def print_text(path: str, vol, ich, bg) -> None:
     for w in vol.warnings:
         print(f"  warning {w}")
     m, ood = ich.models[0], ich.ood
+    if getattr(ich, "slabs", None) is not None:
+        print(f"  {ich.slabs.describe()}: the models learned 4-7 mm reconstructions")
     if not ood.in_distribution:
         print(ood_line(ood))
         print(f"  models {m.name} {m.version} + {ich.models[1].name}, {bg.model.name} {bg.model.version}: no finding is "

@@ -16,6 +16,7 @@ from core.imaging.pseudo_hu import as_model_window_hu
 from core.models.preprocess import MODEL_SIZE, bg_input, check_ct_series, display_slices, ich_input
 from core.models.registry import ModelRegistry
 from core.models.runtime import LoadedModel, load_model
+from core.tasks.slabs import SlabPlan, slab_average, slab_plan, to_slices
 from core.volume import Volume
 
 ICH_LABELS = ("any", "epidural", "intraparenchymal", "intraventricular", "subarachnoid", "subdural")
@@ -132,6 +133,7 @@ class ICHResult:
     timings: dict[str, float] = field(default_factory=dict)
     ood: OODResult | None = None
     thresholds: dict[str, float] = field(default_factory=dict)
+    slabs: SlabPlan | None = None  # thin slices were scored as thick slabs (core.tasks.slabs)
 
     def flagged(self) -> dict[str, bool]:
         """Labels at or above the card's series threshold; nothing is flagged outside the training distribution."""
@@ -142,7 +144,16 @@ class ICHResult:
     def to_dict(self) -> dict:
         return {"series_probs": self.series_probs, "slice_probs": {lab: self.slice_probs[:, j].round(4).tolist() for j, lab in enumerate(self.labels)},
                 "thresholds": self.thresholds, "flagged": self.flagged(), "ood": None if self.ood is None else self.ood.to_dict(),
-                "models": [m.__dict__ for m in self.models], "timings_s": self.timings}
+                "models": [m.__dict__ for m in self.models], "timings_s": self.timings,
+                "slabs": None if self.slabs is None else self.slabs.to_dict()}
+
+
+def ood_to_slices(ood: OODResult, plan: SlabPlan) -> OODResult:
+    """A verdict computed on slabs, with its per-slab arrays given back to every slice."""
+    if not plan.thin:
+        return ood
+    return replace(ood, slice_scores=to_slices(ood.slice_scores, plan), slice_in_distribution=to_slices(ood.slice_in_distribution, plan),
+                   turned_probs=None if ood.turned_probs is None else to_slices(ood.turned_probs, plan))
 
 
 @dataclass
@@ -185,7 +196,8 @@ class CTScorer:
         # caches hold the voxel array itself and compare by identity: an id() alone can be reused by a new
         # array after the old one is freed, which would hand a new series the old series' scores
         self._cache: tuple[np.ndarray, np.ndarray] | None = None
-        self._raw: tuple[np.ndarray, dict, OODResult] | None = None
+        self._slabs: tuple[np.ndarray, np.ndarray, SlabPlan] | None = None
+        self._raw: tuple[np.ndarray, dict, OODResult, SlabPlan] | None = None
 
     def model(self, name: str) -> LoadedModel:
         if name not in self._models:
@@ -197,6 +209,13 @@ class CTScorer:
         if self._cache is None or self._cache[0] is not volume.voxels:
             self._cache = (volume.voxels, display_slices(volume))
         return self._cache[1]
+
+    def model_slices(self, volume: Volume) -> tuple[np.ndarray, SlabPlan]:
+        """What the models read: the display slices, averaged into ~5 mm slabs when the series is thin."""
+        if self._slabs is None or self._slabs[0] is not volume.voxels:
+            plan = slab_plan(volume.shape[0], volume.spacing[0])
+            self._slabs = (volume.voxels, slab_average(self.slices(volume), plan), plan)
+        return self._slabs[1], self._slabs[2]
 
     def ood(self, embedding: np.ndarray, hu: np.ndarray | None = None) -> OODResult:
         """Distance of slice embeddings to the training data (the ich_ood model); series verdict on the median.
@@ -231,49 +250,55 @@ class CTScorer:
                            {k: float(v) for k, v in cnn.card.thresholds.items()}, [ModelInfo.of(cnn), ModelInfo.of(self.model("ich_ood"))])
 
     def ood_of(self, volume: Volume) -> OODResult:
-        """The OOD verdict of a volume (cached with its CNN outputs: ICH and BG share it)."""
-        return self._ich_raw(volume)[2]
+        """The OOD verdict of a volume, per slice (cached with its CNN outputs: ICH and BG share it)."""
+        _, _, ood, plan = self._ich_raw(volume)
+        return ood_to_slices(ood, plan)
 
     def _ich_raw(self, volume: Volume):
+        """CNN outputs and the OOD verdict per model slice (slab when the series is thin)."""
         key = volume.voxels
         if self._raw is None or self._raw[0] is not key:
-            hu = self.slices(volume)
+            hu, plan = self.model_slices(volume)
             out, cnn = self._cnn(hu)
             ood = self.ood(out["embedding"], hu)
             skull = skull_fraction(hu) if ood.in_distribution else 1.0  # already outside: no need to look for a skull
             if skull < MIN_SKULL_SLICE_FRACTION:
                 ood = replace(ood, in_distribution=False, reason=f"{OUTSIDE} (skull bone on {skull:.0%} of the slices checked: not a head CT?)")
-            self._raw = (key, out, ood)
+            self._raw = (key, out, ood, plan)
         return self._raw
 
     def score_ich(self, volume: Volume) -> ICHResult:
         check_ct_series(volume, "intracranial hemorrhage scoring")
         t = {}
         t0 = time.perf_counter()
-        self.slices(volume)
+        self.model_slices(volume)
         t["preprocess"] = time.perf_counter() - t0
         cnn, lstm = self.model("ich_cnn"), self.model("ich_bilstm")
         t0 = time.perf_counter()
-        _, out, ood = self._ich_raw(volume)
+        _, out, ood, plan = self._ich_raw(volume)
         t["cnn"] = time.perf_counter() - t0
         t0 = time.perf_counter()
+        # the BiLSTM reads the slab sequence: thin slices would give it series four times the length it learned
         res = lstm.run({"embedding": out["embedding"][None].astype(np.float32), "cnn_probs": out["probs"][None].astype(np.float32)})
         t["bilstm"] = time.perf_counter() - t0
         series = res["series_probs"][0]
-        return ICHResult(ICH_LABELS, res["slice_probs"][0], out["probs"], {lab: float(series[j]) for j, lab in enumerate(ICH_LABELS)},
-                         out["cam"], [ModelInfo.of(cnn), ModelInfo.of(lstm), ModelInfo.of(self.model("ich_ood"))], t, ood,
-                         {k: float(v) for k, v in lstm.card.thresholds.items()})
+        return ICHResult(ICH_LABELS, to_slices(res["slice_probs"][0], plan), to_slices(out["probs"], plan),
+                         {lab: float(series[j]) for j, lab in enumerate(ICH_LABELS)}, to_slices(out["cam"], plan),
+                         [ModelInfo.of(cnn), ModelInfo.of(lstm), ModelInfo.of(self.model("ich_ood"))], t, ood_to_slices(ood, plan),
+                         {k: float(v) for k, v in lstm.card.thresholds.items()}, plan if plan.thin else None)
 
     def score_bg(self, volume: Volume) -> BGResult:
         check_ct_series(volume, "basal-ganglia hemorrhage scoring")
         t = {}
         t0 = time.perf_counter()
-        x = bg_input(self.slices(volume))
+        hu, plan = self.model_slices(volume)
+        x = bg_input(hu)
         t["preprocess"] = time.perf_counter() - t0
         m = self.model("bg_laterality")
         t0 = time.perf_counter()
         out = _run_batched(m, x, ["probs", "cam"])
         t["cnn"] = time.perf_counter() - t0
+        out = {k: to_slices(v, plan) for k, v in out.items()}
         p = out["probs"]
         p_hem = float((1 - p[:, 0]).max())
         left, right = float(p[:, 1].max()), float(p[:, 2].max())

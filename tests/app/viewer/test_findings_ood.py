@@ -71,3 +71,20 @@ def test_laterality_summary_names_a_side_only_when_its_row_is_flagged(qtbot, pan
     not_called = replace(left, side="none")
     panel.state.set_findings(ich=ich, bg=not_called)
     assert not panel.row_values()["bg_left"][1] and "LEFT" not in panel.summary.text()
+
+
+def test_a_thin_slice_series_says_it_was_scored_as_slabs(qtbot, panel, demo_volume):
+    """core.tasks.slabs: 1 mm slices are averaged into ~5 mm slabs; the panel says so under the laterality line."""
+    import numpy as np
+    from scipy import ndimage
+
+    dz = demo_volume.spacing[0]
+    aff = demo_volume.affine.copy()
+    aff[:3, 2] /= dz / 1.0
+    thin = replace(demo_volume, voxels=ndimage.zoom(demo_volume.voxels, (dz, 1, 1), order=1).astype(np.float32), affine=aff)
+    s = CTScorer(threads=2)
+    ich, bg = s.score_ich(thin), s.score_bg(thin)
+    panel.state.set_volume(thin)
+    panel.state.set_findings(ich=ich, bg=bg)
+    assert ich.slabs is not None and f"{ich.slabs.n_slabs} slabs of 5.0 mm" in panel.summary.text()
+    assert panel.grab().save(str(screenshot_path("findings_thin_slabs.png")))
