@@ -191,7 +191,7 @@ class OverlayPanel(QWidget):
             check_ct_series(volume, "occlusion")
             job.report("loading model", 0, 1)
             model = scorer.raw_model(name)
-            hu = scorer.slices(volume)
+            hu = scorer.slice_inputs(volume)  # a thin slice's slab: what the scores came from
             total = occlusion_passes(hu[z], patch, stride, 16)
             step = 0
 

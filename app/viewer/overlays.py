@@ -135,7 +135,7 @@ class SliceOcclusion:
 
 def occlusion_slice(model: Any, hu_slices: np.ndarray, z: int, patch: int = 32, stride: int = 16,
                     batch: int = 16) -> SliceOcclusion:
-    """Run core.explain.occlusion_map on slice z of the model-grid HU stack (`CTScorer.slices`)."""
+    """Run core.explain.occlusion_map on slice z of the model-grid HU stack (`CTScorer.slice_inputs`)."""
     name = model.card.name
     hu = hu_slices[z:z + 1]
     if name == BG_MODEL:

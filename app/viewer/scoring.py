@@ -248,7 +248,9 @@ def task_for(volume: Volume) -> str | None:
 def score_ct(volume: Volume, scorer: WatchedCTScorer, job: Job) -> ScoringOutcome:
     """ICH (CNN + BiLSTM) then BG laterality, reporting every model batch."""
     check_ct_series(volume, "head CT scoring")  # refuse before loading anything
-    nb = math.ceil(volume.shape[0] / BATCH)
+    from core.tasks.slabs import slab_plan
+
+    nb = math.ceil(slab_plan(volume.shape[0], volume.spacing[0]).n_slabs / BATCH)  # thin series run on ~5 mm slabs
     names = ("ich_cnn", "ich_ood", "ich_bilstm", "bg_laterality")
     total = len(names) + 1 + nb + 1 + 1 + nb  # load, slices, CNN batches, OOD, BiLSTM, BG batches
     step = 0
@@ -260,7 +262,7 @@ def score_ct(volume: Volume, scorer: WatchedCTScorer, job: Job) -> ScoringOutcom
         step += 1
     job.report("preparing slices", step, total)
     t0 = time.perf_counter()
-    scorer.slices(volume)
+    scorer.model_slices(volume)
     stage_t["slices"] = time.perf_counter() - t0
     step += 1
 

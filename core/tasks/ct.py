@@ -217,6 +217,11 @@ class CTScorer:
             self._slabs = (volume.voxels, slab_average(self.slices(volume), plan), plan)
         return self._slabs[1], self._slabs[2]
 
+    def slice_inputs(self, volume: Volume) -> np.ndarray:
+        """[z, 256, 256]: what the models read for each slice (its slab in a thin series): occlusion maps occlude that."""
+        hu, plan = self.model_slices(volume)
+        return to_slices(hu, plan)
+
     def ood(self, embedding: np.ndarray, hu: np.ndarray | None = None) -> OODResult:
         """Distance of slice embeddings to the training data (the ich_ood model); series verdict on the median.
 
