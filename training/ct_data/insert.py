@@ -27,6 +27,11 @@ from scipy import ndimage as ndi
 
 KINDS = ("epidural", "intraparenchymal", "intraventricular", "subarachnoid", "subdural")
 MIN_INTRACRANIAL_FRACTION = 0.06  # of the slice: smaller cross-sections (vertex, skull base) get no insert
+#: an insert is a hemorrhage label only if a reader could see it: at least this many mm^2 where the blood raises
+#: the brain-window value (0-80 HU) by VISIBLE_HU or more. Without it 67 % of the intraventricular and 34 % of the
+#: subarachnoid inserts on real training slices showed fewer than 30 such pixels (flecks in skull-base CSF).
+MIN_VISIBLE_MM2 = 25.0
+VISIBLE_HU = 15.0
 
 
 @dataclass
@@ -167,7 +172,16 @@ def insert_lesion(hu: np.ndarray, kind: str, rng: np.random.Generator, px_mm: fl
     if m is None or m.sum() * px_mm ** 2 < 10:
         return None
     level = {"subarachnoid": (45, 70), "intraparenchymal": (55, 85)}.get(kind, (50, 90))
-    return _blend_blood(out, m, rng, level), m
+    new = _blend_blood(out, m, rng, level)
+    if visible_mm2(hu, new, px_mm) < MIN_VISIBLE_MM2:
+        return None
+    return new, m
+
+
+def visible_mm2(before: np.ndarray, after: np.ndarray, px_mm: float = 1.0) -> float:
+    """Area where an insert brightened the brain-window export (0-80 HU) by VISIBLE_HU or more."""
+    d = np.clip(after, 0, 80) - np.clip(before, 0, 80)
+    return float((d >= VISIBLE_HU).sum()) * px_mm ** 2
 
 
 def basal_ganglia_centre(an: Anatomy, side: str, rng: np.random.Generator) -> tuple[float, float]:

@@ -1,0 +1,55 @@
+"""Hemorrhages inserted into head CT slices (training.ct_data.insert): every insert is visible in the
+brain-window export, and a slice without room for a subtype gets none."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from training.ct_data.insert import KINDS, MIN_VISIBLE_MM2, anatomy, insert_lesion, visible_mm2
+
+
+def _slice(ventricle_px: int) -> np.ndarray:
+    """256x256 at 1 mm: air, a 7 mm skull ring, brain 35 HU with sulci, two ventricles of the given half-size."""
+    yy, xx = np.mgrid[:256, :256]
+    r = np.hypot((yy - 128) / 1.15, xx - 128)
+    hu = np.full((256, 256), -1000.0, np.float32)
+    hu[r < 100] = 1000.0
+    hu[r < 93] = 35.0
+    hu[(r > 80) & (r < 92) & ((xx + yy) % 9 < 2)] = 5.0  # sulcal CSF near the cortex
+    for cx in (115, 141):
+        hu[(abs(yy - 128) < ventricle_px * 3) & (abs(xx - cx) < ventricle_px)] = 5.0
+    return hu + np.random.default_rng(0).normal(0, 2, hu.shape).astype(np.float32)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_insert_is_visible_in_the_brain_window(kind):
+    hu = _slice(ventricle_px=6)
+    assert anatomy(hu) is not None
+    rng = np.random.default_rng(1)
+    made = 0
+    for _ in range(12):
+        res = insert_lesion(hu, kind, rng)
+        if res is None:
+            continue
+        new, mask = res
+        made += 1
+        assert visible_mm2(hu, new) >= MIN_VISIBLE_MM2
+        assert mask.any() and np.median(new[mask]) > np.median(hu[mask]) + 15  # blood is brighter where it was put
+    assert made > 0, f"no {kind} could be inserted into a normal slice"
+
+
+def test_a_fleck_of_csf_takes_no_intraventricular_blood():
+    hu = _slice(ventricle_px=1)  # 1x5 px ventricles: too small to show layering blood (size and visibility rules)
+    rng = np.random.default_rng(2)
+    assert all(insert_lesion(hu, "intraventricular", rng) is None for _ in range(10))
+
+
+def test_visible_area_counts_only_what_the_brain_window_shows():
+    before = np.full((10, 10), 35.0, np.float32)
+    after = before.copy()
+    after[:5, :5] = 70.0  # 25 px brighter by 35 HU
+    after[5:, 5:] = 45.0  # 25 px brighter by 10 HU: below VISIBLE_HU
+    assert visible_mm2(before, after) == 25.0 and visible_mm2(before, after, px_mm=0.5) == 6.25
+    bone = np.full((4, 4), 300.0, np.float32)
+    assert visible_mm2(bone, bone + 100) == 0.0  # above the window: nothing to see
