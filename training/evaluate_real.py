@@ -170,6 +170,29 @@ def evaluate_inserted(series: list[SliceSeries], scorer: CTScorer, per_kind: int
             "slice_cnn": {lab: auc_block(y[:, j], p[:, j]) for j, lab in enumerate(ICH_LABELS)}}
 
 
+def inserted_only(args, shared: Path, cache: Path) -> int:
+    """The inserted set alone (after a change of the insert code): printed, and with --write-cards put into
+    ich_cnn's card as metrics.inserted_in_real_test_anatomy, the previous block kept under `_previous`."""
+    ctich = load_ct_ich(shared / "ct-ich", cache / "real")
+    splits = load_splits(ctich)
+    g = evaluate_inserted([s for s in ctich if splits[s.patient] == args.split], CTScorer(ModelRegistry()), args.inserted or 60)
+    print(f"lesions inserted into real {args.split} anatomy: {g['slices']} slices ({g['backgrounds']})")
+    for lab, a in g["slice_cnn"].items():
+        print(f"  {lab:<17} slice AUC {a['auc']} {a['auc_ci']} ({a['positives']}/{a['n']})")
+    if args.write_cards and args.split == "test":
+        from training.ct_data.insert import MIN_VISIBLE_MM2, VISIBLE_HU
+
+        card = ModelRegistry().card("ich_cnn")
+        old = card.metrics.get("inserted_in_real_test_anatomy")
+        g["visibility_rule"] = f"an insert counts only where it brightens >= {MIN_VISIBLE_MM2:g} mm2 of the brain window by >= {VISIBLE_HU:g} HU"
+        if old is not None and "visibility_rule" not in old:
+            g["_previous"] = {**old, "note": "before the visibility rule: many inserts were flecks no reader could see"}
+        card.metrics["inserted_in_real_test_anatomy"] = g
+        card.path.write_text(card.to_json() + "\n")
+        print(f"wrote metrics.inserted_in_real_test_anatomy into {card.path}")
+    return 0
+
+
 def ge_series_check(shared: Path, scorer: CTScorer) -> dict | None:
     """The real GE head CT in HU (no acute blood), scored as the app scores a series: what a bleed-free real
     series gets. Its bleed-free slices were in training (a real negative), so this is a check, not a held-out figure."""
@@ -229,8 +252,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--inserted", type=int, default=0, help="also N lesions per subtype inserted into bleed-free CT-ICH test slices (and N untouched)")
     ap.add_argument("--generated", type=int, default=0, help="also the unseen generated set: N phantom series of seed block 4 (cached)")
     ap.add_argument("--ge-only", action="store_true", help="only the real GE series check (with --write-cards: into the cards, the rest kept)")
+    ap.add_argument("--inserted-only", action="store_true",
+                    help="only the --inserted set (with --write-cards: into ich_cnn's card, the figure it replaces kept beside it)")
     args = ap.parse_args(argv)
     shared, cache = Path(args.shared), Path(args.cache)
+    if args.inserted_only:
+        return inserted_only(args, shared, cache)
     if args.ge_only:
         ge = ge_series_check(shared, CTScorer(ModelRegistry()))
         print(json.dumps(ge, indent=1))
