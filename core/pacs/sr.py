@@ -2,7 +2,8 @@
 
 One measurement group per ICH label (series probability, decision threshold, flag present/absent,
 the algorithm's name, version and sha256), one for basal-ganglia hemorrhage with the patient-side
-laterality, and one for the input check (out-of-distribution distance and verdict) when the scorer gives it. Patient and study modules come from the source series (highdicom copies them from the
+laterality, and one for the input check (out-of-distribution distance and verdict) and one for the orientation check (median
+P(turned) against its threshold) when the scorer gives them. Patient and study modules come from the source series (highdicom copies them from the
 evidence), every source instance is listed as evidence and in the image library, and the
 "research use, not for clinical use" statement is in the series description and a comment item.
 
@@ -38,6 +39,8 @@ BG = Code("BGH", SCHEME, "Basal-ganglia hemorrhage")
 LATERALITY = Code("LAT", SCHEME, "Laterality (patient side)")
 OOD = Code("OOD", SCHEME, "Input outside the training distribution")
 OOD_DISTANCE = Code("OODD", SCHEME, "Distance to training data (1 = 99th pct of validation)")
+TURNED = Code("TURN", SCHEME, "Head not anterior up (turned)")
+TURNED_PROB = Code("TURNP", SCHEME, "Median probability the head is turned")
 UNITLESS = Code("1", "UCUM", "no units")
 CT_HEAD = Code("24725-4", "LN", "CT Head")
 COMMENT = Code("121106", "DCM", "Comment")
@@ -108,6 +111,9 @@ def build_sr(findings: Findings, sources: Sequence[Dataset], series_number: int 
         o = findings.ood
         groups.append(_group("Input check", OOD, o["score"], o["threshold"], not o["in_distribution"],
                              _algorithm(findings.models, ("ich_ood",)), name=OOD_DISTANCE))
+        if o.get("turned_threshold") is not None:  # the orientation check (ich_ood 0.5 on): its own structured group
+            groups.append(_group("Orientation check", TURNED, o["turned_prob_median"], o["turned_threshold"], bool(o["turned"]),
+                                 _algorithm(findings.models, ("ich_ood",)), name=TURNED_PROB))
     report = MeasurementReport(observation_context=context, procedure_reported=CT_HEAD, imaging_measurements=groups,
                                referenced_images=list(sources))
     _add_comment(report, INTENDED_USE + f" OOD check: {ood_text(findings.ood)}.")

@@ -50,12 +50,16 @@ class OODResult:
     slice_in_distribution: np.ndarray  # bool [z]
     turned_probs: np.ndarray | None = None  # [z] P(turned by 90/180/270 degrees), when the model has that output
     turned_median: float | None = None  # what the orientation verdict compared: the median over slices with tissue
+    turned_threshold: float | None = None  # the card's threshold for that median
 
     def to_dict(self) -> dict:
         out = {"in_distribution": self.in_distribution, "score": round(self.score, 4), "threshold": self.threshold, "reason": self.reason,
                "slices_outside": int((~self.slice_in_distribution).sum()), "slices": int(len(self.slice_scores))}
         if self.turned_median is not None:
             out["turned_prob_median"] = round(self.turned_median, 4)
+            if self.turned_threshold is not None:
+                out["turned_threshold"] = self.turned_threshold
+                out["turned"] = bool(self.turned_median > self.turned_threshold)
         return out
 
 
@@ -96,8 +100,8 @@ def with_orientation(base: OODResult, turned: np.ndarray, threshold: float, tiss
         reason = (f"{OUTSIDE} (the head looks turned: median P(turned) {med:.2f} > {threshold:.2f}; the models read anterior "
                   f"up - rotate the images, e.g. score-slices --rotate 90)")
         return replace(base, in_distribution=False, reason=reason, slice_in_distribution=np.zeros(len(turned), bool), turned_probs=turned,
-                       turned_median=med)
-    return replace(base, turned_probs=turned, turned_median=med)
+                       turned_median=med, turned_threshold=threshold)
+    return replace(base, turned_probs=turned, turned_median=med, turned_threshold=threshold)
 
 
 def ood_from_scores(scores: np.ndarray, slice_threshold: float, series_threshold: float) -> OODResult:

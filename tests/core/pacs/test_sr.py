@@ -77,6 +77,12 @@ def test_sr_reads_back_with_one_finding_per_label(demo_sr):
         assert dist.value == pytest.approx(ood["score"], abs=1e-4)
         (out,) = check.get_qualitative_evaluations()
         assert out.value.meaning == ("Absent" if ood["in_distribution"] else "Present")
+        (orient,) = [g for g in groups if g.tracking_identifier == "Orientation check"]  # ich_ood 0.5: P(turned)
+        (med,) = [m for m in orient.get_measurements() if m.name.meaning == "Median probability the head is turned"]
+        (thr,) = [m for m in orient.get_measurements() if m.name.meaning == "Decision threshold"]
+        assert med.value == pytest.approx(ood["turned_prob_median"], abs=1e-4) and thr.value == pytest.approx(ood["turned_threshold"])
+        (turned,) = orient.get_qualitative_evaluations()
+        assert turned.value.meaning == ("Present" if ood["turned"] else "Absent") == ("Present" if med.value > thr.value else "Absent")
     text = [i.TextValue for i in ds.ContentSequence if i.ValueType == "TEXT"]
     assert any("not for clinical use" in t for t in text)
 
