@@ -18,7 +18,13 @@ def scorer():
     return SkullStripScorer(threads=1)
 
 
-@pytest.mark.parametrize("name,verdict", [("good", "pass"), ("face_kept", "face kept"), ("brain_cut", "brain cut")])
+GOOD_MISS = pytest.mark.xfail(strict=True, reason=(
+    "known miss of skullstrip_qc 2.2.0 (issue 13 closing note): the demo's generated good strip gets P(brain loss) 0.574 "
+    "(2.1.0: 0.470); its brain is 1394 ml and the model reads a small brain as loss (held-out, bleed-free strips of the "
+    "small ROBEX and T1_head_ext2 brains were flagged 42 % and 30 % of the time at 0.5)"))
+
+
+@pytest.mark.parametrize("name,verdict", [pytest.param("good", "pass", marks=GOOD_MISS), ("face_kept", "face kept"), ("brain_cut", "brain cut")])
 def test_demo_strips_get_their_known_verdict(scorer, name, verdict):
     vol = load(str(demo_dir() / "mri" / f"{name}.nii.gz"))
     res = scorer.score(vol)
