@@ -177,6 +177,9 @@ def test_opening_a_row_computes_the_measures_the_batch_left_out(qtbot, tmp_path,
     from tests.qc_thresholds import lenient_resources
 
     monkeypatch.setenv("NEUROREVIEW_RESOURCES", str(lenient_resources(tmp_path)))
+    from core.qc import engine
+
+    monkeypatch.setattr(engine, "_SCORER", None)  # the per-process scorer reads the card when first made
     root = tmp_path / "in"
     root.mkdir()
     for n in ("good", "face_kept", "brain_cut"):

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from core.paths import demo_dir
+from core.qc import engine
 from core.qc.engine import COLUMNS, discover, read_done, run_batch
 from core.qc.report import write_report
 from tests.qc_thresholds import lenient_resources
@@ -43,6 +44,7 @@ def test_batch_rows_errors_resume_and_report(tmp_path, monkeypatch):
     # the bundled model flags the demo's good strip (a known miss, test_skullstrip.py): a passing row comes from a card
     # copy that flags brain loss at 0.7 (tests/qc_thresholds.py); the probabilities are the model's own
     monkeypatch.setenv("NEUROREVIEW_RESOURCES", str(lenient_resources(tmp_path)))
+    monkeypatch.setattr(engine, "_SCORER", None)  # the per-process scorer reads the card when first made
     root = _folder(tmp_path)
     assert len(discover(root)) == 4
     out = tmp_path / "res.csv"

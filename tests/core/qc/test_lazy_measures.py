@@ -70,9 +70,11 @@ def test_a_stack_that_uses_them_always_gets_them():
 
 
 def test_batch_row_of_a_passing_file_leaves_them_empty(tmp_path, monkeypatch):
+    from core.qc import engine
     from core.qc.engine import run_batch
 
     monkeypatch.setenv("NEUROREVIEW_RESOURCES", str(lenient_resources(tmp_path)))  # see the scorer fixture
+    monkeypatch.setattr(engine, "_SCORER", None)  # the per-process scorer reads the card when first made
 
     root = tmp_path / "in"
     root.mkdir()

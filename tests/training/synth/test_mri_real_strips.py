@@ -9,7 +9,7 @@ import pytest
 
 from core.io import load
 from training.synth.mri_heads import BASE_MM, Head
-from training.synth.mri_strips import BRAIN_LOSS, FACE_KEPT, Strip, _sdf, labels_of, make_strips, measure_labels, render, write_nifti
+from training.synth.mri_strips import BRAIN_LOSS, FACE_KEPT, SIZE_ML, Strip, _sdf, labels_of, make_strips, measure_labels, render, write_nifti
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +57,14 @@ def test_recipes_render_to_loadable_files_with_their_labels(head, tmp_path):
             assert lab[1], r.recipe
         if s.kind == "unstripped":
             assert lab[2] and lab[0], r.recipe
-        assert 0.6 < min(vol.spacing) and max(vol.spacing) < 2.3
+        # voxel 0.7-2 mm, scaled so that the brain is written at SIZE_ML (size randomisation)
+        size = float(r.recipe.split("size x")[1].split(",")[0])
+        assert 0.6 * size < min(vol.spacing) and max(vol.spacing) < 2.3 * size
+        if s.kind == "good":  # the written brain's physical volume is the drawn one (the strip keeps 1 mm more)
+            ref_ml = head.brain.sum() * BASE_MM ** 3 / 1000 * size ** 3
+            assert SIZE_ML[0] * 0.99 <= ref_ml <= SIZE_ML[1] * 1.01, (ref_ml, r.recipe)
+            kept_ml = (vol.voxels > 0).sum() * np.prod(vol.spacing) / 1000
+            assert ref_ml < kept_ml < 1.6 * ref_ml, (kept_ml, ref_ml)
 
 
 def test_recipe_list_without_bet_covers_every_failure(head, monkeypatch):
