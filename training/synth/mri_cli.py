@@ -102,7 +102,7 @@ def run_mri_real(args: argparse.Namespace) -> int:
             strips = [s for s in make_strips(head, rng, args.unit, tuple(args.kinds) if args.kinds else None)
                       if not args.kinds or s.kind in args.kinds]
             for k, s in enumerate(tqdm(strips, desc=head.name, unit="strip")):
-                r = render(head, s, rng)
+                r = render(head, s, rng, random_size=args.random_size)
                 name = f"{head.name}_strip{k + 1:03d}.nii.gz"
                 write_nifti(r, out / name)
                 f, b, n = labels_of(r.fractions)
@@ -122,4 +122,6 @@ def _register_real(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--unit", type=int, default=1, help="scale the number of strips per head")
     p.add_argument("--heads", nargs="*", default=None, help="library head names (default: all)")
     p.add_argument("--kinds", nargs="*", default=None, help="only these strip kinds (good, deepbet, cut, bet, loose_face, unstripped, defaced)")
+    p.add_argument("--random-size", action="store_true",
+                   help="write each strip at a brain volume drawn from 1000-2100 ml (stop 15's candidates; 2.2.0 was trained without)")
     p.set_defaults(func=run_mri_real)

@@ -12,10 +12,10 @@ Labels are measured against the reference masks, never chosen:
   face kept     >= 30 % of the face mask kept
   brain loss    >= 5 % of the reference brain removed
   not stripped  >= 60 % of the extra-cerebral, non-face tissue (> 10 mm from the brain) kept
-Randomisation: brain size 1000-2100 ml (the voxel size scaled: the heads differ in size, 4 are MNI-space),
-voxel size 0.7-2 mm (anisotropic half the time), field of view / neck coverage,
+Randomisation: voxel size 0.7-2 mm (anisotropic half the time), field of view / neck coverage,
 tilt +-10 deg, orientation as stored (axis flips / permutations in the file), bias field (7T-like:
-strong), Rician noise, contrast (MPRAGE as is, SPGR-like flatter, gamma), 8-bit rescaling.
+strong), Rician noise, contrast (MPRAGE as is, SPGR-like flatter, gamma), 8-bit rescaling; optionally
+(`mri-real --random-size`) the brain's size, 1000-2100 ml (the heads differ in size, 4 are MNI-space averages).
 """
 
 from __future__ import annotations
@@ -172,8 +172,10 @@ class Rendered:
     recipe: str
 
 
-def render(head: Head, strip: Strip, rng: np.random.Generator, max_voxels: int = 12_000_000) -> Rendered:
-    """The strip as a scanner + tool would have written it (see module docstring)."""
+def render(head: Head, strip: Strip, rng: np.random.Generator, max_voxels: int = 12_000_000, random_size: bool = False) -> Rendered:
+    """The strip as a scanner + tool would have written it (see module docstring). `random_size`: write it at a brain
+    volume drawn from SIZE_ML (off by default: the shipped skullstrip_qc 2.2.0 was trained without it, and with it
+    off the draws are those of its data)."""
     img = head.image.copy()
     contrast = str(rng.choice(["mprage", "mprage", "spgr", "7t"]))
     if contrast == "spgr":
@@ -222,18 +224,20 @@ def render(head: Head, strip: Strip, rng: np.random.Generator, max_voxels: int =
         out = np.clip(np.rint(out / hi * rng.uniform(300, 4000)), 0, 32767).astype(np.int16)
         depth = "int16"
     data = out.transpose(2, 1, 0)  # [x, y, z]
-    # physical size: 4 of the 7 heads are MNI-space averages (brains of 1877-2015 ml) and the rest native
+    # physical size (random_size): 4 of the 7 heads are MNI-space averages (brains of 1877-2015 ml) and the rest native
     # (1241-1800 ml), so a model learned the brain's size as brain loss; each strip is written at a brain
     # volume drawn from 1000-2100 ml (log-uniform) by scaling its voxel size. Labels are fractions: unchanged.
-    v_head = float(head.brain.sum()) * BASE_MM ** 3 / 1000.0
-    size = (float(np.exp(rng.uniform(np.log(SIZE_ML[0]), np.log(SIZE_ML[1])))) / max(v_head, 1.0)) ** (1.0 / 3.0)
-    sp = sp * size
+    size = 1.0
+    if random_size:
+        v_head = float(head.brain.sum()) * BASE_MM ** 3 / 1000.0
+        size = (float(np.exp(rng.uniform(np.log(SIZE_ML[0]), np.log(SIZE_ML[1])))) / max(v_head, 1.0)) ** (1.0 / 3.0)
+        sp = sp * size
     affine = np.diag([sp[2], sp[1], sp[0], 1.0])
     codes = [("R", "A", "S"), ("L", "A", "S"), ("L", "P", "S"), ("R", "A", "I"), ("A", "S", "R"), ("P", "I", "L")][int(rng.integers(0, 6))]
     ornt = nib.orientations.axcodes2ornt(codes)
     data = nib.orientations.apply_orientation(data, ornt)
     affine = affine @ nib.orientations.inv_ornt_aff(ornt, out.transpose(2, 1, 0).shape)
-    recipe = (f"{strip.kind}: {strip.detail}; {contrast}, size x{size:.2f}, voxel {sp[2]:.2f}x{sp[1]:.2f}x{sp[0]:.2f} mm, "
+    recipe = (f"{strip.kind}: {strip.detail}; {contrast}, {f'size x{size:.2f}, ' if random_size else ''}voxel {sp[2]:.2f}x{sp[1]:.2f}x{sp[0]:.2f} mm, "
               f"neck cut {z0 * BASE_MM:.0f} mm, tilt {np.degrees(np.abs(ang)).max():.0f} deg, {'noise' if noisy else 'clean'}, {depth}, stored {''.join(codes)}")
     return Rendered(np.ascontiguousarray(data), affine, fr, recipe)
 

@@ -44,7 +44,9 @@ def test_recipes_render_to_loadable_files_with_their_labels(head, tmp_path):
     cases = [Strip("good", "ref", sdf <= 1.0, True), Strip("cut", "top", (sdf <= 1) & (np.indices(sdf.shape)[0] < 40), True),
              Strip("unstripped", "whole head", np.ones_like(head.brain), False)]
     for k, s in enumerate(cases):
-        r = render(head, s, np.random.default_rng(k))
+        plain = render(head, s, np.random.default_rng(k))
+        assert "size x" not in plain.recipe  # off by default: the draws of the shipped model's data
+        r = render(head, s, np.random.default_rng(k), random_size=True)
         path = tmp_path / f"s{k}.nii.gz"
         write_nifti(r, path)
         vol = load(str(path))
