@@ -92,24 +92,53 @@ def stacked(stack: dict, probs: np.ndarray, measures: list[Measures]) -> np.ndar
                      for lab in LABELS], 1)
 
 
-def loho_table(preds: dict, items: list, measures: list[Measures], y: np.ndarray, thresholds: dict) -> tuple[dict, dict]:
-    """Per held-out head: the stacked model's metrics and the CNN's alone (same fold CNN).
+def loho_predictions(preds: dict, items: list, measures: list[Measures], y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every volume's held-out probabilities [N, 3], stacked and the fold CNN's alone, and its head group [N].
     `preds` is training.qc_loho's npz (fold logits of every volume, in the order of `items`)."""
-    from training.qc import evaluate
-
     files = [str(it.path) for it in items]
     if [str(f) for f in preds["files"]] != files:
         raise ValueError("the leave-one-head-out predictions were made on other volumes (or another order)")
     groups = np.array([it.subject for it in items])
     trainable = preds["trainable"].astype(bool)
-    stacked_table, cnn_table = {}, {}
+    p_stack = np.full((len(items), len(LABELS)), np.nan)
+    p_cnn = np.full((len(items), len(LABELS)), np.nan)
     for k, g in enumerate(preds["folds"]):
-        g = str(g)
         probs = 1.0 / (1.0 + np.exp(-preds["logits"][k].astype(np.float64)))
-        te = groups == g
+        te = groups == str(g)
         tr = trainable & ~te
         stack = fit_stack(probs[tr], [m for m, t in zip(measures, tr) if t], y[tr])
-        p_te = stacked(stack, probs[te], [m for m, t in zip(measures, te) if t])
-        stacked_table[g] = evaluate(p_te, y[te], thresholds)
-        cnn_table[g] = {lab: {"auc": v["auc"]} for lab, v in evaluate(probs[te], y[te], thresholds).items()}
+        p_stack[te] = stacked(stack, probs[te], [m for m, t in zip(measures, te) if t])
+        p_cnn[te] = probs[te]
+    return p_stack, p_cnn, groups
+
+
+def loho_table(preds: dict, items: list, measures: list[Measures], y: np.ndarray, thresholds: dict) -> tuple[dict, dict]:
+    """Per held-out head: the stacked model's metrics and the CNN's alone (same fold CNN)."""
+    from training.qc import evaluate
+
+    p_stack, p_cnn, groups = loho_predictions(preds, items, measures, y)
+    stacked_table, cnn_table = {}, {}
+    for g in preds["folds"]:
+        te = groups == str(g)
+        stacked_table[str(g)] = evaluate(p_stack[te], y[te], thresholds)
+        cnn_table[str(g)] = {lab: {"auc": v["auc"]} for lab, v in evaluate(p_cnn[te], y[te], thresholds).items()}
     return stacked_table, cnn_table
+
+
+def loho_pooled(preds: dict, items: list, measures: list[Measures], y: np.ndarray, thresholds: dict) -> dict:
+    """The held-out predictions of every head pooled: one threshold for all heads, as on a new site's data.
+    Why: per head a score can rank strips well while its scale shifts between heads (brain loss in 2.2.0:
+    0.954-1.000 per head, 0.876 pooled); only the pooled figure says how a flag behaves on heads never seen."""
+    from core.study.stats import auc_delong
+    from training.qc import evaluate
+
+    p_stack, p_cnn, groups = loho_predictions(preds, items, measures, y)
+    held = np.isin(groups, [str(g) for g in preds["folds"]])
+    out = evaluate(p_stack[held], y[held], thresholds)
+    for j, lab in enumerate(LABELS):
+        t = y[held, j].astype(int)
+        if 0 < t.sum() < len(t):
+            a = auc_delong(t, p_stack[held, j])
+            out[lab]["auc_ci"] = [round(a.lo, 4), round(a.hi, 4)]
+            out[lab]["cnn_only_auc"] = round(auc_delong(t, p_cnn[held, j]).auc, 4)
+    return out

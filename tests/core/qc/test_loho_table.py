@@ -42,3 +42,15 @@ def test_held_out_head_auc_meets_the_target(head, output):
         assert math.isnan(row["auc"]), row  # one class only (studyforrest has no face): no AUC to check
         pytest.skip(f"{head} has no {output} {'positives' if row['n_positive'] == 0 else 'negatives'}: AUC undefined")
     assert row["auc"] >= TARGET, row
+
+
+def test_the_card_also_gives_the_pooled_held_out_figure():
+    """One threshold for every head, as on a new site's data (training.qc_stack.loho_pooled): the card carries it beside
+    the per-head table, over the same held-out volumes. It is reported, not a target (brain loss 0.876 in 2.2.0)."""
+    metrics = ModelRegistry().card("skullstrip_qc").metrics
+    pooled, table = metrics["leave_one_head_out_pooled"], metrics["leave_one_head_out"]
+    for out in OUTPUTS:
+        assert pooled[out]["n"] == sum(table[h][out]["n"] for h in HEADS)
+        assert pooled[out]["n_positive"] == sum(table[h][out]["n_positive"] for h in HEADS)
+        lo, hi = pooled[out]["auc_ci"]
+        assert 0.5 <= lo <= pooled[out]["auc"] <= hi <= 1.0
