@@ -170,15 +170,19 @@ def evaluate_inserted(series: list[SliceSeries], scorer: CTScorer, per_kind: int
             "slice_cnn": {lab: auc_block(y[:, j], p[:, j]) for j, lab in enumerate(ICH_LABELS)}}
 
 
+def print_inserted(g: dict, split: str) -> None:
+    print(f"lesions inserted into real {split} anatomy: {g['slices']} slices ({g['backgrounds']})")
+    for lab, a in g["slice_cnn"].items():
+        print(f"  {lab:<17} slice AUC {a['auc']} {a['auc_ci']} ({a['positives']}/{a['n']})")
+
+
 def inserted_only(args, shared: Path, cache: Path) -> int:
     """The inserted set alone (after a change of the insert code): printed, and with --write-cards put into
     ich_cnn's card as metrics.inserted_in_real_test_anatomy, the previous block kept under `_previous`."""
     ctich = load_ct_ich(shared / "ct-ich", cache / "real")
     splits = load_splits(ctich)
     g = evaluate_inserted([s for s in ctich if splits[s.patient] == args.split], CTScorer(ModelRegistry()), args.inserted or 60)
-    print(f"lesions inserted into real {args.split} anatomy: {g['slices']} slices ({g['backgrounds']})")
-    for lab, a in g["slice_cnn"].items():
-        print(f"  {lab:<17} slice AUC {a['auc']} {a['auc_ci']} ({a['positives']}/{a['n']})")
+    print_inserted(g, args.split)
     if args.write_cards and args.split == "test":
         from training.ct_data.insert import MIN_VISIBLE_MM2, VISIBLE_HU
 
@@ -306,9 +310,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {lab:<17} slice AUC {a['auc']} {a['auc_ci']}  series AUC {b['auc']} {b['auc_ci']} ({b['positives']}/{b['n']} series)")
     if args.inserted:
         blocks["inserted_in_real_test"] = g = evaluate_inserted([s for s in ctich if splits[s.patient] == args.split], scorer, args.inserted)
-        print(f"\nlesions inserted into real test anatomy: {g['slices']} slices ({g['backgrounds']})")
-        for lab, a in g["slice_cnn"].items():
-            print(f"  {lab:<17} slice AUC {a['auc']} {a['auc_ci']} ({a['positives']}/{a['n']})")
+        print()
+        print_inserted(g, args.split)
     ge = ge_series_check(shared, scorer)
     if ge is not None:
         print(f"\nreal GE head CT: flagged {ge['flagged'] or 'nothing'}, any {ge['series_probs']['any']}, BG {ge['bg_p_hemorrhage']} "

@@ -406,13 +406,13 @@ def main(argv: list[str] | None = None) -> int:
     metrics["training_set_fit"] = evaluate(probs, y, thresholds)
     stack = None
     if args.stack_loho:
-        from training.qc_stack import fit_stack, loho_pooled, loho_table, measure_items, stacked
+        from training.qc_stack import fit_stack, loho_metrics, measure_items, stacked
 
         measures = measure_items([it.path for it in items], cache.parent if cache else None)
-        table, cnn_only = loho_table(dict(np.load(args.stack_loho)), items, measures, y, thresholds)
+        table, cnn_only, pooled = loho_metrics(dict(np.load(args.stack_loho)), items, measures, y, thresholds)
         metrics["leave_one_head_out"] = table
         metrics["leave_one_head_out_cnn_only_auc"] = cnn_only
-        metrics["leave_one_head_out_pooled"] = loho_pooled(dict(np.load(args.stack_loho)), items, measures, y, thresholds)
+        metrics["leave_one_head_out_pooled"] = pooled
         with np.load(args.stack_loho) as z:
             n_fold_train, fold_epochs = int(z["trainable"].sum()), int(z["epochs"])
             all_trainable = bool(z["trainable"].all())

@@ -112,8 +112,8 @@ def loho_predictions(preds: dict, items: list, measures: list[Measures], y: np.n
     return p_stack, p_cnn, groups
 
 
-def loho_table(preds: dict, items: list, measures: list[Measures], y: np.ndarray, thresholds: dict) -> tuple[dict, dict]:
-    """Per held-out head: the stacked model's metrics and the CNN's alone (same fold CNN)."""
+def loho_metrics(preds: dict, items: list, measures: list[Measures], y: np.ndarray, thresholds: dict) -> tuple[dict, dict, dict]:
+    """The per-head table (stacked), the fold CNN's per-head AUCs and the pooled figure, from one pass of fold stacks."""
     from training.qc import evaluate
 
     p_stack, p_cnn, groups = loho_predictions(preds, items, measures, y)
@@ -122,18 +122,26 @@ def loho_table(preds: dict, items: list, measures: list[Measures], y: np.ndarray
         te = groups == str(g)
         stacked_table[str(g)] = evaluate(p_stack[te], y[te], thresholds)
         cnn_table[str(g)] = {lab: {"auc": v["auc"]} for lab, v in evaluate(p_cnn[te], y[te], thresholds).items()}
-    return stacked_table, cnn_table
+    return stacked_table, cnn_table, _pooled(p_stack, p_cnn, groups, preds["folds"], y, thresholds)
+
+
+def loho_table(preds: dict, items: list, measures: list[Measures], y: np.ndarray, thresholds: dict) -> tuple[dict, dict]:
+    """Per held-out head: the stacked model's metrics and the CNN's alone (same fold CNN)."""
+    return loho_metrics(preds, items, measures, y, thresholds)[:2]
 
 
 def loho_pooled(preds: dict, items: list, measures: list[Measures], y: np.ndarray, thresholds: dict) -> dict:
     """The held-out predictions of every head pooled: one threshold for all heads, as on a new site's data.
     Why: per head a score can rank strips well while its scale shifts between heads (brain loss in 2.2.0:
     0.954-1.000 per head, 0.876 pooled); only the pooled figure says how a flag behaves on heads never seen."""
+    return loho_metrics(preds, items, measures, y, thresholds)[2]
+
+
+def _pooled(p_stack: np.ndarray, p_cnn: np.ndarray, groups: np.ndarray, folds, y: np.ndarray, thresholds: dict) -> dict:
     from core.study.stats import auc_delong
     from training.qc import evaluate
 
-    p_stack, p_cnn, groups = loho_predictions(preds, items, measures, y)
-    held = np.isin(groups, [str(g) for g in preds["folds"]])
+    held = np.isin(groups, [str(g) for g in folds])
     out = evaluate(p_stack[held], y[held], thresholds)
     for j, lab in enumerate(LABELS):
         t = y[held, j].astype(int)

@@ -76,7 +76,7 @@ def print_text(path: str, vol, ich, bg) -> None:
     for w in vol.warnings:
         print(f"  warning {w}")
     m, ood = ich.models[0], ich.ood
-    if getattr(ich, "slabs", None) is not None:
+    if ich.slabs is not None:
         print(f"  {ich.slabs.describe()}: the models learned 4-7 mm reconstructions")
     if not ood.in_distribution:
         print(ood_line(ood))

@@ -416,7 +416,7 @@ class FindingsPanel(QWidget):
         parts, models = [], []
         if st.bg is not None:
             parts.append(laterality_summary(st.bg, self.thresholds, self.scored))
-        if st.ich is not None and getattr(st.ich, "slabs", None) is not None:  # core.tasks.slabs: say what the models read
+        if st.ich is not None and st.ich.slabs is not None:  # core.tasks.slabs: say what the models read
             parts.append(f"<span style='color:#9a9a9a'>{st.ich.slabs.describe().capitalize()}.</span>")
         if st.qc is not None:
             parts.append(f"Skull-strip QC verdict: <b>{st.qc.verdict}</b>")

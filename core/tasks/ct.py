@@ -201,6 +201,7 @@ class CTScorer:
         # array after the old one is freed, which would hand a new series the old series' scores
         self._cache: tuple[np.ndarray, np.ndarray] | None = None
         self._slabs: tuple[np.ndarray, np.ndarray, SlabPlan] | None = None
+        self._per_slice: tuple[np.ndarray, np.ndarray] | None = None  # slice_inputs of a thin series
         self._raw: tuple[np.ndarray, dict, OODResult, SlabPlan] | None = None
 
     def model(self, name: str) -> LoadedModel:
@@ -222,9 +223,14 @@ class CTScorer:
         return self._slabs[1], self._slabs[2]
 
     def slice_inputs(self, volume: Volume) -> np.ndarray:
-        """[z, 256, 256]: what the models read for each slice (its slab in a thin series): occlusion maps occlude that."""
+        """[z, 256, 256]: what the models read for each slice (its slab in a thin series): occlusion maps occlude that.
+        The display slices themselves unless the series is thin; then the slabs spread back once and kept."""
         hu, plan = self.model_slices(volume)
-        return to_slices(hu, plan)
+        if not plan.thin:
+            return hu
+        if self._per_slice is None or self._per_slice[0] is not volume.voxels:
+            self._per_slice = (volume.voxels, to_slices(hu, plan))
+        return self._per_slice[1]
 
     def ood(self, embedding: np.ndarray, hu: np.ndarray | None = None) -> OODResult:
         """Distance of slice embeddings to the training data (the ich_ood model); series verdict on the median.
