@@ -25,9 +25,9 @@ from torch import nn
 
 from core.imaging.pseudo_hu import hu_to_window8, window8_to_hu
 from core.models.preprocess import ICH_WINDOWS, MODEL_SIZE, display_slices, ich_input
-from training.ct_data.augment import augment
+from training.ct_data.augment import augment, blood_seen_against_bone
 from training.ct_data.phantom import SliceSeries, phantom_series
-from training.ct_data.pools import BALANCED_MIX, EPOCH_MIX, INSERT_MIX, REAL_MIX, TRAUMA_MIX, Pools, draw, epoch_samples
+from training.ct_data.pools import BALANCED_MIX, EPOCH_MIX, EXTRA_AXIAL_MIX, INSERT_MIX, LABEL_INDEX, REAL_MIX, TRAUMA_MIX, Pools, draw, epoch_samples
 from training.ct_data.real import load_ct_ich, load_phe_sich, load_splits
 from training.datasets.rsna import ICH_LABELS
 from training.metrics import ICH_WEIGHTS
@@ -69,14 +69,27 @@ def batch_tensors(samples, rng) -> tuple[torch.Tensor, torch.Tensor, torch.Tenso
     imgs, labels, bgs, masks, has_mask = [], [], [], [], []
     for s in samples:
         x, m, bg = augment(s.img, s.mask, s.bg, rng)
+        y = unseen_extra_axial_unlabelled(s, x, m)
         imgs.append(x)
-        labels.append(s.labels)
+        labels.append(y)
         bgs.append(bg)
-        has_mask.append(m is not None and m.any() and s.labels[0] > 0)
+        has_mask.append(m is not None and m.any() and y[0] > 0)
         masks.append(m if m is not None else np.zeros_like(x, dtype=bool))
     hu = window8_to_hu(np.stack(imgs)).hu
     return (torch.from_numpy(ich_input(hu)), torch.from_numpy(np.stack(labels)), torch.tensor(bgs, dtype=torch.long),
             torch.from_numpy(np.stack(masks)), torch.tensor(has_mask))
+
+
+def unseen_extra_axial_unlabelled(s, view: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+    """The labels of a training view: an inserted epidural/subdural the export look merged with bone is unknown."""
+    y = s.labels
+    extra = [i for i in (LABEL_INDEX["epidural"], LABEL_INDEX["subdural"]) if y[i] > 0]
+    if s.source != "inserted" or not extra or blood_seen_against_bone(view, mask):
+        return y
+    y = y.copy()
+    y[0] = -1.0
+    y[extra] = -1.0
+    return y
 
 
 def losses(net: ResNet2D, x, y, bg, mask, has_mask, loc_weight: float) -> tuple[torch.Tensor, dict]:
@@ -134,7 +147,8 @@ def train(series, splits, args) -> ResNet2D:
         print(f"resumed the whole network from {args.resume}")
     elif args.init:
         init_from(net, Path(args.init))
-    mix = {"balanced": BALANCED_MIX, "trauma": TRAUMA_MIX, "real": REAL_MIX, "insert": INSERT_MIX}.get(args.mix, EPOCH_MIX)
+    mix = {"balanced": BALANCED_MIX, "trauma": TRAUMA_MIX, "real": REAL_MIX, "insert": INSERT_MIX,
+           "extra-axial": EXTRA_AXIAL_MIX}.get(args.mix, EPOCH_MIX)
     pools.background_trauma_share = float(mix.get("background_trauma_share", 0.0))
     opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-4)
     ckpt_dir = Path(args.checkpoints)
@@ -176,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--checkpoints", default="training/checkpoints")
     ap.add_argument("--init", default="training/checkpoints/ich_cnn.pt", help="start the trunk from these weights ('' for none)")
     ap.add_argument("--resume", default="", help="continue from a ct_trunk.pt checkpoint (both heads)")
-    ap.add_argument("--mix", choices=["first", "balanced", "trauma", "real", "insert"], default="first", help="epoch composition (see training.ct_data.pools)")
+    ap.add_argument("--mix", choices=["first", "balanced", "trauma", "real", "insert", "extra-axial"], default="first", help="epoch composition (see training.ct_data.pools)")
     ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--lr", type=float, default=1e-3)

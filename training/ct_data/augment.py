@@ -55,3 +55,19 @@ def augment(img: np.ndarray, mask: np.ndarray | None, bg: int, rng: np.random.Ge
         mk = None if mk is None else mk[:, ::-1]
         bg = {1: 2, 2: 1}.get(bg, bg)
     return export_look(x, rng), mk, bg
+
+
+#: a training view shows an extra-axial collection only if this many of its blood pixels stay below bone white
+MIN_SEEN_BLOOD_PX = 20
+BONE_WHITE_8BIT = 240
+
+
+def blood_seen_against_bone(view: np.ndarray, mask: np.ndarray | None) -> bool:
+    """Whether the export look left the blood of a training view distinguishable from the saturated skull.
+
+    A narrow re-window can push blood to white; along the inner table it then reads as bone, and a label of
+    "subdural" on that view would teach the model that blood looks like skull.
+    """
+    if mask is None or not mask.any():
+        return False
+    return int((view[mask] < BONE_WHITE_8BIT).sum()) >= MIN_SEEN_BLOOD_PX

@@ -32,6 +32,12 @@ MIN_INTRACRANIAL_FRACTION = 0.06  # of the slice: smaller cross-sections (vertex
 #: subarachnoid inserts on real training slices showed fewer than 30 such pixels (flecks in skull-base CSF).
 MIN_VISIBLE_MM2 = 25.0
 VISIBLE_HU = 15.0
+#: extra-axial blood lies against the inner table, which a brain-window export saturates (>= 80 HU): there it is seen
+#: only where it stays darker than bone. Blood at 80-90 HU merged with the skull into a "thick skull" that was
+#: labelled positive; the model learnt that a white band along the table is not blood (stop 16).
+EXTRA_AXIAL = ("epidural", "subdural")
+BONE_DISTINCT_HU = 74.0
+EXTRA_AXIAL_BLOOD_HU = (52.0, 78.0)
 
 
 @dataclass
@@ -172,16 +178,25 @@ def insert_lesion(hu: np.ndarray, kind: str, rng: np.random.Generator, px_mm: fl
     if m is None or m.sum() * px_mm ** 2 < 10:
         return None
     level = {"subarachnoid": (45, 70), "intraparenchymal": (55, 85)}.get(kind, (50, 90))
+    if kind in EXTRA_AXIAL:
+        level = EXTRA_AXIAL_BLOOD_HU
     new = _blend_blood(out, m, rng, level)
-    if visible_mm2(hu, new, px_mm) < MIN_VISIBLE_MM2:
+    if visible_mm2(hu, new, px_mm, below_bone=kind in EXTRA_AXIAL) < MIN_VISIBLE_MM2:
         return None
     return new, m
 
 
-def visible_mm2(before: np.ndarray, after: np.ndarray, px_mm: float = 1.0) -> float:
-    """Area where an insert brightened the brain-window export (0-80 HU) by VISIBLE_HU or more."""
+def visible_mm2(before: np.ndarray, after: np.ndarray, px_mm: float = 1.0, below_bone: bool = False) -> float:
+    """Area where an insert brightened the brain-window export (0-80 HU) by VISIBLE_HU or more.
+
+    below_bone: count only blood that also stays distinct from the saturated skull (<= BONE_DISTINCT_HU), as an
+    extra-axial collection must to be told from the inner table.
+    """
     d = np.clip(after, 0, 80) - np.clip(before, 0, 80)
-    return float((d >= VISIBLE_HU).sum()) * px_mm ** 2
+    seen = d >= VISIBLE_HU
+    if below_bone:
+        seen &= after <= BONE_DISTINCT_HU
+    return float(seen.sum()) * px_mm ** 2
 
 
 def basal_ganglia_centre(an: Anatomy, side: str, rng: np.random.Generator) -> tuple[float, float]:

@@ -1,12 +1,14 @@
 """Hemorrhages inserted into head CT slices (training.ct_data.insert): every insert is visible in the
-brain-window export, and a slice without room for a subtype gets none."""
+brain-window export (extra-axial blood also against the saturated skull), a slice without room for a subtype
+gets none, and a training view whose extra-axial blood the export look merged with bone is not labelled."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from training.ct_data.insert import KINDS, MIN_VISIBLE_MM2, anatomy, insert_lesion, visible_mm2
+from training.ct_data.augment import BONE_WHITE_8BIT, MIN_SEEN_BLOOD_PX, blood_seen_against_bone
+from training.ct_data.insert import BONE_DISTINCT_HU, EXTRA_AXIAL, KINDS, MIN_VISIBLE_MM2, anatomy, insert_lesion, visible_mm2
 
 
 def _slice(ventricle_px: int) -> np.ndarray:
@@ -35,6 +37,9 @@ def test_every_insert_is_visible_in_the_brain_window(kind):
         new, mask = res
         made += 1
         assert visible_mm2(hu, new) >= MIN_VISIBLE_MM2
+        if kind in EXTRA_AXIAL:  # told from the inner table: enough of it darker than bone white
+            assert visible_mm2(hu, new, below_bone=True) >= MIN_VISIBLE_MM2
+            assert np.median(new[mask]) <= BONE_DISTINCT_HU + 6
         assert mask.any() and np.median(new[mask]) > np.median(hu[mask]) + 15  # blood is brighter where it was put
     assert made > 0, f"no {kind} could be inserted into a normal slice"
 
@@ -53,3 +58,37 @@ def test_visible_area_counts_only_what_the_brain_window_shows():
     assert visible_mm2(before, after) == 25.0 and visible_mm2(before, after, px_mm=0.5) == 6.25
     bone = np.full((4, 4), 300.0, np.float32)
     assert visible_mm2(bone, bone + 100) == 0.0  # above the window: nothing to see
+
+
+def test_blood_at_bone_level_is_not_visible_as_extra_axial():
+    before = np.full((10, 10), 35.0, np.float32)
+    after = before.copy()
+    after[:5, :5] = 70.0  # 25 px of blood darker than bone
+    after[5:, 5:] = 85.0  # 25 px of blood as white as the skull in a brain window
+    assert visible_mm2(before, after) == 50.0
+    assert visible_mm2(before, after, below_bone=True) == 25.0
+
+
+def test_a_view_that_merged_the_blood_with_bone_is_unlabelled():
+    torch = pytest.importorskip("torch")  # noqa: F841  (training.ct_real imports it)
+    from training.ct_data.pools import Sample
+    from training.ct_real import unseen_extra_axial_unlabelled
+
+    mask = np.zeros((16, 16), bool)
+    mask[2:8, 2:8] = True  # 36 blood pixels
+    seen = np.full((16, 16), 100.0, np.float32)
+    seen[mask] = 210.0
+    white = seen.copy()
+    white[mask] = 255.0
+    labels = np.array([1, 0, 0, 0, 0, 1], np.float32)  # any + subdural
+    sdh = Sample(np.zeros((16, 16), np.uint8), labels, 0, mask, "inserted")
+    assert blood_seen_against_bone(seen, mask) and not blood_seen_against_bone(white, mask)
+    assert (unseen_extra_axial_unlabelled(sdh, seen, mask) == labels).all()
+    y = unseen_extra_axial_unlabelled(sdh, white, mask)
+    assert y[0] == -1 and y[5] == -1 and (y[1:5] == 0).all()
+    assert (sdh.labels == labels).all()  # the pool's sample is not changed
+    real = Sample(sdh.img, labels, 0, None, "ct-ich")  # a real slice's label is never touched
+    assert (unseen_extra_axial_unlabelled(real, white, None) == labels).all()
+    iph = Sample(sdh.img, np.array([1, 0, 1, 0, 0, 0], np.float32), 0, mask, "inserted")
+    assert (unseen_extra_axial_unlabelled(iph, white, mask) == iph.labels).all()  # a white clot in brain is still seen
+    assert MIN_SEEN_BLOOD_PX <= 36 and BONE_WHITE_8BIT < 255
