@@ -40,8 +40,8 @@ def test_result_shapes_models_and_provider(hemorrhage):
     assert ((0 <= res.slice_probs) & (res.slice_probs <= 1)).all()
 
 
-@pytest.mark.xfail(strict=True, reason="known miss of ich 0.5.0 on the phantom demo (trained for real scans; model card, issue 12 note): "
-                   "intraparenchymal 0.759 though there is none (0.4.2: 0.906); any (0.999), subdural (0.999) and intraventricular (1.000) are found")
+@pytest.mark.xfail(strict=True, reason="known miss of ich 0.6.0 on the phantom demo (trained for real scans; model card, issue 12 note): "
+                   "intraparenchymal 0.696 though there is none (0.5.0: 0.759); any (0.999), subdural (0.997) and intraventricular (1.000) are found")
 def test_demo_hemorrhage_findings_match_truth(hemorrhage):
     _, res = hemorrhage
     truth = TRUTH["ct/hemorrhage"]["series_labels"]
