@@ -27,7 +27,7 @@ from core.imaging.pseudo_hu import hu_to_window8, window8_to_hu
 from core.models.preprocess import ICH_WINDOWS, MODEL_SIZE, display_slices, ich_input
 from training.ct_data.augment import augment, blood_seen_against_bone
 from training.ct_data.phantom import SliceSeries, phantom_series
-from training.ct_data.pools import BALANCED_MIX, EPOCH_MIX, EXTRA_AXIAL_MIX, INSERT_MIX, LABEL_INDEX, REAL_MIX, TRAUMA_MIX, Pools, draw, epoch_samples
+from training.ct_data.pools import BALANCED_MIX, EPOCH_MIX, EXTRA_AXIAL_MIX, INSERT_MIX, LABEL_INDEX, REAL_MIX, TRAUMA_MIX, Pools, Sample, draw, epoch_samples
 from training.ct_data.real import load_ct_ich, load_phe_sich, load_splits
 from training.datasets.rsna import ICH_LABELS
 from training.metrics import ICH_WEIGHTS
@@ -80,7 +80,7 @@ def batch_tensors(samples, rng) -> tuple[torch.Tensor, torch.Tensor, torch.Tenso
             torch.from_numpy(np.stack(masks)), torch.tensor(has_mask))
 
 
-def unseen_extra_axial_unlabelled(s, view: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+def unseen_extra_axial_unlabelled(s: Sample, view: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
     """The labels of a training view: an inserted epidural/subdural the export look merged with bone is unknown."""
     y = s.labels
     extra = [i for i in (LABEL_INDEX["epidural"], LABEL_INDEX["subdural"]) if y[i] > 0]

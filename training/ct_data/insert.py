@@ -177,9 +177,7 @@ def insert_lesion(hu: np.ndarray, kind: str, rng: np.random.Generator, px_mm: fl
         raise ValueError(f"unknown hemorrhage kind {kind!r}")
     if m is None or m.sum() * px_mm ** 2 < 10:
         return None
-    level = {"subarachnoid": (45, 70), "intraparenchymal": (55, 85)}.get(kind, (50, 90))
-    if kind in EXTRA_AXIAL:
-        level = EXTRA_AXIAL_BLOOD_HU
+    level = {"subarachnoid": (45, 70), "intraparenchymal": (55, 85), **dict.fromkeys(EXTRA_AXIAL, EXTRA_AXIAL_BLOOD_HU)}.get(kind, (50, 90))
     new = _blend_blood(out, m, rng, level)
     if visible_mm2(hu, new, px_mm, below_bone=kind in EXTRA_AXIAL) < MIN_VISIBLE_MM2:
         return None
