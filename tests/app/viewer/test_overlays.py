@@ -87,10 +87,6 @@ def test_subdural_gradcam_peaks_on_the_side_of_the_demo_subdural_blood(hemorrhag
     assert same_side >= 0.9 * len(positive), (same_side, len(positive))
 
 
-@pytest.mark.xfail(strict=True, reason="known weakness of bg_laterality 0.6.0 (three mirror-averaged snapshots; as 0.4.2 and 0.5.0): its "
-                   "Grad-CAM of 'left' on the bg_left phantom is broad and central (57% of the map's mass on the patient's left, peak 31 px right "
-                   "of the midline on the surest slice); 0.4.1's single reading put the peak left of the midline by one 32 px cell. The side call "
-                   "is right (left 0.979) - issue 12 note")
 def test_bg_gradcam_points_to_the_patients_left_on_the_bg_left_demo(scorer):
     vol = load(demo_dir() / "ct" / "bg_left")
     bg = scorer.score_bg(vol)
