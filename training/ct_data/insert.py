@@ -6,7 +6,7 @@ Works on HU (true HU, or pseudo-HU from a brain-window export) at any grid, radi
 where it lives:
 
 - epidural: a biconvex lens against the inner table (short arc, thick middle);
-- subdural: a crescent along the inner table (long arc, thin, tapered ends);
+- subdural: a crescent along the inner table (long arc, thin to 16 mm, tapered ends);
 - intraparenchymal: an irregular blob with an edema rim in parenchyma away from the table;
 - intraventricular: the dependent (posterior) part of a central CSF space, with a fluid level;
 - subarachnoid: sulcal CSF near the cortex filled with blood at partial volume;
@@ -86,16 +86,23 @@ def _blend_blood(hu: np.ndarray, mask: np.ndarray, rng: np.random.Generator, lev
     return (hu * (1 - alpha) + blood * alpha).astype(np.float32)
 
 
+#: (greatest thickness in mm, half the arc in degrees) drawn uniformly per extra-axial insert. An epidural is a
+#: short thick lens; a subdural a long crescent. Acute subdurals reach 10-20 mm: up to 0.7.0 they were drawn
+#: 2.5-10 mm only, so every thick extra-axial collection the trunk saw was an epidural lens, and 0.7.0 read the
+#: real demo's 12 mm, 160-degree subdural (and 53 % of inserted validation subdurals) as epidural (stop 17).
+EXTRA_AXIAL_SHAPE: dict[str, tuple[tuple[float, float], tuple[float, float]]] = {
+    "epidural": ((6.0, 18.0), (15.0, 35.0)),
+    "subdural": ((2.5, 16.0), (35.0, 85.0)),
+}
+
+
 def _extra_axial(hu, an, rng, kind):
     theta0 = rng.uniform(-np.pi, np.pi)
-    if kind == "subdural":
-        half = np.radians(rng.uniform(35, 80))
-        tmax = rng.uniform(2.5, 10) / an.px_mm
-        thick = tmax * np.sqrt(_arc_weight(an.angle, theta0, half))
-    else:  # epidural: biconvex lens
-        half = np.radians(rng.uniform(15, 35))
-        tmax = rng.uniform(6, 18) / an.px_mm
-        thick = tmax * _arc_weight(an.angle, theta0, half)
+    (t_lo, t_hi), (h_lo, h_hi) = EXTRA_AXIAL_SHAPE[kind]
+    half = np.radians(rng.uniform(h_lo, h_hi))
+    tmax = rng.uniform(t_lo, t_hi) / an.px_mm
+    w = _arc_weight(an.angle, theta0, half)
+    thick = tmax * (np.sqrt(w) if kind == "subdural" else w)  # crescent: full thickness over most of the arc; lens: peaked
     return an.intracranial & (an.depth > 0) & (an.depth <= thick)
 
 

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from training.ct_data.augment import BONE_WHITE_8BIT, MIN_SEEN_BLOOD_PX, blood_seen_against_bone
-from training.ct_data.insert import BONE_DISTINCT_HU, EXTRA_AXIAL, KINDS, MIN_VISIBLE_MM2, anatomy, insert_lesion, visible_mm2
+from training.ct_data.insert import (BONE_DISTINCT_HU, EXTRA_AXIAL, EXTRA_AXIAL_SHAPE, KINDS, MIN_VISIBLE_MM2, anatomy, insert_lesion,
+                                     visible_mm2)
 
 
 def _slice(ventricle_px: int) -> np.ndarray:
@@ -92,3 +93,31 @@ def test_a_view_that_merged_the_blood_with_bone_is_unlabelled():
     iph = Sample(sdh.img, np.array([1, 0, 1, 0, 0, 0], np.float32), 0, mask, "inserted")
     assert (unseen_extra_axial_unlabelled(iph, white, mask) == iph.labels).all()  # a white clot in brain is still seen
     assert MIN_SEEN_BLOOD_PX <= 36 and BONE_WHITE_8BIT < 255
+
+
+def _thickness_and_arc(hu: np.ndarray, mask: np.ndarray) -> tuple[float, float]:
+    """Greatest depth of the blood from the inner table (mm, 1 mm grid) and the arc it covers (degrees)."""
+    an = anatomy(hu)
+    depth = an.depth[mask].max()
+    ang = np.sort(np.degrees(an.angle[mask]))
+    gaps = np.diff(np.concatenate([ang, ang[:1] + 360.0]))
+    return float(depth), float(360.0 - gaps.max())
+
+
+def test_thick_subdurals_are_drawn_and_stay_crescents_longer_than_epidural_lenses():
+    """Acute subdurals reach 10-20 mm; a generator that draws them thin leaves every thick collection to the
+    epidural (0.7.0 read the real demo's 12 mm subdural as epidural)."""
+    assert EXTRA_AXIAL_SHAPE["subdural"][0][1] >= 15.0 and EXTRA_AXIAL_SHAPE["subdural"][1][0] >= EXTRA_AXIAL_SHAPE["epidural"][1][1]
+    hu = _slice(ventricle_px=6)
+    rng = np.random.default_rng(5)
+    shapes = {kind: [] for kind in EXTRA_AXIAL}
+    for kind in EXTRA_AXIAL:
+        while len(shapes[kind]) < 40:
+            res = insert_lesion(hu, kind, rng)
+            if res is not None:
+                shapes[kind].append(_thickness_and_arc(hu, res[1]))
+    sd, ed = np.array(shapes["subdural"]), np.array(shapes["epidural"])
+    assert (sd[:, 0] >= 10.0).mean() > 0.25  # thick subdurals exist
+    assert np.median(sd[:, 1]) > 1.5 * np.median(ed[:, 1])  # and they are long arcs, not lenses
+    thick_sd = sd[sd[:, 0] >= 10.0]
+    assert thick_sd[:, 1].min() > 60.0  # a thick subdural still spans a long arc
