@@ -94,6 +94,9 @@ EXTRA_AXIAL_SHAPE: dict[str, tuple[tuple[float, float], tuple[float, float]]] = 
     "epidural": ((6.0, 18.0), (15.0, 35.0)),
     "subdural": ((2.5, 16.0), (35.0, 85.0)),
 }
+#: thickness along the arc from its weight (1 at the centre, 0 at the ends): a lens peaks in the middle, a crescent
+#: keeps nearly its full thickness over most of the arc.
+EXTRA_AXIAL_PROFILE = {"epidural": lambda w: w, "subdural": np.sqrt}
 
 
 def _extra_axial(hu, an, rng, kind):
@@ -102,7 +105,7 @@ def _extra_axial(hu, an, rng, kind):
     half = np.radians(rng.uniform(h_lo, h_hi))
     tmax = rng.uniform(t_lo, t_hi) / an.px_mm
     w = _arc_weight(an.angle, theta0, half)
-    thick = tmax * (np.sqrt(w) if kind == "subdural" else w)  # crescent: full thickness over most of the arc; lens: peaked
+    thick = tmax * EXTRA_AXIAL_PROFILE[kind](w)
     return an.intracranial & (an.depth > 0) & (an.depth <= thick)
 
 

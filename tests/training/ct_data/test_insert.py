@@ -95,9 +95,8 @@ def test_a_view_that_merged_the_blood_with_bone_is_unlabelled():
     assert MIN_SEEN_BLOOD_PX <= 36 and BONE_WHITE_8BIT < 255
 
 
-def _thickness_and_arc(hu: np.ndarray, mask: np.ndarray) -> tuple[float, float]:
+def _thickness_and_arc(an, mask: np.ndarray) -> tuple[float, float]:
     """Greatest depth of the blood from the inner table (mm, 1 mm grid) and the arc it covers (degrees)."""
-    an = anatomy(hu)
     depth = an.depth[mask].max()
     ang = np.sort(np.degrees(an.angle[mask]))
     gaps = np.diff(np.concatenate([ang, ang[:1] + 360.0]))
@@ -109,13 +108,14 @@ def test_thick_subdurals_are_drawn_and_stay_crescents_longer_than_epidural_lense
     epidural (0.7.0 read the real demo's 12 mm subdural as epidural)."""
     assert EXTRA_AXIAL_SHAPE["subdural"][0][1] >= 15.0 and EXTRA_AXIAL_SHAPE["subdural"][1][0] >= EXTRA_AXIAL_SHAPE["epidural"][1][1]
     hu = _slice(ventricle_px=6)
+    an = anatomy(hu)
     rng = np.random.default_rng(5)
     shapes = {kind: [] for kind in EXTRA_AXIAL}
     for kind in EXTRA_AXIAL:
         while len(shapes[kind]) < 40:
-            res = insert_lesion(hu, kind, rng)
+            res = insert_lesion(hu, kind, rng, an=an)
             if res is not None:
-                shapes[kind].append(_thickness_and_arc(hu, res[1]))
+                shapes[kind].append(_thickness_and_arc(an, res[1]))
     sd, ed = np.array(shapes["subdural"]), np.array(shapes["epidural"])
     assert (sd[:, 0] >= 10.0).mean() > 0.25  # thick subdurals exist
     assert np.median(sd[:, 1]) > 1.5 * np.median(ed[:, 1])  # and they are long arcs, not lenses
