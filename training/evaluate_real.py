@@ -135,10 +135,11 @@ def evaluate_generated(series: list[SliceSeries], scorer: CTScorer) -> dict:
     return {"series": len(series), "slices": int(len(imgs)), "slice_cnn": slice_level, "series_bilstm": series_level(series, scorer)}
 
 
-def evaluate_inserted(series: list[SliceSeries], scorer: CTScorer, per_kind: int, seed: int = 4) -> dict:
+def inserted_set(series: list[SliceSeries], per_kind: int, seed: int = 4) -> tuple[np.ndarray, np.ndarray, int]:
     """The generated held-out set grounded in real anatomy: each subtype inserted (training.ct_data.insert) into
-    bleed-free slices of real *test* patients without any hemorrhage, beside as many of those slices untouched.
-    Per label, the negatives are every slice without that label (untouched slices and the other subtypes)."""
+    bleed-free slices of the given patients' series without any hemorrhage, beside as many of those slices untouched.
+    Returns (uint8 images [n, 256, 256], labels [n, 6], number of usable backgrounds). Shared by this evaluation
+    (test patients) and training.compare_val (validation patients), so both read the same construction."""
     from core.imaging.pseudo_hu import hu_to_window8
     from training.ct_data.insert import KINDS, insert_lesion
 
@@ -163,9 +164,15 @@ def evaluate_inserted(series: list[SliceSeries], scorer: CTScorer, per_kind: int
             y[0] = y[ICH_LABELS.index(kind)] = 1
             ys.append(y)
             done += 1
-    x, y = np.stack(imgs), np.stack(ys)
+    return np.stack(imgs), np.stack(ys), len(usable)
+
+
+def evaluate_inserted(series: list[SliceSeries], scorer: CTScorer, per_kind: int, seed: int = 4) -> dict:
+    """inserted_set into the given (test) patients, scored as the app scores slices.
+    Per label, the negatives are every slice without that label (untouched slices and the other subtypes)."""
+    x, y, n_usable = inserted_set(series, per_kind, seed)
     p = np.concatenate([scorer.score_slices(window8_to_hu(x[i:i + 64]).hu).probs for i in range(0, len(x), 64)])
-    return {"backgrounds": f"{len(usable)} intracranial slices of {sum(s.labels[:, 0].max() == 0 for s in series)} bleed-free CT-ICH test patients",
+    return {"backgrounds": f"{n_usable} intracranial slices of {sum(s.labels[:, 0].max() == 0 for s in series)} bleed-free CT-ICH test patients",
             "slices": int(len(x)), "per_kind": per_kind, "seed": seed,
             "slice_cnn": {lab: auc_block(y[:, j], p[:, j]) for j, lab in enumerate(ICH_LABELS)}}
 
