@@ -69,9 +69,9 @@ def test_the_real_normal_demo_as_1_mm_slices_is_scored_as_slabs_and_flags_nothin
     assert res.to_dict()["slabs"] == {"slices_per_slab": 5, "slab_mm": 5.0, "slabs": res.slabs.n_slabs}
 
 
-@pytest.mark.xfail(strict=True, reason="known drift of ich 0.7.0: on the 1 mm normal demo, slab-averaged, subdural rises from 0.009 "
-                   "to 0.189 (not flagged: series threshold 0.668); every other label stays within 0.011, as every label did with "
-                   "0.6.0 - issue 12 note")
+@pytest.mark.xfail(strict=True, reason="known drift of ich 0.7.0 and 0.7.1: on the 1 mm normal demo, slab-averaged, subdural rises "
+                   "from 0.004 to 0.226 (0.7.0: 0.009 to 0.189; not flagged: series threshold 0.752) and any from 0.006 to 0.082; every "
+                   "other label stays within 0.005, as every label did with 0.6.0 - issue 12 note")
 def test_the_real_normal_demo_as_1_mm_slices_scores_as_at_4_mm(normal_demo_at_4_and_1_mm):
     """Without slabs this drifted to intraventricular 0.33 and subarachnoid 0.07 (from 0.004 and 0.03, 0.5.0)."""
     _, native, _, res = normal_demo_at_4_and_1_mm
