@@ -14,15 +14,54 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def _label_table(table) -> dict:
+    """The entries of a metrics block that carry an AUC (one per label); nested blocks beside them are left out."""
+    if not isinstance(table, dict):
+        return {}
+    return {k: v for k, v in table.items() if isinstance(v, dict) and "auc" in v}
+
+
+def _real_test_figures(sets: dict) -> list[str]:
+    """metrics.real_test of the CT cards: per real set the 'any hemorrhage' AUC with its CI and n (slices, or
+    patients for a series-level block). Why here: these are the figures a user must see first, and they sit
+    one level deeper than the label tables."""
+    out = []
+    for name, block in sets.items():
+        a = block.get("any") if isinstance(block, dict) else None
+        if not isinstance(a, dict) or "auc" not in a:
+            continue
+        if a["auc"] is None:
+            out.append(f"real test {name}: no AUC for any hemorrhage ({_why_no_auc(a)})")
+            continue
+        ci = f" ({a['auc_ci'][0]:.3f}-{a['auc_ci'][1]:.3f})" if a.get("auc_ci") else ""
+        who = f"{a['n']} slices of {block['patients']} patients" if "patients" in block else f"n {a['n']}"
+        out.append(f"real test {name}: any hemorrhage AUC {a['auc']:.3f}{ci}, {who}")
+    return out
+
+
 def key_figures(metrics: dict) -> str:
-    """One line from a card's held-out metrics: per-level AUC range, BG AUC and laterality accuracy."""
+    """One line from a card's held-out metrics: real test sets first, then per-level AUC ranges (also one
+    level down, e.g. unseen_generated_set.slice), BG AUC and laterality accuracy."""
     parts = []
+    if isinstance(metrics.get("real_test"), dict):
+        parts += _real_test_figures(metrics["real_test"])
     for level, table in metrics.items():
-        if isinstance(table, dict) and table and all(isinstance(v, dict) and "auc" in v for v in table.values()):
-            aucs = [v["auc"] for v in table.values() if v["auc"] is not None]
-            missing = [f"{lab} ({_why_no_auc(v)})" for lab, v in table.items() if v["auc"] is None]
+        if level == "real_test":
+            continue
+        labels = _label_table(table)
+        if len(labels) < 2 and isinstance(table, dict):
+            # a wrapper around one label table with its counts (unseen_generated_set.slice): one level down; a
+            # per-group breakdown (leave_one_head_out.<head>) stays out of a one-line summary
+            subs = {f"{level} {k}": _label_table(v) for k, v in table.items()}
+            subs = {k: v for k, v in subs.items() if len(v) >= 2}
+            if len(subs) == 1:
+                parts += [key_figures({k: v}) for k, v in subs.items()]
+                continue
+        if labels:
+            aucs = [v["auc"] for v in labels.values() if v["auc"] is not None]
+            missing = [f"{lab} ({_why_no_auc(v)})" for lab, v in labels.items() if v["auc"] is None]
             if aucs:
-                over = f"{len(aucs)} labels" if not missing else f"{len(aucs)} of {len(table)} labels"
+                over = f"{len(aucs)} labels" if not missing else f"{len(aucs)} of {len(labels)} labels"
                 parts.append(f"{level}: AUC {min(aucs):.3f}-{max(aucs):.3f} over {over}"
                              + (f"; no AUC for {', '.join(missing)}" if missing else ""))
             elif missing:

@@ -38,3 +38,20 @@ def test_card_lines_name_what_is_missing_and_never_print_question_marks():
 def test_listing_of_the_bundled_cards_has_no_unknowns():
     out = subprocess.run([sys.executable, "-m", "app", "models"], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0 and "?" not in out.stdout, out.stdout
+
+
+def test_real_test_figures_come_first_with_their_ci_and_counts():
+    """The CT cards keep their real-data figures one level down (metrics.real_test.<set>.any): `models` must show
+    them, not 'no held-out metrics'."""
+    from app.cli.models import key_figures
+
+    any_ = {"auc": 0.9415, "auc_ci": [0.9124, 0.9707], "n": 400, "positives": 53}
+    metrics = {"unseen_generated_set": {"series": 60, "slice": {"any": {"auc": 0.9, "n": 9}, "subdural": {"auc": 0.8, "n": 9}}},
+               "real_test": {"CT-ICH": {"patients": 14, "any": any_},
+                             "series": {"any": {"auc": None, "n": 5, "n_positive": 5}, "slices_with_series_context": {}}},
+               "series_level": {"any": {"auc": 0.85, "n": 13}, "epidural": {"auc": 0.93, "n": 13}, "slices_with_series_context": {"any": {}}}}
+    line = key_figures(metrics)
+    assert line.startswith("real test CT-ICH: any hemorrhage AUC 0.942 (0.912-0.971), 400 slices of 14 patients; "
+                           "real test series: no AUC for any hemorrhage (no negative case)")
+    assert "unseen_generated_set slice: AUC 0.800-0.900 over 2 labels" in line
+    assert "series_level: AUC 0.850-0.930 over 2 labels" in line  # the nested block beside the labels is left out
