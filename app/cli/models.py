@@ -39,11 +39,13 @@ def _real_test_figures(sets: dict) -> list[str]:
     return out
 
 
-def key_figures(metrics: dict) -> str:
+def key_figures(metrics: dict, labels: list[str] | None = None) -> str:
     """One line from a card's held-out metrics: real test sets first, then per-level AUC ranges (also one
-    level down, e.g. unseen_generated_set.slice), BG AUC and laterality accuracy."""
+    level down, e.g. unseen_generated_set.slice), BG AUC and laterality accuracy. The real-test "any
+    hemorrhage" figure is shown only for a model with an "any" output (`labels`): the BG and OOD cards carry
+    the ICH model's block for reference, and printed under their names it would read as their own figure."""
     parts = []
-    if isinstance(metrics.get("real_test"), dict):
+    if isinstance(metrics.get("real_test"), dict) and (labels is None or "any" in labels):
         parts += _real_test_figures(metrics["real_test"])
     for level, table in metrics.items():
         if level == "real_test":
@@ -144,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
             runs_on = f", runs on {r['device']} ({r['provider']})" if r["provider"] else ""
             print(f"{r['name']} {r['version']} ({r['task']}): labels {', '.join(r['labels'])}; {r['status']}{runs_on}")
             print(f"    trained on: {training_line(r['training_data'])}")
-            print(f"    held-out: {key_figures(r['metrics'])}")
+            print(f"    held-out: {key_figures(r['metrics'], r['labels'])}")
             print(f"    {r['intended_use']}")
     for problem in reg.problems:
         print(f"warning: {problem}")

@@ -55,3 +55,6 @@ def test_real_test_figures_come_first_with_their_ci_and_counts():
                            "real test series: no AUC for any hemorrhage (no negative case)")
     assert "unseen_generated_set slice: AUC 0.800-0.900 over 2 labels" in line
     assert "series_level: AUC 0.850-0.930 over 2 labels" in line  # the nested block beside the labels is left out
+    # a card without an "any" output (BG laterality, the OOD guard) does not print the ICH model's real-test figure as its own
+    assert not key_figures(metrics, labels=["none", "left", "right"]).startswith("real test")
+    assert key_figures(metrics, labels=["any", "subdural"]) == line
