@@ -6,10 +6,11 @@ Each side is a list of ct_trunk.pt checkpoints read as the export reads them (mi
 uncalibrated: AUCs do not depend on the calibration, and the extra-axial confusion compares the two raw logits.
 Sets (no test patient is read):
 - CT-ICH validation patients, per image: "any" and each subtype;
-- PHE-SICH validation patients, per image: "any";
+- PHE-SICH validation patients, per image: "any" and intraparenchymal (the only subtype it labels);
 - lesions inserted into bleed-free CT-ICH validation slices (training.evaluate_real.inserted_set, the construction
   the test figure uses): per-label AUC, and the share of inserted subdurals read as epidural (epidural logit above
-  the subdural logit) and the reverse;
+  the subdural logit) and the reverse, and the AUC of the intraparenchymal logit between parenchymal and ventricular
+  inserts;
 - the validation phantoms (training.ct_real.VAL_PHANTOM_SEEDS): per-label slice AUC.
 Why a command: stops 15-17 each copied an ad-hoc script for this, with a third copy of the inserted-set builder.
 """
@@ -26,6 +27,7 @@ from core.study.stats import auc_delong
 from training.datasets.rsna import ICH_LABELS
 
 EDH, SDH = ICH_LABELS.index("epidural"), ICH_LABELS.index("subdural")
+IPH, IVH = ICH_LABELS.index("intraparenchymal"), ICH_LABELS.index("intraventricular")
 
 
 def auc(y: np.ndarray, s: np.ndarray) -> float | None:
@@ -60,13 +62,18 @@ def report(logits: dict[str, np.ndarray], sets: dict[str, tuple[np.ndarray, np.n
     out: dict = {}
     for name, (_, y) in sets.items():
         lo = logits[name]
-        labels = ("any",) if name == "PHE-SICH val" else ICH_LABELS
+        labels = ("any", "intraparenchymal") if name == "PHE-SICH val" else ICH_LABELS
         out[name] = {lab: auc(y[:, ICH_LABELS.index(lab)], lo[:, ICH_LABELS.index(lab)]) for lab in labels}
         if name == "inserted val":
             sdh, edh = y[:, SDH] > 0, y[:, EDH] > 0
-            out[name]["mean(epidural, subdural)"] = round((out[name]["epidural"] + out[name]["subdural"]) / 2, 4)
-            out[name]["subdural read as epidural"] = round(float(np.mean(lo[sdh, EDH] > lo[sdh, SDH])), 4)
-            out[name]["epidural read as subdural"] = round(float(np.mean(lo[edh, SDH] > lo[edh, EDH])), 4)
+            e, d = out[name]["epidural"], out[name]["subdural"]
+            out[name]["mean(epidural, subdural)"] = None if e is None or d is None else round((e + d) / 2, 4)
+            out[name]["subdural read as epidural"] = round(float(np.mean(lo[sdh, EDH] > lo[sdh, SDH])), 4) if sdh.any() else None
+            out[name]["epidural read as subdural"] = round(float(np.mean(lo[edh, SDH] > lo[edh, EDH])), 4) if edh.any() else None
+            # the intraparenchymal logit against inserted ventricular blood (both demos' false call)
+            iph, ivh = y[:, IPH] > 0, (y[:, IVH] > 0) & (y[:, IPH] == 0)
+            pair = iph | ivh
+            out[name]["intraparenchymal: parenchymal vs ventricular inserts"] = auc(iph[pair].astype(np.float32), lo[pair, IPH])
     return out
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from training.compare_val import EDH, SDH, report
+from training.compare_val import EDH, IPH, IVH, SDH, report
 from training.datasets.rsna import ICH_LABELS
 
 
@@ -29,5 +29,15 @@ def test_report_leaves_unknown_labels_out_and_phe_has_any_only():
     y = np.array([[0], [1], [-1], [1], [0], [0]], np.float32).repeat(6, axis=1)
     lo = np.array([[0.1], [0.9], [-5.0], [0.8], [0.3], [0.2]], np.float32).repeat(6, axis=1)  # the unknown one would spoil it
     out = report({"PHE-SICH val": lo, "CT-ICH val": lo}, {"PHE-SICH val": (None, y), "CT-ICH val": (None, y)})
-    assert list(out["PHE-SICH val"]) == ["any"] and out["PHE-SICH val"]["any"] == 1.0
+    assert list(out["PHE-SICH val"]) == ["any", "intraparenchymal"] and out["PHE-SICH val"]["any"] == 1.0
     assert set(out["CT-ICH val"]) == set(ICH_LABELS)
+
+
+def test_report_ranks_parenchymal_against_ventricular_inserts():
+    y = np.zeros((6, 6), np.float32)
+    y[:3, [0, IPH]] = 1
+    y[3:, [0, IVH]] = 1
+    lo = np.zeros((6, 6), np.float32)
+    lo[:, IPH] = [2.0, 1.5, 0.2, 0.5, 0.1, 0.0]  # one parenchymal insert below a ventricular one
+    out = report({"inserted val": lo}, {"inserted val": (None, y)})["inserted val"]
+    assert out["intraparenchymal: parenchymal vs ventricular inserts"] == pytest.approx(8 / 9, abs=1e-4)

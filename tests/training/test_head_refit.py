@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from training.ct_post import MIRROR_PERM, reader
-from training.head_refit import N_ICH, fit_rows, joint_head, split_head
+from training.head_refit import N_ICH, fit_rows, joint_head, joint_head_gap, split_head, trunk_key
 from training.nets.resnet import ResNet2D
 
 
@@ -70,3 +70,22 @@ def test_a_strong_pull_keeps_the_head_near_where_it_was():
     loose, _, _ = fit_rows(emb, y, w0, b0, rows=[0], l2=1e-4)
     tight, _, _ = fit_rows(emb, y, w0, b0, rows=[0], l2=100.0)
     assert np.linalg.norm(tight[0] - w0[0]) < 0.1 * np.linalg.norm(loose[0] - w0[0])
+
+
+def test_the_view_cache_key_follows_the_trunks_not_the_heads():
+    nets = _members(2)
+    key = trunk_key(nets, "10000_300_21")
+    w, b = joint_head(nets)
+    split_head(nets, w + 1.0, b)  # a refit: same embeddings, so the same cached views
+    assert trunk_key(nets, "10000_300_21") == key
+    assert trunk_key(nets, "10000_300_22") != key
+    with torch.no_grad():
+        nets[1].stem[0].weight.mul_(1.01)
+    assert trunk_key(nets, "10000_300_21") != key
+
+
+def test_the_joint_head_check_catches_a_head_that_is_not_the_ensembles():
+    nets = _members(2)
+    w, b = joint_head(nets)
+    assert joint_head_gap(nets, w, b, size=64) < 1e-4
+    assert joint_head_gap(nets, w, b + 0.5, size=64) > 0.4
