@@ -23,7 +23,6 @@ from pathlib import Path
 
 import numpy as np
 
-from core.study.stats import auc_delong
 from training.datasets.rsna import ICH_LABELS
 
 EDH, SDH = ICH_LABELS.index("epidural"), ICH_LABELS.index("subdural")
@@ -31,11 +30,10 @@ IPH, IVH = ICH_LABELS.index("intraparenchymal"), ICH_LABELS.index("intraventricu
 
 
 def auc(y: np.ndarray, s: np.ndarray) -> float | None:
-    known = y >= 0
-    y, s = y[known].astype(int), s[known]
-    if not 0 < y.sum() < len(y):
-        return None
-    return round(float(auc_delong(y, s).auc), 4)
+    """The AUC over known labels (-1 left out), None when one class is missing: evaluate_real's block, AUC only."""
+    from training.evaluate_real import auc_block
+
+    return auc_block(y, s)["auc"]
 
 
 def validation_sets(shared: Path, cache: Path, per_kind: int, seed: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:

@@ -45,8 +45,8 @@ def split_head(nets: list, w: np.ndarray, b: np.ndarray) -> None:
 
 
 @torch.no_grad()
-def training_views(nets: list, pools, mix: dict, n_views: int, seed: int, batch: int = 32) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(embedding [n, M*F], labels [n, 6] with -1 unknown, ensemble logits [n, 6]) of augmented training views."""
+def training_views(nets: list, pools, mix: dict, n_views: int, seed: int, batch: int = 32) -> tuple[np.ndarray, np.ndarray]:
+    """(embedding [n, M*F], labels [n, 6] with -1 unknown) of augmented training views."""
     from training.ct_data.pools import draw, epoch_samples
     from training.ct_post import reader
     from training.ct_real import batch_tensors
@@ -57,19 +57,18 @@ def training_views(nets: list, pools, mix: dict, n_views: int, seed: int, batch:
     while len(draws) < n_views:
         draws += epoch_samples(pools, rng, mix)
     draws = draws[:n_views]
-    embs, ys, los = [], [], []
+    embs, ys = [], []
     for i in range(0, len(draws), batch):
         samples = [s for s in (draw(pools, d, rng) for d in draws[i:i + batch]) if s is not None]
         if not samples:
             continue
         x, y, _, _, _ = batch_tensors(samples, rng)
-        logits, _, emb = net(x)
+        _, _, emb = net(x)
         embs.append(emb.numpy())
         ys.append(y.numpy())
-        los.append(logits.numpy()[:, :N_ICH])
         if (i // batch) % 25 == 0:
             print(f"views {i + len(samples)}/{len(draws)}", flush=True)
-    return np.concatenate(embs), np.concatenate(ys), np.concatenate(los)
+    return np.concatenate(embs), np.concatenate(ys)
 
 
 def trunk_key(nets: list, settings: str) -> str:
@@ -159,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
         series, splits = load_all(Path(args.shared), Path(args.cache))
         pools = Pools.build([s for s in series if splits[s.patient] == "train"])
         mix = {**EXTRA_AXIAL_MIX, "phantom": args.phantom}
-        emb, y, _ = training_views(nets, pools, mix, args.views, args.seed)
+        emb, y = training_views(nets, pools, mix, args.views, args.seed)
         cache.parent.mkdir(parents=True, exist_ok=True)
         np.savez(cache, emb=emb, y=y)
     w0, b0 = joint_head(nets)

@@ -50,8 +50,8 @@ def key_figures(metrics: dict, labels: list[str] | None = None) -> str:
     for level, table in metrics.items():
         if level == "real_test":
             continue
-        labels = _label_table(table)
-        if len(labels) < 2 and isinstance(table, dict):
+        rows = _label_table(table)
+        if len(rows) < 2 and isinstance(table, dict):
             # a wrapper around one label table with its counts (unseen_generated_set.slice): one level down; a
             # per-group breakdown (leave_one_head_out.<head>) stays out of a one-line summary
             subs = {f"{level} {k}": _label_table(v) for k, v in table.items()}
@@ -59,11 +59,11 @@ def key_figures(metrics: dict, labels: list[str] | None = None) -> str:
             if len(subs) == 1:
                 parts += [key_figures({k: v}) for k, v in subs.items()]
                 continue
-        if labels:
-            aucs = [v["auc"] for v in labels.values() if v["auc"] is not None]
-            missing = [f"{lab} ({_why_no_auc(v)})" for lab, v in labels.items() if v["auc"] is None]
+        if rows:
+            aucs = [v["auc"] for v in rows.values() if v["auc"] is not None]
+            missing = [f"{lab} ({_why_no_auc(v)})" for lab, v in rows.items() if v["auc"] is None]
             if aucs:
-                over = f"{len(aucs)} labels" if not missing else f"{len(aucs)} of {len(labels)} labels"
+                over = f"{len(aucs)} labels" if not missing else f"{len(aucs)} of {len(rows)} labels"
                 parts.append(f"{level}: AUC {min(aucs):.3f}-{max(aucs):.3f} over {over}"
                              + (f"; no AUC for {', '.join(missing)}" if missing else ""))
             elif missing:
@@ -77,7 +77,7 @@ def key_figures(metrics: dict, labels: list[str] | None = None) -> str:
 
 
 def _why_no_auc(m: dict) -> str:
-    pos, n = m.get("n_positive"), m.get("n")
+    pos, n = m.get("n_positive", m.get("positives")), m.get("n")  # QC cards say n_positive, the CT evaluation positives
     if pos == 0:
         return "no positive case"
     if pos is not None and n is not None and pos == n:
