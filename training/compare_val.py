@@ -11,7 +11,10 @@ Sets (no test patient is read):
   the test figure uses): per-label AUC, and the share of inserted subdurals read as epidural (epidural logit above
   the subdural logit) and the reverse, and the AUC of the intraparenchymal logit between parenchymal and ventricular
   inserts;
-- the validation phantoms (training.ct_real.VAL_PHANTOM_SEEDS): per-label slice AUC.
+- the validation phantoms (training.ct_real.VAL_PHANTOM_SEEDS): per-label slice AUC;
+- with --thin: thin subdurals (training.ct_data.insert's subdural_thin, 2-5 mm at 40-70 HU, like CT-ICH's real
+  training subdurals) inserted into the same bleed-free validation slices, beside as many untouched: "any" and
+  subdural AUC and the share read as epidural.
 Why a command: stops 15-17 each copied an ad-hoc script for this, with a third copy of the inserted-set builder.
 """
 
@@ -36,7 +39,7 @@ def auc(y: np.ndarray, s: np.ndarray) -> float | None:
     return auc_block(y, s)["auc"]
 
 
-def validation_sets(shared: Path, cache: Path, per_kind: int, seed: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def validation_sets(shared: Path, cache: Path, per_kind: int, seed: int, thin: bool = False) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """name -> (uint8 images [n, 256, 256], labels [n, 6]) of validation patients and phantoms."""
     from training.ct_real import load_all
     from training.evaluate_real import inserted_set
@@ -52,6 +55,9 @@ def validation_sets(shared: Path, cache: Path, per_kind: int, seed: int) -> dict
     if ctich:
         x, y, _ = inserted_set(ctich, per_kind, seed)
         out["inserted val"] = (x, y)
+        if thin:
+            x, y, _ = inserted_set(ctich, per_kind, seed + 1000, kinds=("subdural_thin",))
+            out["thin subdural val"] = (x, y)
     return out
 
 
@@ -60,8 +66,11 @@ def report(logits: dict[str, np.ndarray], sets: dict[str, tuple[np.ndarray, np.n
     out: dict = {}
     for name, (_, y) in sets.items():
         lo = logits[name]
-        labels = ("any", "intraparenchymal") if name == "PHE-SICH val" else ICH_LABELS
+        labels = {"PHE-SICH val": ("any", "intraparenchymal"), "thin subdural val": ("any", "subdural")}.get(name, ICH_LABELS)
         out[name] = {lab: auc(y[:, ICH_LABELS.index(lab)], lo[:, ICH_LABELS.index(lab)]) for lab in labels}
+        if name == "thin subdural val":
+            sdh = y[:, SDH] > 0
+            out[name]["subdural read as epidural"] = round(float(np.mean(lo[sdh, EDH] > lo[sdh, SDH])), 4) if sdh.any() else None
         if name == "inserted val":
             sdh, edh = y[:, SDH] > 0, y[:, EDH] > 0
             e, d = out[name]["epidural"], out[name]["subdural"]
@@ -103,10 +112,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--per-kind", type=int, default=60, help="inserts per subtype into validation slices")
     ap.add_argument("--seed", type=int, default=4)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--thin", action="store_true", help="add the thin-subdural validation set (inserts seeded --seed + 1000)")
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
-    sets = validation_sets(Path(args.shared), Path(args.cache), args.per_kind, args.seed)
+    sets = validation_sets(Path(args.shared), Path(args.cache), args.per_kind, args.seed, args.thin)
     if not sets:
         raise SystemExit(f"no validation series under {args.shared}: compare_val needs the real CT sets")
     columns = {"current": report(ensemble_logits([Path(p) for p in args.against], sets), sets),

@@ -135,13 +135,14 @@ def evaluate_generated(series: list[SliceSeries], scorer: CTScorer) -> dict:
     return {"series": len(series), "slices": int(len(imgs)), "slice_cnn": slice_level, "series_bilstm": series_level(series, scorer)}
 
 
-def inserted_set(series: list[SliceSeries], per_kind: int, seed: int = 4) -> tuple[np.ndarray, np.ndarray, int]:
+def inserted_set(series: list[SliceSeries], per_kind: int, seed: int = 4, kinds: tuple[str, ...] | None = None) -> tuple[np.ndarray, np.ndarray, int]:
     """The generated held-out set grounded in real anatomy: each subtype inserted (training.ct_data.insert) into
     bleed-free slices of the given patients' series without any hemorrhage, beside as many of those slices untouched.
     Returns (uint8 images [n, 256, 256], labels [n, 6], number of usable backgrounds). Shared by this evaluation
-    (test patients) and training.compare_val (validation patients), so both read the same construction."""
+    (test patients) and training.compare_val (validation patients), so both read the same construction.
+    kinds: the insert kinds (default KINDS; a variant such as subdural_thin carries its LABEL_OF_KIND label)."""
     from core.imaging.pseudo_hu import hu_to_window8
-    from training.ct_data.insert import KINDS, insert_lesion
+    from training.ct_data.insert import KINDS, LABEL_OF_KIND, insert_lesion
 
     rng = np.random.default_rng(seed)
     clean = [s.img[z] for s in series if s.labels[:, 0].max() == 0 for z in range(len(s.img))]
@@ -151,7 +152,7 @@ def inserted_set(series: list[SliceSeries], per_kind: int, seed: int = 4) -> tup
     for i in rng.choice(usable, size=min(len(usable), per_kind), replace=False):
         imgs.append(clean[i])
         ys.append(np.zeros(len(ICH_LABELS), np.float32))
-    for kind in KINDS:
+    for kind in kinds or KINDS:
         done = 0
         for i in rng.permutation(usable):
             if done == per_kind:
@@ -161,7 +162,7 @@ def inserted_set(series: list[SliceSeries], per_kind: int, seed: int = 4) -> tup
                 continue
             imgs.append(hu_to_window8(res[0]))
             y = np.zeros(len(ICH_LABELS), np.float32)
-            y[0] = y[ICH_LABELS.index(kind)] = 1
+            y[0] = y[ICH_LABELS.index(LABEL_OF_KIND.get(kind, kind))] = 1
             ys.append(y)
             done += 1
     return np.stack(imgs), np.stack(ys), len(usable)

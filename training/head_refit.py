@@ -1,6 +1,7 @@
 """Refit the ICH head rows of a CT ensemble on frozen features: a linear probe kept near the trained head.
 
     python -m training.head_refit --members T1.pt T2.pt T3.pt --out DIR [--views 10000] [--l2 0.01] [--labels ...]
+        [--extra subdural_thin=1500 intraventricular=1000]
 
 Why: the three snapshots' heads were each trained jointly with their trunk, in training (batch-statistics)
 mode, on mixes where real epidurals outnumber real subdurals 3.5 to 1, and averaging them was never fitted.
@@ -47,16 +48,31 @@ def split_head(nets: list, w: np.ndarray, b: np.ndarray) -> None:
 @torch.no_grad()
 def training_views(nets: list, pools, mix: dict, n_views: int, seed: int, batch: int = 32) -> tuple[np.ndarray, np.ndarray]:
     """(embedding [n, M*F], labels [n, 6] with -1 unknown) of augmented training views."""
-    from training.ct_data.pools import draw, epoch_samples
-    from training.ct_post import reader
-    from training.ct_real import batch_tensors
+    from training.ct_data.pools import epoch_samples
 
     rng = np.random.default_rng(seed)
-    net = reader(nets, "flip").eval()
     draws: list = []
     while len(draws) < n_views:
         draws += epoch_samples(pools, rng, mix)
-    draws = draws[:n_views]
+    return embed_draws(nets, pools, draws[:n_views], rng, batch)
+
+
+@torch.no_grad()
+def extra_views(nets: list, pools, extra: dict[str, int], seed: int, batch: int = 32) -> tuple[np.ndarray, np.ndarray]:
+    """(embedding, labels) of inserts of the named kinds into training anatomy: what the epoch mixes hold too few of
+    (thin subdurals; ventricular blood as an intraparenchymal negative)."""
+    rng = np.random.default_rng(seed)
+    draws = [("insert", kind) for kind, n in extra.items() for _ in range(n)]
+    return embed_draws(nets, pools, [draws[i] for i in rng.permutation(len(draws))], rng, batch)
+
+
+@torch.no_grad()
+def embed_draws(nets: list, pools, draws: list, rng: np.random.Generator, batch: int = 32) -> tuple[np.ndarray, np.ndarray]:
+    from training.ct_data.pools import draw
+    from training.ct_post import reader
+    from training.ct_real import batch_tensors
+
+    net = reader(nets, "flip").eval()
     embs, ys = [], []
     for i in range(0, len(draws), batch):
         samples = [s for s in (draw(pools, d, rng) for d in draws[i:i + batch]) if s is not None]
@@ -128,6 +144,19 @@ def fit_rows(emb: np.ndarray, y: np.ndarray, w0: np.ndarray, b0: np.ndarray, row
     return w, b, log
 
 
+def parse_extra(items: list[str]) -> dict[str, int]:
+    """["subdural_thin=1500", ...] -> {"subdural_thin": 1500}; unknown kinds are refused before any work."""
+    from training.ct_data.insert import KINDS, LABEL_OF_KIND
+
+    out: dict[str, int] = {}
+    for item in items:
+        kind, _, n = item.partition("=")
+        if kind not in (*KINDS, *LABEL_OF_KIND) or not n.isdigit():
+            raise SystemExit(f"--extra {item!r}: expected KIND=N with KIND one of {', '.join((*KINDS, *LABEL_OF_KIND))}")
+        out[kind] = int(n)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     from training.ct_data.pools import EXTRA_AXIAL_MIX, Pools
     from training.ct_post import load_trunks
@@ -143,6 +172,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--l2", type=float, default=0.01)
     ap.add_argument("--labels", nargs="+", default=list(ICH_LABELS), choices=list(ICH_LABELS))
     ap.add_argument("--seed", type=int, default=21)
+    ap.add_argument("--extra", nargs="*", default=[], metavar="KIND=N",
+                    help="extra insert views into training anatomy, e.g. subdural_thin=1500 intraventricular=1000")
+    ap.add_argument("--extra-seed", type=int, default=22)
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -150,17 +182,36 @@ def main(argv: list[str] | None = None) -> int:
     nets = load_trunks(paths)
     key = trunk_key(nets, f"{args.views}_{args.phantom}_{args.seed}")
     cache = Path(args.cache) / f"head_refit_views_{key}.npz"
+    extra = parse_extra(args.extra)
+    pools = None
+
+    def training_pools():
+        nonlocal pools
+        if pools is None:
+            series, splits = load_all(Path(args.shared), Path(args.cache))
+            pools = Pools.build([s for s in series if splits[s.patient] == "train"])
+        return pools
+
     if cache.exists():
         z = np.load(cache)
         emb, y = z["emb"], z["y"]
         print(f"read {len(emb)} cached training views from {cache} (same trunks, views, phantoms and seed)")
     else:
-        series, splits = load_all(Path(args.shared), Path(args.cache))
-        pools = Pools.build([s for s in series if splits[s.patient] == "train"])
         mix = {**EXTRA_AXIAL_MIX, "phantom": args.phantom}
-        emb, y = training_views(nets, pools, mix, args.views, args.seed)
+        emb, y = training_views(nets, training_pools(), mix, args.views, args.seed)
         cache.parent.mkdir(parents=True, exist_ok=True)
         np.savez(cache, emb=emb, y=y)
+    if extra:
+        ekey = trunk_key(nets, f"extra_{sorted(extra.items())}_{args.extra_seed}")
+        ecache = Path(args.cache) / f"head_refit_extra_{ekey}.npz"
+        if ecache.exists():
+            z = np.load(ecache)
+            e_emb, e_y = z["emb"], z["y"]
+            print(f"read {len(e_emb)} cached extra views from {ecache}")
+        else:
+            e_emb, e_y = extra_views(nets, training_pools(), extra, args.extra_seed)
+            np.savez(ecache, emb=e_emb, y=e_y)
+        emb, y = np.concatenate([emb, e_emb]), np.concatenate([y, e_y])
     w0, b0 = joint_head(nets)
     gap = joint_head_gap(nets, w0, b0)
     if gap > 1e-3:
@@ -175,7 +226,8 @@ def main(argv: list[str] | None = None) -> int:
     for i, (p, n) in enumerate(zip(paths, nets)):
         ck = torch.load(p, map_location="cpu")
         ck["state_dict"] = n.state_dict()
-        ck["head_refit"] = {"labels": args.labels, "l2": args.l2, "views": int(len(emb)), "seed": args.seed, "fit": log}
+        ck["head_refit"] = {"labels": args.labels, "l2": args.l2, "views": int(len(emb)), "seed": args.seed, "fit": log,
+                            "extra": extra, "extra_seed": args.extra_seed if extra else None}
         dest = out / ("ct_trunk.pt" if i == 0 else f"ct_trunk_member{i}.pt")
         torch.save(ck, dest)
         print(f"wrote {dest}")

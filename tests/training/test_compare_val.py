@@ -41,3 +41,15 @@ def test_report_ranks_parenchymal_against_ventricular_inserts():
     lo[:, IPH] = [2.0, 1.5, 0.2, 0.5, 0.1, 0.0]  # one parenchymal insert below a ventricular one
     out = report({"inserted val": lo}, {"inserted val": (None, y)})["inserted val"]
     assert out["intraparenchymal: parenchymal vs ventricular inserts"] == pytest.approx(8 / 9, abs=1e-4)
+
+
+def test_report_reads_the_thin_subdural_set_for_any_and_subdural():
+    y = np.zeros((6, 6), np.float32)
+    y[3:, [0, SDH]] = 1  # three untouched slices, three thin subdurals
+    lo = np.zeros((6, 6), np.float32)
+    lo[3:, SDH] = [1.0, 2.0, 0.5]
+    lo[3:, EDH] = [0.0, 3.0, 0.0]  # the second is read as epidural
+    lo[:, 0] = [0.1, 0.2, 0.3, 0.9, 0.8, 0.25]
+    out = report({"thin subdural val": lo}, {"thin subdural val": (None, y)})["thin subdural val"]
+    assert set(out) == {"any", "subdural", "subdural read as epidural"}
+    assert out["any"] == pytest.approx(8 / 9, abs=1e-3) and out["subdural read as epidural"] == pytest.approx(1 / 3, abs=1e-3)

@@ -89,3 +89,13 @@ def test_the_joint_head_check_catches_a_head_that_is_not_the_ensembles():
     w, b = joint_head(nets)
     assert joint_head_gap(nets, w, b, size=64) < 1e-4
     assert joint_head_gap(nets, w, b + 0.5, size=64) > 0.4
+
+
+def test_extra_views_are_parsed_and_unknown_kinds_refused():
+    from training.head_refit import parse_extra
+
+    assert parse_extra(["subdural_thin=15", "intraventricular=3"]) == {"subdural_thin": 15, "intraventricular": 3}
+    with pytest.raises(SystemExit, match="KIND=N"):
+        parse_extra(["hematoma=3"])
+    with pytest.raises(SystemExit, match="KIND=N"):
+        parse_extra(["subdural=lots"])

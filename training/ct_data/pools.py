@@ -14,7 +14,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from core.imaging.pseudo_hu import hu_to_window8, window8_to_hu
-from training.ct_data.insert import KINDS, anatomy, insert_bg_hematoma, insert_calcification, insert_lesion
+from training.ct_data.insert import KINDS, LABEL_OF_KIND, anatomy, insert_bg_hematoma, insert_calcification, insert_lesion
 from training.ct_data.phantom import SliceSeries
 
 UNKNOWN = -1.0
@@ -129,7 +129,7 @@ class Pools:
             kind_label = "intraparenchymal"
         else:
             res = insert_lesion(hu, kind, rng, an=an)
-            kind_label = kind
+            kind_label = LABEL_OF_KIND.get(kind, kind)
         if res is None:
             return None
         out, m = res
@@ -206,7 +206,8 @@ def _generated(p: Pools, rng: np.random.Generator, mix: dict, draws: list) -> li
         draws += [("real", p.phantom[i]) for i in rng.choice(len(p.phantom), size=min(len(p.phantom), mix["phantom"]), replace=False)]
     if p.background:
         per_kind = mix.get("inserted_kind", {})
-        for kind in (*KINDS, "bg_left", "bg_right"):
+        variants = [k for k in per_kind if k in LABEL_OF_KIND]  # e.g. subdural_thin: drawn only when a mix names it
+        for kind in (*KINDS, "bg_left", "bg_right", *variants):
             draws += [("insert", kind)] * int(per_kind.get(kind, mix["inserted_each"]))
         draws += [("insert", "calcification")] * mix["calcification"]
     order = rng.permutation(len(draws))

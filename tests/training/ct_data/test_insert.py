@@ -121,3 +121,24 @@ def test_thick_subdurals_are_drawn_and_stay_crescents_longer_than_epidural_lense
     assert np.median(sd[:, 1]) > 1.5 * np.median(ed[:, 1])  # and they are long arcs, not lenses
     thick_sd = sd[sd[:, 0] >= 10.0]
     assert thick_sd[:, 1].min() > 60.0  # a thick subdural still spans a long arc
+
+
+def test_thin_subdurals_are_thin_long_crescents_labelled_subdural():
+    """subdural_thin (CT-ICH's real subdurals are 2-5 mm): at most 5 mm deep, visible against bone, not in KINDS."""
+    from training.ct_data.insert import LABEL_OF_KIND
+
+    assert "subdural_thin" not in KINDS and LABEL_OF_KIND["subdural_thin"] == "subdural"
+    hu = _slice(ventricle_px=6)
+    an = anatomy(hu)
+    rng = np.random.default_rng(3)
+    made = 0
+    for _ in range(12):
+        res = insert_lesion(hu, "subdural_thin", rng, an=an)
+        if res is None:
+            continue
+        made += 1
+        new, mask = res
+        assert an.depth[mask].max() <= 5.0 + 1e-6
+        assert visible_mm2(hu, new, below_bone=True) >= MIN_VISIBLE_MM2
+        assert np.median(new[mask]) <= 70 + 6
+    assert made > 0
