@@ -27,6 +27,13 @@ def _real_test_figures(sets: dict) -> list[str]:
     one level deeper than the label tables."""
     out = []
     for name, block in sets.items():
+        if name == "note" and isinstance(block, str):
+            out.append(f"real test: {block}")
+            continue
+        if isinstance(block, dict) and "ood_slices_outside" in block and "any" not in block:
+            out.append(f"real test {name}: {block['ood_slices_outside']:.1%} of {block['slices']} slices of {block['patients']} patients "
+                       f"outside the training data (highest series median {block['ood_series_median_max']})")
+            continue
         a = block.get("any") if isinstance(block, dict) else None
         if not isinstance(a, dict) or "auc" not in a:
             continue
@@ -42,11 +49,15 @@ def _real_test_figures(sets: dict) -> list[str]:
 def key_figures(metrics: dict, labels: list[str] | None = None) -> str:
     """One line from a card's held-out metrics: real test sets first, then per-level AUC ranges (also one
     level down, e.g. unseen_generated_set.slice), BG AUC and laterality accuracy. The real-test "any
-    hemorrhage" figure is shown only for a model with an "any" output (`labels`): the BG and OOD cards carry
-    the ICH model's block for reference, and printed under their names it would read as their own figure."""
+    hemorrhage" figure is shown only for a model with an "any" output (`labels`): cards written before stop 19
+    gave the BG and OOD models the ICH model's block, and printed under their names it would read as their own.
+    The OOD card's real-test block holds the share of real test slices outside; the BG card's a note."""
     parts = []
-    if isinstance(metrics.get("real_test"), dict) and (labels is None or "any" in labels):
-        parts += _real_test_figures(metrics["real_test"])
+    if isinstance(metrics.get("real_test"), dict):
+        sets = metrics["real_test"]
+        if labels is not None and "any" not in labels:
+            sets = {k: v for k, v in sets.items() if not (isinstance(v, dict) and "any" in v)}
+        parts += _real_test_figures(sets)
     for level, table in metrics.items():
         if level == "real_test":
             continue

@@ -58,3 +58,21 @@ def test_real_test_figures_come_first_with_their_ci_and_counts():
     # a card without an "any" output (BG laterality, the OOD guard) does not print the ICH model's real-test figure as its own
     assert not key_figures(metrics, labels=["none", "left", "right"]).startswith("real test")
     assert key_figures(metrics, labels=["any", "subdural"]) == line
+
+
+def test_bg_and_ood_cards_show_their_own_real_test_blocks():
+    """Since stop 19 evaluate_real gives each CT card its own real-test block (training.evaluate_real.card_real_test)."""
+    from app.cli.models import key_figures
+    from training.evaluate_real import BG_REAL_TEST_NOTE, card_real_test
+
+    blocks = {"CT-ICH": {"patients": 14, "slices": 433, "any": {"auc": 0.94, "n": 433}, "ood_slices_outside": 0.0162,
+                         "ood_series_median_max": 0.751, "reliability_any": [], "series_level": {}},
+              "generated_unseen": {"series": 60}}
+    ood = card_real_test("ich_ood", blocks)
+    assert ood == {"CT-ICH": {"patients": 14, "slices": 433, "ood_slices_outside": 0.0162, "ood_series_median_max": 0.751}}
+    assert key_figures({"real_test": ood}, labels=["ood_score"]) == (
+        "real test CT-ICH: 1.6% of 433 slices of 14 patients outside the training data (highest series median 0.751)")
+    bg = card_real_test("bg_laterality", blocks)
+    assert "any" not in bg["CT-ICH"] and bg["note"] == BG_REAL_TEST_NOTE
+    assert key_figures({"real_test": bg}, labels=["none", "left", "right"]) == f"real test: {BG_REAL_TEST_NOTE}"
+    assert "reliability_any" not in card_real_test("ich_cnn", blocks)["CT-ICH"]
