@@ -27,7 +27,7 @@ from core.imaging.pseudo_hu import hu_to_window8, window8_to_hu
 from core.models.preprocess import ICH_WINDOWS, MODEL_SIZE, display_slices, ich_input
 from training.ct_data.augment import augment, blood_seen_against_bone
 from training.ct_data.phantom import SliceSeries, phantom_series
-from training.ct_data.pools import BALANCED_MIX, EPOCH_MIX, EXTRA_AXIAL_MIX, INSERT_MIX, LABEL_INDEX, REAL_MIX, TRAUMA_MIX, Pools, Sample, draw, epoch_samples
+from training.ct_data.pools import BALANCED_MIX, EPOCH_MIX, EXTRA_AXIAL_MIX, INSERT_MIX, LABEL_INDEX, REAL_MIX, THIN_MIX, TRAUMA_MIX, Pools, Sample, draw, epoch_samples
 from training.ct_data.real import load_ct_ich, load_phe_sich, load_splits
 from training.datasets.rsna import ICH_LABELS
 from training.metrics import ICH_WEIGHTS
@@ -148,7 +148,7 @@ def train(series, splits, args) -> ResNet2D:
     elif args.init:
         init_from(net, Path(args.init))
     mix = {"balanced": BALANCED_MIX, "trauma": TRAUMA_MIX, "real": REAL_MIX, "insert": INSERT_MIX,
-           "extra-axial": EXTRA_AXIAL_MIX}.get(args.mix, EPOCH_MIX)
+           "extra-axial": EXTRA_AXIAL_MIX, "thin": THIN_MIX}.get(args.mix, EPOCH_MIX)
     pools.background_trauma_share = float(mix.get("background_trauma_share", 0.0))
     opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-4)
     ckpt_dir = Path(args.checkpoints)
@@ -190,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--checkpoints", default="training/checkpoints")
     ap.add_argument("--init", default="training/checkpoints/ich_cnn.pt", help="start the trunk from these weights ('' for none)")
     ap.add_argument("--resume", default="", help="continue from a ct_trunk.pt checkpoint (both heads)")
-    ap.add_argument("--mix", choices=["first", "balanced", "trauma", "real", "insert", "extra-axial"], default="first", help="epoch composition (see training.ct_data.pools)")
+    ap.add_argument("--mix", choices=["first", "balanced", "trauma", "real", "insert", "extra-axial", "thin"], default="first", help="epoch composition (see training.ct_data.pools)")
     ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--lr", type=float, default=1e-3)

@@ -47,3 +47,12 @@ def test_a_thin_subdural_insert_is_labelled_subdural():
     assert samples
     for s in samples:
         assert s.labels[0] == 1 and s.labels[LABEL_INDEX["subdural"]] == 1 and s.labels[LABEL_INDEX["epidural"]] == 0
+
+
+def test_thin_mix_adds_thin_subdurals_and_ventricular_blood_to_the_extra_axial_mix():
+    from training.ct_data.pools import THIN_MIX
+
+    thin, extra = _insert_counts(THIN_MIX), _insert_counts(EXTRA_AXIAL_MIX)
+    assert thin["subdural_thin"] == 200 and thin["intraventricular"] == 200
+    for kind in ("epidural", "subdural", "intraparenchymal", "subarachnoid", "bg_left", "bg_right", "calcification"):
+        assert thin[kind] == extra[kind], kind
