@@ -19,7 +19,8 @@ from core.study.stats import auc_delong
 from training.ct_data.insert import KINDS
 from training.ct_data.pools import Pools, Sample
 
-POSITIVES = ("real ct-ich", *KINDS)
+#: subdural_thin last, so that the other kinds' draws stay what they were before it was added (stop 19)
+POSITIVES = ("real ct-ich", *KINDS, "subdural_thin")
 
 
 def draw_fit_set(pools: Pools, rng: np.random.Generator, n: int) -> dict[str, list[Sample]]:

@@ -43,7 +43,7 @@ EXTRA_AXIAL_BLOOD_HU = (52.0, 78.0)
 @dataclass
 class Anatomy:
     intracranial: np.ndarray  # bool
-    depth: np.ndarray  # float: pixels from the inner table (0 outside)
+    depth: np.ndarray  # float: pixels from the inner table (0 outside; holes such as calcifications do not count as table)
     centre: tuple[float, float]  # (y, x) centroid of the intracranial space
     angle: np.ndarray  # float: angle of each pixel around the centre (radians)
     px_mm: float
@@ -66,7 +66,10 @@ def anatomy(hu: np.ndarray, px_mm: float = 1.0) -> Anatomy | None:
     ic = ndi.binary_opening(ic, iterations=2)
     if ic.mean() < MIN_INTRACRANIAL_FRACTION:
         return None
-    depth = ndi.distance_transform_edt(ic)
+    # depth from the inner table only: a calcification (choroid plexus, pineal; >= 72 HU like bone) is a hole in the
+    # intracranial space, and measured from it an extra-axial insert would ring the calcification (stop 19: 16 % of
+    # CT-ICH training slices have such holes; 3-12 % of extra-axial inserts touched one)
+    depth = ndi.distance_transform_edt(ndi.binary_fill_holes(ic))
     yy, xx = np.nonzero(ic)
     cy, cx = float(yy.mean()), float(xx.mean())
     Y, X = np.mgrid[: hu.shape[0], : hu.shape[1]]

@@ -142,3 +142,26 @@ def test_thin_subdurals_are_thin_long_crescents_labelled_subdural():
         assert visible_mm2(hu, new, below_bone=True) >= MIN_VISIBLE_MM2
         assert np.median(new[mask]) <= 70 + 6
     assert made > 0
+
+
+@pytest.mark.parametrize("kind", EXTRA_AXIAL)
+def test_extra_axial_blood_does_not_ring_an_intracranial_calcification(kind):
+    """A calcified choroid plexus is bone-bright, a hole in the intracranial space: not an inner table."""
+    from scipy import ndimage as ndi
+
+    hu = _slice(ventricle_px=6)
+    yy, xx = np.mgrid[:256, :256]
+    calc = np.hypot(yy - 150, xx - 141) < 3
+    hu[calc] = 300.0
+    an = anatomy(hu)
+    assert an is not None and calc.sum() > 0 and not an.intracranial[calc].any()
+    near = ndi.binary_dilation(calc, iterations=4)
+    rng = np.random.default_rng(5)
+    made = 0
+    for _ in range(12):
+        res = insert_lesion(hu, kind, rng, an=an)
+        if res is None:
+            continue
+        made += 1
+        assert not (res[1] & near).any()
+    assert made > 0
