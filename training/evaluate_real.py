@@ -197,8 +197,10 @@ def inserted_only(args, shared: Path, cache: Path) -> int:
         card = ModelRegistry().card("ich_cnn")
         old = card.metrics.get("inserted_in_real_test_anatomy")
         g["visibility_rule"] = f"an insert counts only where it brightens >= {MIN_VISIBLE_MM2:g} mm2 of the brain window by >= {VISIBLE_HU:g} HU"
-        if old is not None and "visibility_rule" not in old:
-            g["_previous"] = {**old, "note": "before the visibility rule: many inserts were flecks no reader could see"}
+        if old is not None:
+            note = args.previous_note or ("before the visibility rule: many inserts were flecks no reader could see"
+                                          if "visibility_rule" not in old else "the previous measurement")
+            g["_previous"] = {**{k: v for k, v in old.items() if k != "_previous"}, "note": note}
         card.metrics["inserted_in_real_test_anatomy"] = g
         card.path.write_text(card.to_json() + "\n")
         print(f"wrote metrics.inserted_in_real_test_anatomy into {card.path}")
@@ -284,6 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ge-only", action="store_true", help="only the real GE series check (with --write-cards: into the cards, the rest kept)")
     ap.add_argument("--inserted-only", action="store_true",
                     help="only the --inserted set (with --write-cards: into ich_cnn's card, the figure it replaces kept beside it)")
+    ap.add_argument("--previous-note", default="", help="--inserted-only: what the replaced figure was measured with")
     args = ap.parse_args(argv)
     shared, cache = Path(args.shared), Path(args.cache)
     if args.inserted_only:
