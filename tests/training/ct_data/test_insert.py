@@ -165,3 +165,21 @@ def test_extra_axial_blood_does_not_ring_an_intracranial_calcification(kind):
         made += 1
         assert not (res[1] & near).any()
     assert made > 0
+
+
+def test_a_series_insert_keeps_one_collection_through_contiguous_slices():
+    from training.ct_data.insert_series import insert_extra_axial_series
+
+    hus = np.stack([_slice(ventricle_px=6)] * 8)
+    hus[0] = -1000.0  # a slice without a head: never part of the block
+    res = insert_extra_axial_series(hus, "subdural", np.random.default_rng(7))
+    assert res is not None
+    new, lab = res
+    idx = np.flatnonzero(lab)
+    assert not lab[0] and len(idx) >= 1 and (np.diff(idx) == 1).all()  # one contiguous block
+    changed = [np.flatnonzero(np.abs(new[k] - hus[k]).sum(axis=0) > 0) for k in idx]
+    sides = {bool(c.mean() > 128) for c in changed}
+    assert len(sides) == 1  # the same side of the head on every slice
+    assert all((new[k] == hus[k]).all() for k in range(8) if not lab[k])  # unlabelled slices are untouched
+    with pytest.raises(ValueError):
+        insert_extra_axial_series(hus, "intraventricular", np.random.default_rng(0))

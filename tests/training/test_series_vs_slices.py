@@ -1,0 +1,23 @@
+"""training.series_vs_slices: series labels (unknown kept unknown) and the side-by-side table."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from training.series_vs_slices import series_label, table
+
+
+def test_series_label_is_positive_on_any_slice_and_unknown_only_without_one():
+    lab = np.array([[0, 0, -1, 0, 0, 0], [1, 0, -1, -1, 0, 0], [0, 0, 0, 1, 0, 0]], np.float32)
+    assert series_label(lab).tolist() == [1, 0, -1, 1, 0, 0]
+
+
+def test_table_scores_the_bilstm_and_the_cnn_maximum_at_their_own_thresholds():
+    y = np.zeros((4, 6), np.float32)
+    y[:2, [0, 5]] = 1
+    bil = np.tile(np.array([[0.9], [0.3], [0.2], [0.1]], np.float32), (1, 6))
+    cnn = np.tile(np.array([[0.9], [0.8], [0.6], [0.1]], np.float32), (1, 6))
+    t = table(y, bil, cnn, {"subdural": 0.75}, {"subdural": 0.5})["subdural"]
+    assert t["positives"] == 2 and t["n"] == 4
+    assert t["bilstm"]["auc"] == 1.0 and t["bilstm"]["sensitivity"] == 0.5  # 0.3 misses the series threshold
+    assert t["cnn_max"]["sensitivity"] == 1.0 and t["cnn_max"]["specificity"] == 0.5  # 0.6 is a false call at 0.5

@@ -1,0 +1,111 @@
+"""Series scores of the bundled CT models on validation series: the BiLSTM's series output beside the CNN's own
+slice maximum, per label (AUC over series, and how many positive series each reaches at the card thresholds).
+
+    python -m training.series_vs_slices [--split val] [--shared ../shared/data] [--inserted 5]
+
+Why: on the bleed demo (0.7.1) the CNN gives the inserted subdural up to 0.91 on single slices while the BiLSTM's
+series output is 0.205, and the BiLSTM lifts intraparenchymal to 0.95 from a CNN maximum of 0.64 (stop 19). The
+BiLSTM learnt series from CT-ICH (2 training patients with a subdural) and PHE-SICH (every series an
+intraparenchymal bleed, ventricular extension unlabelled). Whether a series rule should lean on the CNN for some
+labels is a question for validation series, which this prints; the demo is a check, not a choice.
+Reads the exported ONNX models as the app does. Validation phantoms are included (the series thresholds are fitted
+on them too); --split test is for after a choice only. --inserted K adds, per bleed-free CT-ICH series of the split,
+K series with one subdural and K with one epidural through contiguous slices (training.ct_data.insert_series): real
+validation has no subdural series, so this is the only series-level subdural figure on real anatomy.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from core.imaging.pseudo_hu import window8_to_hu
+from core.models.registry import ModelRegistry
+from core.tasks.ct import CTScorer
+from training.datasets.rsna import ICH_LABELS
+from training.evaluate_real import auc_block
+
+
+def series_label(labels: np.ndarray) -> np.ndarray:
+    """Per label 1 when any slice has it, 0 when every slice is known without it, -1 otherwise (ct_post's rule)."""
+    return np.where((labels >= 0).all(axis=0), labels.max(axis=0), np.where(labels.max(axis=0) > 0, 1, -1))
+
+
+def series_scores(series, scorer: CTScorer) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(labels [s, 6], BiLSTM series probs [s, 6], CNN slice-max probs [s, 6])."""
+    lstm = scorer.model("ich_bilstm")
+    ys, bil, cnn = [], [], []
+    for s in series:
+        out, _ = scorer._cnn(window8_to_hu(s.img).hu)
+        r = lstm.run({"embedding": out["embedding"][None].astype(np.float32), "cnn_probs": out["probs"][None].astype(np.float32)})
+        ys.append(series_label(s.labels))
+        bil.append(r["series_probs"][0])
+        cnn.append(out["probs"].max(axis=0))
+    return np.array(ys, np.float32), np.array(bil), np.array(cnn)
+
+
+def table(y: np.ndarray, bil: np.ndarray, cnn: np.ndarray, series_thr: dict, slice_thr: dict) -> dict:
+    out = {}
+    for j, lab in enumerate(ICH_LABELS):
+        a, b = auc_block(y[:, j], bil[:, j], series_thr.get(lab, 0.5)), auc_block(y[:, j], cnn[:, j], slice_thr.get(lab, 0.5))
+        out[lab] = {"positives": int((y[:, j] == 1).sum()), "n": int((y[:, j] >= 0).sum()), "bilstm": a, "cnn_max": b}
+    return out
+
+
+def inserted_series(series, per_series: int, seed: int = 19) -> list:
+    """Bleed-free CT-ICH series untouched, plus per_series subdural and per_series epidural series inserts of each."""
+    from dataclasses import replace
+
+    from core.imaging.pseudo_hu import hu_to_window8
+    from training.ct_data.insert_series import insert_extra_axial_series
+
+    rng = np.random.default_rng(seed)
+    out = []
+    for s in series:
+        if s.source != "ct-ich" or s.labels[:, 0].max() != 0 or (s.labels < 0).any():
+            continue
+        out.append(s)
+        hus = window8_to_hu(s.img).hu
+        for kind in ("subdural", "epidural"):
+            for _ in range(per_series):
+                res = insert_extra_axial_series(hus, kind, rng)
+                if res is None:
+                    continue
+                labels = np.zeros_like(s.labels)
+                labels[res[1], 0] = labels[res[1], ICH_LABELS.index(kind)] = 1
+                out.append(replace(s, img=hu_to_window8(res[0]), labels=labels, patient=f"{s.patient}+{kind}"))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    from training.ct_real import load_all
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--shared", default="../shared/data")
+    ap.add_argument("--cache", default="/tmp/nr_cache")
+    ap.add_argument("--split", default="val", choices=["val", "test"])
+    ap.add_argument("--inserted", type=int, default=0, metavar="K", help="also K subdural and K epidural series inserts per bleed-free CT-ICH series")
+    args = ap.parse_args(argv)
+    series, splits = load_all(Path(args.shared), Path(args.cache))
+    scorer = CTScorer(ModelRegistry())
+    series_thr = {k: float(v) for k, v in scorer.model("ich_bilstm").card.thresholds.items()}
+    slice_thr = {k: float(v) for k, v in scorer.model("ich_cnn").card.thresholds.items()}
+    sets = {source: [s for s in series if s.source == source and splits.get(s.patient) == args.split] for source in ("ct-ich", "phe-sich", "phantom")}
+    if args.inserted:
+        sets["ct-ich series inserts"] = inserted_series(sets["ct-ich"], args.inserted)
+    for source, use in sets.items():
+        if not use:
+            continue
+        y, bil, cnn = series_scores(use, scorer)
+        print(f"\n{source} {args.split}: {len(use)} series")
+        for lab, r in table(y, bil, cnn, series_thr, slice_thr).items():
+            a, b = r["bilstm"], r["cnn_max"]
+            print(f"  {lab:<17} {r['positives']:>3}/{r['n']:<3} series  BiLSTM AUC {a['auc']}  Se {a.get('sensitivity')} Sp {a.get('specificity')}"
+                  f"  |  CNN max AUC {b['auc']}  Se {b.get('sensitivity')} Sp {b.get('specificity')}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
