@@ -33,17 +33,23 @@ def series_label(labels: np.ndarray) -> np.ndarray:
     return np.where((labels >= 0).all(axis=0), labels.max(axis=0), np.where(labels.max(axis=0) > 0, 1, -1))
 
 
-def series_scores(series, scorer: CTScorer) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(labels [s, 6], BiLSTM series probs [s, 6], CNN slice-max probs [s, 6])."""
+def _cnn_in(scorer: CTScorer, s) -> tuple[np.ndarray, np.ndarray]:
+    out, _ = scorer._cnn(window8_to_hu(s.img).hu)
+    return out["embedding"].astype(np.float32), out["probs"].astype(np.float32)
+
+
+def series_scores(series, scorer: CTScorer) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(labels [s, 6], BiLSTM series probs [s, 6], CNN slice-max probs [s, 6], BiLSTM per-slice probs [slices, 6])."""
     lstm = scorer.model("ich_bilstm")
-    ys, bil, cnn = [], [], []
+    ys, bil, cnn, ctx = [], [], [], []
     for s in series:
-        out, _ = scorer._cnn(window8_to_hu(s.img).hu)
-        r = lstm.run({"embedding": out["embedding"][None].astype(np.float32), "cnn_probs": out["probs"][None].astype(np.float32)})
+        emb, probs = _cnn_in(scorer, s)
+        r = lstm.run({"embedding": emb[None], "cnn_probs": probs[None]})
         ys.append(series_label(s.labels))
         bil.append(r["series_probs"][0])
-        cnn.append(out["probs"].max(axis=0))
-    return np.array(ys, np.float32), np.array(bil), np.array(cnn)
+        cnn.append(probs.max(axis=0))
+        ctx.append(r["slice_probs"][0])
+    return np.array(ys, np.float32), np.array(bil), np.array(cnn), np.concatenate(ctx)
 
 
 def table(y: np.ndarray, bil: np.ndarray, cnn: np.ndarray, series_thr: dict, slice_thr: dict) -> dict:
@@ -87,23 +93,35 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache", default="/tmp/nr_cache")
     ap.add_argument("--split", default="val", choices=["val", "test"])
     ap.add_argument("--inserted", type=int, default=0, metavar="K", help="also K subdural and K epidural series inserts per bleed-free CT-ICH series")
+    ap.add_argument("--seed", type=int, default=19, help="insert seed of --inserted")
+    ap.add_argument("--models", default=None, help="a folder of CT models instead of the bundled ones (e.g. training.bilstm_refit's DIR/models)")
+    ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
     series, splits = load_all(Path(args.shared), Path(args.cache))
-    scorer = CTScorer(ModelRegistry())
+    scorer = CTScorer(ModelRegistry([Path(args.models)]) if args.models else ModelRegistry())
     series_thr = {k: float(v) for k, v in scorer.model("ich_bilstm").card.thresholds.items()}
     slice_thr = {k: float(v) for k, v in scorer.model("ich_cnn").card.thresholds.items()}
     sets = {source: [s for s in series if s.source == source and splits.get(s.patient) == args.split] for source in ("ct-ich", "phe-sich", "phantom")}
     if args.inserted:
-        sets["ct-ich series inserts"] = inserted_series(sets["ct-ich"], args.inserted)
+        sets["ct-ich series inserts"] = inserted_series(sets["ct-ich"], args.inserted, args.seed)
+    report = {}
     for source, use in sets.items():
         if not use:
             continue
-        y, bil, cnn = series_scores(use, scorer)
+        y, bil, cnn, ctx = series_scores(use, scorer)
         print(f"\n{source} {args.split}: {len(use)} series")
-        for lab, r in table(y, bil, cnn, series_thr, slice_thr).items():
+        report[source] = rows = table(y, bil, cnn, series_thr, slice_thr)
+        sy = np.concatenate([s.labels for s in use])
+        rows["slices_with_series_context_any"] = auc_block(sy[:, 0], ctx[:, 0])
+        print(f"  slices with series context, any: AUC {rows['slices_with_series_context_any']['auc']}")
+        for lab, r in {k: v for k, v in rows.items() if k in ICH_LABELS}.items():
             a, b = r["bilstm"], r["cnn_max"]
             print(f"  {lab:<17} {r['positives']:>3}/{r['n']:<3} series  BiLSTM AUC {a['auc']}  Se {a.get('sensitivity')} Sp {a.get('specificity')}"
                   f"  |  CNN max AUC {b['auc']}  Se {b.get('sensitivity')} Sp {b.get('specificity')}")
+    if args.json:
+        import json
+
+        Path(args.json).write_text(json.dumps(report, indent=1))
     return 0
 
 

@@ -1,0 +1,31 @@
+"""training.bilstm_refit's pieces that need no real data: inserted series get keys of their own, and the series
+thresholds are Youden's with ct_post's floor of 0.5."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from training.bilstm_refit import only_inserted, youden_series_thresholds
+from training.ct_data.phantom import SliceSeries
+from training.datasets.rsna import ICH_LABELS
+
+
+def _series(patient: str) -> SliceSeries:
+    return SliceSeries("ct_7", "ct-ich", np.zeros((2, 4, 4), np.uint8), np.zeros((2, 6), np.float32), np.zeros(2, np.int8), None, patient=patient)
+
+
+def test_only_the_inserts_are_kept_each_with_its_own_key():
+    out = only_inserted([_series("p7"), _series("p7+subdural"), _series("p7+epidural")])
+    assert [s.patient for s in out] == ["p7+subdural", "p7+epidural"]
+    assert len({s.key for s in out}) == 2 and all(s.key != "ct_7" for s in out)
+
+
+def test_series_thresholds_separate_the_series_and_never_fall_below_one_half():
+    y = np.zeros((6, 6), np.float32)
+    y[:3, 0] = y[:3, 5] = 1
+    p = np.full((6, 6), 0.1, np.float32)
+    p[:, 0] = [0.9, 0.85, 0.8, 0.2, 0.1, 0.05]  # separable at 0.8
+    p[:, 5] = [0.3, 0.25, 0.2, 0.1, 0.05, 0.01]  # separable at 0.2: floored to 0.5
+    t = youden_series_thresholds(y, p)
+    assert set(t) == set(ICH_LABELS)
+    assert abs(t["any"] - 0.8) < 1e-6 and t["subdural"] == 0.5 and t["epidural"] == 0.5
