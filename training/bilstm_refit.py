@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     from training.ct_post import fit_platt, sigmoid, train_lstm
     from training.ct_real import load_all
     from training.export import export_series, write_card
-    from training.nets.lstm import SeriesBiLSTM, SeriesExport
+    from training.nets.lstm import SeriesBiLSTM, SeriesEnsemble, SeriesExport
     from training.series_vs_slices import inserted_series, series_label
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -83,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--val-seed", type=int, default=19)
     ap.add_argument("--epochs", type=int, default=20)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seeds", type=int, nargs="*", default=[], help="train one BiLSTM per seed and average them (training.nets.lstm.SeriesEnsemble); overrides --seed")
     ap.add_argument("--version", default="")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args(argv)
@@ -102,11 +103,15 @@ def main(argv: list[str] | None = None) -> int:
     mean = emb_tr.mean(axis=0)
     n_comp = min(120, emb_tr.shape[1])
     _, _, vt = np.linalg.svd(emb_tr - mean, full_matrices=False)
-    lstm = SeriesBiLSTM(emb_tr.shape[1], n_comp)
-    lstm.set_pca(torch.from_numpy(mean.astype(np.float32)), torch.from_numpy(vt[:n_comp].astype(np.float32)))
     seq = lambda s: (res[s.key][0], res[s.key][1], s.labels)  # noqa: E731
-    train_lstm(lstm, [seq(s) for s in tr + ins_tr], args.epochs, args.seed)
-    lstm.eval()
+    members = []
+    for seed in args.seeds or [args.seed]:
+        torch.manual_seed(seed)
+        m = SeriesBiLSTM(emb_tr.shape[1], n_comp)
+        m.set_pca(torch.from_numpy(mean.astype(np.float32)), torch.from_numpy(vt[:n_comp].astype(np.float32)))
+        train_lstm(m, [seq(s) for s in tr + ins_tr], args.epochs, seed)
+        members.append(m.eval())
+    lstm = (members[0] if len(members) == 1 else SeriesEnsemble(members)).eval()
 
     # Platt per label on validation slices, as ct_post: real validation patients where ich_cnn's calibration was
     cnn_cal = reg.card("ich_cnn").extra["calibration"]
@@ -120,8 +125,9 @@ def main(argv: list[str] | None = None) -> int:
     with torch.no_grad():
         a_t = torch.tensor([a for a, _ in platt], dtype=torch.float32)
         b_t = torch.tensor([b for _, b in platt], dtype=torch.float32)
-        lstm.head.weight.data *= a_t[:, None]
-        lstm.head.bias.data = lstm.head.bias.data * a_t + b_t
+        for m in members:  # exact for the ensemble's average (SeriesEnsemble)
+            m.head.weight.data *= a_t[:, None]
+            m.head.bias.data = m.head.bias.data * a_t + b_t
         ser = np.stack([sigmoid(run(s)[1]) for s in va + ins_va])
     y_ser = np.stack([series_label(s.labels) for s in va + ins_va])
     thresholds = youden_series_thresholds(y_ser, ser)
@@ -134,14 +140,16 @@ def main(argv: list[str] | None = None) -> int:
     old = reg.card("ich_bilstm")
     extra = {**old.extra, "calibration": {"method": "logistic (Platt) per label on validation slices",
                                           "scale_bias": {lab: [round(a, 4), round(b, 4)] for lab, (a, b) in zip(ICH_LABELS, platt)}},
+             "series_ensemble": f"{len(members)} BiLSTMs (seeds {args.seeds or [args.seed]}), slice logits averaged" if len(members) > 1 else "none",
              "series_training": (f"training.bilstm_refit: the training series plus {len(ins_tr)} series with one subdural or epidural inserted "
                                  f"through contiguous slices of bleed-free CT-ICH training series (insert seed {args.train_seed}); series "
                                  f"thresholds by Youden over validation series with {len(ins_va)} such inserts (seed {args.val_seed}) beside "
                                  "the phantoms and real patients; inputs from the exported ich_cnn")}
     write_card(onnx_path, name=old.name, task=old.task, version=args.version or old.version, labels=old.labels, input=old.input,
                outputs=old.outputs, training_data=old.training_data, intended_use=old.intended_use, thresholds=thresholds,
-               metrics={}, seed=args.seed, extra=extra)
-    torch.save({"state_dict": lstm.state_dict(), "emb_dim": int(emb_tr.shape[1]), "n_comp": n_comp}, out / "ich_bilstm.pt")
+               metrics={}, seed=(args.seeds or [args.seed])[0], extra=extra)
+    torch.save({"state_dict": members[0].state_dict(), "members": [m.state_dict() for m in members], "seeds": args.seeds or [args.seed],
+                "emb_dim": int(emb_tr.shape[1]), "n_comp": n_comp}, out / "ich_bilstm.pt")
     models = out / "models"  # the bundled models with this BiLSTM, for training.series_vs_slices --models
     models.mkdir(exist_ok=True)
     for f in Path(reg.card("ich_cnn").path).parent.glob("*"):

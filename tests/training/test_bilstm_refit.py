@@ -29,3 +29,32 @@ def test_series_thresholds_separate_the_series_and_never_fall_below_one_half():
     t = youden_series_thresholds(y, p)
     assert set(t) == set(ICH_LABELS)
     assert abs(t["any"] - 0.8) < 1e-6 and t["subdural"] == 0.5 and t["epidural"] == 0.5
+
+
+def test_a_series_ensemble_averages_slices_calibrates_per_member_and_exports(tmp_path):
+    import onnxruntime as ort
+    import torch
+
+    from training.export import export_series
+    from training.nets.lstm import SeriesBiLSTM, SeriesEnsemble, SeriesExport
+
+    torch.manual_seed(0)
+    members = [SeriesBiLSTM(16, 4, hidden=8).eval() for _ in range(3)]
+    for m in members:
+        m.set_pca(torch.zeros(16), torch.randn(4, 16))
+    ens = SeriesEnsemble(members).eval()
+    emb, probs = torch.randn(1, 9, 16), torch.rand(1, 9, 6)
+    with torch.no_grad():
+        slices, series = ens(emb, probs)
+        mean = torch.stack([m(emb, probs)[0] for m in members]).mean(dim=0)
+        assert torch.allclose(slices, mean, atol=1e-6) and torch.allclose(series, mean.max(dim=1).values, atol=1e-6)
+        a, b = torch.rand(6) + 0.5, torch.randn(6)
+        for m in members:  # Platt on every member's head == Platt on the average
+            m.head.weight.data *= a[:, None]
+            m.head.bias.data = m.head.bias.data * a + b
+        assert torch.allclose(ens(emb, probs)[0], mean * a + b, atol=1e-5)
+        want = torch.sigmoid(ens(emb, probs)[1]).numpy()
+    path = tmp_path / "ens.onnx"
+    export_series(SeriesExport(ens), path, 16)
+    got = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"embedding": emb.numpy(), "cnn_probs": probs.numpy()})[1]
+    assert np.allclose(got, want, atol=1e-5)
