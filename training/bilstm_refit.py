@@ -20,34 +20,22 @@ the CNN, BG and OOD models are untouched. Writes ich_bilstm.onnx and its card in
 from __future__ import annotations
 
 import argparse
-import hashlib
 import shutil
 from pathlib import Path
 
 import numpy as np
 
-from core.imaging.pseudo_hu import window8_to_hu
 from core.models.registry import ModelRegistry
 from core.tasks.ct import CTScorer
+from training.ct_post import youden_series_thresholds
 from training.datasets.rsna import ICH_LABELS
 
 
 def cnn_outputs(scorer: CTScorer, series: list, cache: Path | None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """key -> (embedding [z, F], calibrated probs [z, 6]) from the exported CNN, cached by its sha256 and the images."""
-    sha = scorer.model("ich_cnn").card.sha256[:12]
-    out = {}
-    for s in series:
-        key = hashlib.sha256(s.img.tobytes()).hexdigest()[:16]
-        path = cache / f"bilstm_in_{sha}_{key}.npz" if cache else None
-        if path is not None and path.exists():
-            z = np.load(path)
-            out[s.key] = (z["emb"], z["probs"])
-            continue
-        o, _ = scorer._cnn(window8_to_hu(s.img).hu)
-        out[s.key] = (o["embedding"].astype(np.float32), o["probs"].astype(np.float32))
-        if path is not None:
-            np.savez(path, emb=out[s.key][0], probs=out[s.key][1])
-    return out
+    """key -> (embedding [z, F], calibrated probs [z, 6]) from the exported CNN (training.series_vs_slices.bilstm_inputs)."""
+    from training.series_vs_slices import bilstm_inputs
+
+    return {s.key: bilstm_inputs(scorer, s, cache) for s in series}
 
 
 def only_inserted(series: list) -> list:
@@ -56,12 +44,6 @@ def only_inserted(series: list) -> list:
 
     ins = [s for s in series if "+" in s.patient]
     return [replace(s, key=f"{s.key}+ins{i}") for i, s in enumerate(ins)]
-
-
-def youden_series_thresholds(y_ser: np.ndarray, p_ser: np.ndarray) -> dict[str, float]:
-    from training.ct_post import youden_threshold
-
-    return {lab: max(0.5, youden_threshold(y_ser[:, j], p_ser[:, j])) for j, lab in enumerate(ICH_LABELS)}
 
 
 def main(argv: list[str] | None = None) -> int:

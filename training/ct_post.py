@@ -175,6 +175,16 @@ def youden_threshold(y: np.ndarray, p: np.ndarray) -> float:
     return thr
 
 
+def series_label(labels: np.ndarray) -> np.ndarray:
+    """Per label 1 when any slice has it, 0 when every slice is known without it, -1 otherwise."""
+    return np.where((labels >= 0).all(axis=0), labels.max(axis=0), np.where(labels.max(axis=0) > 0, 1, -1))
+
+
+def youden_series_thresholds(y_ser: np.ndarray, p_ser: np.ndarray) -> dict[str, float]:
+    """Series threshold per label: Youden over validation series, never below 0.5."""
+    return {lab: max(0.5, youden_threshold(y_ser[:, j], p_ser[:, j])) for j, lab in enumerate(ICH_LABELS)}
+
+
 class HeadView(nn.Module):
     """The trunk with a subset of the head's rows, divided by their temperatures (what one ONNX file computes)."""
 
@@ -404,8 +414,7 @@ def post_training(net: ResNet2D | list[ResNet2D], series: list[SliceSeries], spl
     # series thresholds: Youden over validation series (real + phantom) on the calibrated series output
     with torch.no_grad():
         ser_val = np.stack([torch.sigmoid(lstm(torch.from_numpy(seq(s)[0])[None], torch.from_numpy(seq(s)[1])[None])[1][0]).numpy() for s in va])
-    y_ser = np.stack([np.where((s.labels >= 0).all(axis=0), s.labels.max(axis=0), np.where(s.labels.max(axis=0) > 0, 1, -1)) for s in va])
-    series_thresholds = {lab: max(0.5, youden_threshold(y_ser[:, j], ser_val[:, j])) for j, lab in enumerate(ICH_LABELS)}
+    series_thresholds = youden_series_thresholds(np.stack([series_label(s.labels) for s in va]), ser_val)
 
     # out-of-distribution guard: fitted on train embeddings, scaled on real validation slices
     emb_val_real = np.concatenate([res[s.key][1] for s in va_real])

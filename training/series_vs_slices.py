@@ -24,26 +24,36 @@ import numpy as np
 from core.imaging.pseudo_hu import window8_to_hu
 from core.models.registry import ModelRegistry
 from core.tasks.ct import CTScorer
+from training.ct_post import series_label
 from training.datasets.rsna import ICH_LABELS
 from training.evaluate_real import auc_block
 
 
-def series_label(labels: np.ndarray) -> np.ndarray:
-    """Per label 1 when any slice has it, 0 when every slice is known without it, -1 otherwise (ct_post's rule)."""
-    return np.where((labels >= 0).all(axis=0), labels.max(axis=0), np.where(labels.max(axis=0) > 0, 1, -1))
+def bilstm_inputs(scorer: CTScorer, s, cache: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(embedding [z, F], calibrated probs [z, 6]) of one series from the exported CNN: what the app feeds the BiLSTM.
+    Cached by the CNN's sha256 and the images (training.bilstm_refit reads every training series through it)."""
+    import hashlib
 
-
-def _cnn_in(scorer: CTScorer, s) -> tuple[np.ndarray, np.ndarray]:
+    path = None
+    if cache is not None:
+        path = cache / f"bilstm_in_{scorer.model('ich_cnn').card.sha256[:12]}_{hashlib.sha256(s.img.tobytes()).hexdigest()[:16]}.npz"
+        if path.exists():
+            z = np.load(path)
+            return z["emb"], z["probs"]
     out, _ = scorer._cnn(window8_to_hu(s.img).hu)
-    return out["embedding"].astype(np.float32), out["probs"].astype(np.float32)
+    emb, probs = out["embedding"].astype(np.float32), out["probs"].astype(np.float32)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(path, emb=emb, probs=probs)
+    return emb, probs
 
 
-def series_scores(series, scorer: CTScorer) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def series_scores(series, scorer: CTScorer, cache: Path | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(labels [s, 6], BiLSTM series probs [s, 6], CNN slice-max probs [s, 6], BiLSTM per-slice probs [slices, 6])."""
     lstm = scorer.model("ich_bilstm")
     ys, bil, cnn, ctx = [], [], [], []
     for s in series:
-        emb, probs = _cnn_in(scorer, s)
+        emb, probs = bilstm_inputs(scorer, s, cache)
         r = lstm.run({"embedding": emb[None], "cnn_probs": probs[None]})
         ys.append(series_label(s.labels))
         bil.append(r["series_probs"][0])
@@ -108,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     for source, use in sets.items():
         if not use:
             continue
-        y, bil, cnn, ctx = series_scores(use, scorer)
+        y, bil, cnn, ctx = series_scores(use, scorer, Path(args.cache))
         print(f"\n{source} {args.split}: {len(use)} series")
         report[source] = rows = table(y, bil, cnn, series_thr, slice_thr)
         sy = np.concatenate([s.labels for s in use])

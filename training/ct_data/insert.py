@@ -109,14 +109,22 @@ KIND_BLOOD_HU = {"subarachnoid": (45.0, 70.0), "intraparenchymal": (55.0, 85.0),
 EXTRA_AXIAL_PROFILE = {"epidural": lambda w: w, "subdural": np.sqrt, "subdural_thin": np.sqrt}
 
 
-def _extra_axial(hu, an, rng, kind):
+def extra_axial_shape(rng: np.random.Generator, kind: str, px_mm: float) -> tuple[float, float, float]:
+    """(centre angle, half arc in radians, greatest thickness in pixels) of one epidural or subdural."""
     theta0 = rng.uniform(-np.pi, np.pi)
     (t_lo, t_hi), (h_lo, h_hi) = EXTRA_AXIAL_SHAPE[kind]
     half = np.radians(rng.uniform(h_lo, h_hi))
-    tmax = rng.uniform(t_lo, t_hi) / an.px_mm
-    w = _arc_weight(an.angle, theta0, half)
-    thick = tmax * EXTRA_AXIAL_PROFILE[kind](w)
+    return theta0, half, rng.uniform(t_lo, t_hi) / px_mm
+
+
+def extra_axial_mask(an: Anatomy, kind: str, theta0: float, half: float, tmax: float) -> np.ndarray:
+    """The collection along the inner table: EXTRA_AXIAL_PROFILE of the arc weight times tmax (pixels) deep."""
+    thick = tmax * EXTRA_AXIAL_PROFILE[kind](_arc_weight(an.angle, theta0, half))
     return an.intracranial & (an.depth > 0) & (an.depth <= thick)
+
+
+def _extra_axial(hu, an, rng, kind):
+    return extra_axial_mask(an, kind, *extra_axial_shape(rng, kind, an.px_mm))
 
 
 def _blob(shape, centre, radius, rng):

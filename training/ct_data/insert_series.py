@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from training.ct_data.insert import (EXTRA_AXIAL, EXTRA_AXIAL_PROFILE, EXTRA_AXIAL_SHAPE, KIND_BLOOD_HU, MIN_VISIBLE_MM2, _arc_weight,
-                                     _blend_blood, anatomy, visible_mm2)
+from training.ct_data.insert import (EXTRA_AXIAL, KIND_BLOOD_HU, MIN_VISIBLE_MM2, _blend_blood, anatomy, extra_axial_mask,
+                                     extra_axial_shape, visible_mm2)
 
 
 def insert_extra_axial_series(hus: np.ndarray, kind: str, rng: np.random.Generator, px_mm: float = 1.0,
@@ -35,17 +35,13 @@ def insert_extra_axial_series(hus: np.ndarray, kind: str, rng: np.random.Generat
     lo, hi = runs[int(np.argmax([r[1] - r[0] for r in runs]))]
     n = int(rng.integers(min_block, max(min_block, int(0.6 * (hi - lo))) + 1))
     first = int(rng.integers(lo, hi - n + 1))
-    theta0 = rng.uniform(-np.pi, np.pi)
-    (t_lo, t_hi), (h_lo, h_hi) = EXTRA_AXIAL_SHAPE[kind]
-    half = np.radians(rng.uniform(h_lo, h_hi))
-    tmax = rng.uniform(t_lo, t_hi) / px_mm
+    theta0, half, tmax = extra_axial_shape(rng, kind, px_mm)
     level = rng.uniform(*KIND_BLOOD_HU[kind])
     out, labels = hus.astype(np.float32).copy(), np.zeros(len(hus), bool)
     for k in range(first, first + n):
         an = ans[k]
         taper = np.sin(np.pi * (k - first + 0.5) / n) ** 0.5  # thickest mid-block, thinner at its ends
-        thick = tmax * taper * EXTRA_AXIAL_PROFILE[kind](_arc_weight(an.angle, theta0, half))
-        m = an.intracranial & (an.depth > 0) & (an.depth <= thick)
+        m = extra_axial_mask(an, kind, theta0, half, tmax * taper)
         if m.sum() * px_mm ** 2 < 10:
             continue
         new = _blend_blood(hus[k], m, rng, (level - 2.0, level + 2.0))
