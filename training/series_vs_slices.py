@@ -95,6 +95,9 @@ def inserted_series(series, per_series: int, seed: int = 19) -> list:
     return out
 
 
+FRESH_PHANTOM_BASE = 950000  # stop 20: a validation block no model or choice saw before
+
+
 def main(argv: list[str] | None = None) -> int:
     from training.ct_real import load_all
 
@@ -105,6 +108,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--inserted", type=int, default=0, metavar="K", help="also K subdural and K epidural series inserts per bleed-free CT-ICH series")
     ap.add_argument("--seed", type=int, default=19, help="insert seed of --inserted")
     ap.add_argument("--models", default=None, help="a folder of CT models instead of the bundled ones (e.g. training.bilstm_refit's DIR/models)")
+    ap.add_argument("--fresh-phantoms", type=int, default=0, metavar="N",
+                    help="also N validation phantom series no training or earlier choice used (seed block 950000; the 400000 "
+                         "block is the unseen generated test set)")
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
     series, splits = load_all(Path(args.shared), Path(args.cache))
@@ -114,6 +120,11 @@ def main(argv: list[str] | None = None) -> int:
     sets = {source: [s for s in series if s.source == source and splits.get(s.patient) == args.split] for source in ("ct-ich", "phe-sich", "phantom")}
     if args.inserted:
         sets["ct-ich series inserts"] = inserted_series(sets["ct-ich"], args.inserted, args.seed)
+    if args.fresh_phantoms:
+        from training.ct_data.phantom import phantom_series
+
+        sets["fresh phantom"] = phantom_series([FRESH_PHANTOM_BASE + i for i in range(args.fresh_phantoms)],
+                                               Path(args.cache) / "phantom_fresh", workers=2)
     report = {}
     for source, use in sets.items():
         if not use:
