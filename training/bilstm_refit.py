@@ -27,23 +27,22 @@ import numpy as np
 
 from core.models.registry import ModelRegistry
 from core.tasks.ct import CTScorer
-from training.ct_post import youden_series_thresholds
+from training.ct_post import series_label, youden_series_thresholds
 from training.datasets.rsna import ICH_LABELS
+from training.series_outputs import bilstm_inputs
 
 
 def cnn_outputs(scorer: CTScorer, series: list, cache: Path | None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """key -> (embedding [z, F], calibrated probs [z, 6]) from the exported CNN (training.series_vs_slices.bilstm_inputs)."""
-    from training.series_vs_slices import bilstm_inputs
-
+    """key -> (embedding [z, F], calibrated probs [z, 6]) from the exported CNN (training.series_outputs.bilstm_inputs)."""
+    keys = [s.key for s in series]
+    if len(set(keys)) != len(keys):
+        raise ValueError("series keys must be unique: outputs are looked up by key")
     return {s.key: bilstm_inputs(scorer, s, cache) for s in series}
 
 
 def only_inserted(series: list) -> list:
-    """training.series_vs_slices.inserted_series returns the untouched series too: the inserts alone, keyed apart."""
-    from dataclasses import replace
-
-    ins = [s for s in series if "+" in s.patient]
-    return [replace(s, key=f"{s.key}+ins{i}") for i, s in enumerate(ins)]
+    """training.series_vs_slices.inserted_series returns the untouched series too: the inserts alone."""
+    return [s for s in series if "+" in s.patient]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -53,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     from training.ct_real import load_all
     from training.export import export_series, write_card
     from training.nets.lstm import SeriesBiLSTM, SeriesEnsemble, SeriesExport
-    from training.series_vs_slices import inserted_series, series_label
+    from training.series_vs_slices import inserted_series
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", required=True, help="folder for ich_bilstm.onnx and its card")

@@ -107,22 +107,15 @@ def evaluate_set(name: str, series: list[SliceSeries], scorer: CTScorer, thresho
 
 def series_level(series: list[SliceSeries], scorer: CTScorer) -> dict:
     """Patient-level scores through CNN + BiLSTM on the ordered slices (CT-ICH: whole series)."""
-    lstm = scorer.model("ich_bilstm")
-    ys, ps, slice_y, slice_p = [], [], [], []
-    for s in series:
-        out, _ = scorer._cnn(window8_to_hu(s.img).hu)
-        r = lstm.run({"embedding": out["embedding"][None].astype(np.float32), "cnn_probs": out["probs"][None].astype(np.float32)})
-        ys.append(s.labels.max(axis=0))
-        ps.append(r["series_probs"][0])
-        slice_y.append(s.labels)
-        slice_p.append(r["slice_probs"][0])
-    y, p = np.array(ys), np.array(ps)
-    thr = {k: float(v) for k, v in lstm.card.thresholds.items()}
+    from training.series_outputs import series_scores
+
+    y, p, _, slice_p = series_scores(series, scorer)
+    thr = {k: float(v) for k, v in scorer.model("ich_bilstm").card.thresholds.items()}
     out = {lab: auc_block(y[:, j], p[:, j], thr.get(lab, 0.5)) for j, lab in enumerate(ICH_LABELS)}
     # the BiLSTM's per-slice output: each slice scored with its series around it (a series-only reading:
     # slice images without order go through the CNN alone, the figures above)
-    sy, sp = np.concatenate(slice_y), np.concatenate(slice_p)
-    out["slices_with_series_context"] = {lab: auc_block(sy[:, j], sp[:, j]) for j, lab in enumerate(ICH_LABELS)}
+    sy = np.concatenate([s.labels for s in series])
+    out["slices_with_series_context"] = {lab: auc_block(sy[:, j], slice_p[:, j]) for j, lab in enumerate(ICH_LABELS)}
     return out
 
 

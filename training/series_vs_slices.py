@@ -27,39 +27,7 @@ from core.tasks.ct import CTScorer
 from training.ct_post import series_label
 from training.datasets.rsna import ICH_LABELS
 from training.evaluate_real import auc_block
-
-
-def bilstm_inputs(scorer: CTScorer, s, cache: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(embedding [z, F], calibrated probs [z, 6]) of one series from the exported CNN: what the app feeds the BiLSTM.
-    Cached by the CNN's sha256 and the images (training.bilstm_refit reads every training series through it)."""
-    import hashlib
-
-    path = None
-    if cache is not None:
-        path = cache / f"bilstm_in_{scorer.model('ich_cnn').card.sha256[:12]}_{hashlib.sha256(s.img.tobytes()).hexdigest()[:16]}.npz"
-        if path.exists():
-            z = np.load(path)
-            return z["emb"], z["probs"]
-    out, _ = scorer._cnn(window8_to_hu(s.img).hu)
-    emb, probs = out["embedding"].astype(np.float32), out["probs"].astype(np.float32)
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(path, emb=emb, probs=probs)
-    return emb, probs
-
-
-def series_scores(series, scorer: CTScorer, cache: Path | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(labels [s, 6], BiLSTM series probs [s, 6], CNN slice-max probs [s, 6], BiLSTM per-slice probs [slices, 6])."""
-    lstm = scorer.model("ich_bilstm")
-    ys, bil, cnn, ctx = [], [], [], []
-    for s in series:
-        emb, probs = bilstm_inputs(scorer, s, cache)
-        r = lstm.run({"embedding": emb[None], "cnn_probs": probs[None]})
-        ys.append(series_label(s.labels))
-        bil.append(r["series_probs"][0])
-        cnn.append(probs.max(axis=0))
-        ctx.append(r["slice_probs"][0])
-    return np.array(ys, np.float32), np.array(bil), np.array(cnn), np.concatenate(ctx)
+from training.series_outputs import bilstm_inputs, series_scores  # noqa: F401  (bilstm_inputs: re-exported for callers)
 
 
 def table(y: np.ndarray, bil: np.ndarray, cnn: np.ndarray, series_thr: dict, slice_thr: dict) -> dict:
@@ -71,7 +39,8 @@ def table(y: np.ndarray, bil: np.ndarray, cnn: np.ndarray, series_thr: dict, sli
 
 
 def inserted_series(series, per_series: int, seed: int = 19) -> list:
-    """Bleed-free CT-ICH series untouched, plus per_series subdural and per_series epidural series inserts of each."""
+    """Bleed-free CT-ICH series untouched, plus per_series subdural and per_series epidural series inserts of each
+    (each insert keyed apart: "<series>+<kind><k>"; its patient stays "<patient>+<kind>")."""
     from dataclasses import replace
 
     from core.imaging.pseudo_hu import hu_to_window8
@@ -85,13 +54,13 @@ def inserted_series(series, per_series: int, seed: int = 19) -> list:
         out.append(s)
         hus = window8_to_hu(s.img).hu
         for kind in ("subdural", "epidural"):
-            for _ in range(per_series):
+            for k in range(per_series):
                 res = insert_extra_axial_series(hus, kind, rng)
                 if res is None:
                     continue
                 labels = np.zeros_like(s.labels)
                 labels[res[1], 0] = labels[res[1], ICH_LABELS.index(kind)] = 1
-                out.append(replace(s, img=hu_to_window8(res[0]), labels=labels, patient=f"{s.patient}+{kind}"))
+                out.append(replace(s, img=hu_to_window8(res[0]), labels=labels, key=f"{s.key}+{kind}{k}", patient=f"{s.patient}+{kind}"))
     return out
 
 

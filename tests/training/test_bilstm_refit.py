@@ -4,6 +4,7 @@ thresholds are Youden's with ct_post's floor of 0.5."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from training.bilstm_refit import only_inserted, youden_series_thresholds
 from training.ct_data.phantom import SliceSeries
@@ -14,10 +15,26 @@ def _series(patient: str) -> SliceSeries:
     return SliceSeries("ct_7", "ct-ich", np.zeros((2, 4, 4), np.uint8), np.zeros((2, 6), np.float32), np.zeros(2, np.int8), None, patient=patient)
 
 
-def test_only_the_inserts_are_kept_each_with_its_own_key():
+def test_only_the_inserts_are_kept():
     out = only_inserted([_series("p7"), _series("p7+subdural"), _series("p7+epidural")])
     assert [s.patient for s in out] == ["p7+subdural", "p7+epidural"]
-    assert len({s.key for s in out}) == 2 and all(s.key != "ct_7" for s in out)
+
+
+def test_inserted_series_are_keyed_apart_and_outputs_refuse_shared_keys():
+    """cnn_outputs looks outputs up by key: two series under one key would silently share one series' outputs."""
+    from core.imaging.pseudo_hu import hu_to_window8
+    from tests.training.ct_data.test_insert import _slice
+    from training.bilstm_refit import cnn_outputs
+    from training.series_vs_slices import inserted_series
+
+    img = hu_to_window8(np.stack([_slice(ventricle_px=6)] * 6))
+    clean = SliceSeries("ctich_007", "ct-ich", img, np.zeros((6, 6), np.float32), np.zeros(6, np.int8), None, patient="ctich_007")
+    out = inserted_series([clean], 2, seed=3)
+    assert out[0] is clean and len(out) > 1
+    assert len({s.key for s in out}) == len(out)
+    assert all(s.patient in ("ctich_007+subdural", "ctich_007+epidural") for s in out[1:])
+    with pytest.raises(ValueError, match="unique"):
+        cnn_outputs(None, [clean, clean], None)
 
 
 def test_series_thresholds_separate_the_series_and_never_fall_below_one_half():
