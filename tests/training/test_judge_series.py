@@ -1,0 +1,52 @@
+"""training.judge_series: the keep rule read off two series_vs_slices reports, every clause able to fail."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+from training.datasets.rsna import ICH_LABELS
+from training.judge_series import INSERTS, judge, main, verdict
+
+
+def _block(auc=None, se=None, sp=None) -> dict:
+    return {"bilstm": {"auc": auc, "sensitivity": se, "specificity": sp}}
+
+
+def _report(sdh_se=0.2, sdh_sp=1.0, ipb_sp=0.9, phantom_auc=1.0) -> dict:
+    return {
+        "ct-ich": {"any": _block(1.0, 1.0, 1.0), "epidural": _block(1.0, 1.0, 0.83), "slices_with_series_context_any": {"auc": 0.995}},
+        "phe-sich": {"any": _block(None, 0.93, float("nan")), "intraparenchymal": _block(None, 0.93, None),
+                     "slices_with_series_context_any": {"auc": 0.993}},
+        "phantom": {lab: _block(phantom_auc) for lab in ICH_LABELS},
+        INSERTS: {"any": _block(0.9, 0.6, 1.0), "subdural": _block(0.8, sdh_se, sdh_sp), "intraparenchymal": _block(None, None, ipb_sp)},
+    }
+
+
+def test_a_candidate_with_a_gain_and_no_loss_is_kept(tmp_path):
+    cur, cand = _report(), _report(sdh_se=0.5, sdh_sp=0.95)
+    assert verdict(judge(cur, cand))
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    a.write_text(json.dumps(cur))
+    b.write_text(json.dumps(cand))
+    assert main([str(a), str(b)]) == 0
+    assert main([str(a), str(a)]) == 1  # the current model against itself has no gain
+
+
+def test_each_guard_can_refuse_a_candidate():
+    cur = _report()
+    good = _report(sdh_se=0.5, sdh_sp=0.95)
+    assert not verdict(judge(cur, _report(sdh_se=0.5, sdh_sp=0.85)))  # gain (a) needs Sp >= 0.9; (b) not met either
+    assert verdict(judge(cur, _report(ipb_sp=0.98)))  # gain (b): IPH Sp on extra-axial-only series
+    worse = copy.deepcopy(good)
+    worse["phantom"]["subdural"]["bilstm"]["auc"] = 0.97
+    assert not verdict(judge(cur, worse))  # rule 4: -0.03 on one phantom label
+    worse = copy.deepcopy(good)
+    worse["ct-ich"]["epidural"]["bilstm"]["specificity"] = 0.8
+    assert not verdict(judge(cur, worse))  # rule 2
+    worse = copy.deepcopy(good)
+    worse["phe-sich"]["intraparenchymal"]["bilstm"]["sensitivity"] = None
+    assert not verdict(judge(cur, worse))  # a figure the candidate lost counts as lower
+    worse = copy.deepcopy(good)
+    worse["ct-ich"]["slices_with_series_context_any"]["auc"] = 0.989
+    assert not verdict(judge(cur, worse))  # rule 5
