@@ -59,6 +59,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--shared", default="../shared/data")
     ap.add_argument("--cache", default="/tmp/nr_cache")
     ap.add_argument("--inserted-train", type=int, default=3, metavar="K", help="subdural and epidural series inserts per bleed-free CT-ICH training series")
+    ap.add_argument("--both-train", type=int, default=0, metavar="K",
+                    help="also K series per bleed-free CT-ICH training series with an epidural and a subdural on opposite sides")
+    ap.add_argument("--max-fraction", type=float, default=0.6,
+                    help="training inserts: the longest block as a fraction of the run of slices with room for it")
     ap.add_argument("--train-seed", type=int, default=31)
     ap.add_argument("--val-inserted", type=int, default=5, metavar="K", help="series inserts per bleed-free CT-ICH validation series for the thresholds (0: phantoms and real only, as ct_post)")
     ap.add_argument("--val-seed", type=int, default=19)
@@ -73,7 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     series, splits = load_all(Path(args.shared), Path(args.cache))
     tr = [s for s in series if splits[s.patient] == "train"]
     va = [s for s in series if splits[s.patient] == "val"]
-    ins_tr = only_inserted(inserted_series(tr, args.inserted_train, args.train_seed)) if args.inserted_train else []
+    ins_tr = (only_inserted(inserted_series(tr, args.inserted_train, args.train_seed, both=args.both_train, max_fraction=args.max_fraction))
+              if args.inserted_train or args.both_train else [])
     ins_va = only_inserted(inserted_series(va, args.val_inserted, args.val_seed)) if args.val_inserted else []
     print(f"{len(tr)} training series + {len(ins_tr)} inserted; {len(va)} validation series + {len(ins_va)} inserted")
     reg = ModelRegistry()
@@ -122,8 +127,12 @@ def main(argv: list[str] | None = None) -> int:
     extra = {**old.extra, "calibration": {"method": "logistic (Platt) per label on validation slices",
                                           "scale_bias": {lab: [round(a, 4), round(b, 4)] for lab, (a, b) in zip(ICH_LABELS, platt)}},
              "series_ensemble": f"{len(members)} BiLSTMs (seeds {args.seeds or [args.seed]}), slice logits averaged" if len(members) > 1 else "none",
-             "series_training": (f"training.bilstm_refit: the training series plus {len(ins_tr)} series with one subdural or epidural inserted "
-                                 f"through contiguous slices of bleed-free CT-ICH training series (insert seed {args.train_seed}); series "
+             "series_training": (f"training.bilstm_refit: the training series plus {sum('+both' not in s.patient for s in ins_tr)} series with one "
+                                 "subdural or epidural inserted"
+                                 + (f" and {sum('+both' in s.patient for s in ins_tr)} with an epidural and a subdural on opposite sides"
+                                    if args.both_train else "")
+                                 + (f" (blocks up to {args.max_fraction:.0%} of the usable slices)" if args.max_fraction != 0.6 else "")
+                                 + f" through contiguous slices of bleed-free CT-ICH training series (insert seed {args.train_seed}); series "
                                  f"thresholds by Youden over validation series with {len(ins_va)} such inserts (seed {args.val_seed}) beside "
                                  "the phantoms and real patients; inputs from the exported ich_cnn")}
     write_card(onnx_path, name=old.name, task=old.task, version=args.version or old.version, labels=old.labels, input=old.input,

@@ -38,13 +38,15 @@ def table(y: np.ndarray, bil: np.ndarray, cnn: np.ndarray, series_thr: dict, sli
     return out
 
 
-def inserted_series(series, per_series: int, seed: int = 19) -> list:
+def inserted_series(series, per_series: int, seed: int = 19, both: int = 0, max_fraction: float = 0.6) -> list:
     """Bleed-free CT-ICH series untouched, plus per_series subdural and per_series epidural series inserts of each
-    (each insert keyed apart: "<series>+<kind><k>"; its patient stays "<patient>+<kind>")."""
+    (each insert keyed apart: "<series>+<kind><k>"; its patient stays "<patient>+<kind>"), and `both` series of
+    each with an epidural and a subdural on opposite sides (kind "both"). With both=0 and max_fraction 0.6 the
+    draws are those of every earlier run, so a seed repeats its series exactly."""
     from dataclasses import replace
 
     from core.imaging.pseudo_hu import hu_to_window8
-    from training.ct_data.insert_series import insert_extra_axial_series
+    from training.ct_data.insert_series import insert_both_extra_axial_series, insert_extra_axial_series
 
     rng = np.random.default_rng(seed)
     out = []
@@ -55,12 +57,21 @@ def inserted_series(series, per_series: int, seed: int = 19) -> list:
         hus = window8_to_hu(s.img).hu
         for kind in ("subdural", "epidural"):
             for k in range(per_series):
-                res = insert_extra_axial_series(hus, kind, rng)
+                res = insert_extra_axial_series(hus, kind, rng, max_fraction=max_fraction)
                 if res is None:
                     continue
                 labels = np.zeros_like(s.labels)
                 labels[res[1], 0] = labels[res[1], ICH_LABELS.index(kind)] = 1
                 out.append(replace(s, img=hu_to_window8(res[0]), labels=labels, key=f"{s.key}+{kind}{k}", patient=f"{s.patient}+{kind}"))
+        for k in range(both):
+            two = insert_both_extra_axial_series(hus, rng, max_fraction=max_fraction)
+            if two is None:
+                continue
+            labels = np.zeros_like(s.labels)
+            labels[two[1], ICH_LABELS.index("epidural")] = 1
+            labels[two[2], ICH_LABELS.index("subdural")] = 1
+            labels[two[1] | two[2], 0] = 1
+            out.append(replace(s, img=hu_to_window8(two[0]), labels=labels, key=f"{s.key}+both{k}", patient=f"{s.patient}+both"))
     return out
 
 

@@ -15,9 +15,13 @@ from training.ct_data.insert import (EXTRA_AXIAL, KIND_BLOOD_HU, MIN_VISIBLE_MM2
 
 
 def insert_extra_axial_series(hus: np.ndarray, kind: str, rng: np.random.Generator, px_mm: float = 1.0,
-                              min_block: int = 3) -> tuple[np.ndarray, np.ndarray] | None:
+                              min_block: int = 3, theta0: float | None = None,
+                              max_fraction: float = 0.6) -> tuple[np.ndarray, np.ndarray] | None:
     """hus [z, h, w] HU or pseudo-HU in slice order. Returns (new HU [z, h, w], per-slice label bool [z]) or None
-    when fewer than min_block contiguous slices show enough intracranial space or no slice shows the blood."""
+    when fewer than min_block contiguous slices show enough intracranial space or no slice shows the blood.
+    theta0: the collection's centre angle (default: drawn); max_fraction: the longest block, as a fraction of the
+    longest run of slices with room for it. Neither changes what the random draws are, so defaults repeat earlier
+    inserts exactly."""
     if kind not in EXTRA_AXIAL:
         raise ValueError(f"{kind!r} is not extra-axial ({', '.join(EXTRA_AXIAL)})")
     ans = [anatomy(h, px_mm) for h in hus]
@@ -33,9 +37,10 @@ def insert_extra_axial_series(hus: np.ndarray, kind: str, rng: np.random.Generat
     if not runs:
         return None
     lo, hi = runs[int(np.argmax([r[1] - r[0] for r in runs]))]
-    n = int(rng.integers(min_block, max(min_block, int(0.6 * (hi - lo))) + 1))
+    n = int(rng.integers(min_block, max(min_block, int(max_fraction * (hi - lo))) + 1))
     first = int(rng.integers(lo, hi - n + 1))
-    theta0, half, tmax = extra_axial_shape(rng, kind, px_mm)
+    drawn, half, tmax = extra_axial_shape(rng, kind, px_mm)
+    theta0 = drawn if theta0 is None else theta0
     level = rng.uniform(*KIND_BLOOD_HU[kind])
     out, labels = hus.astype(np.float32).copy(), np.zeros(len(hus), bool)
     for k in range(first, first + n):
@@ -48,3 +53,20 @@ def insert_extra_axial_series(hus: np.ndarray, kind: str, rng: np.random.Generat
         if visible_mm2(hus[k], new, px_mm, below_bone=True) >= MIN_VISIBLE_MM2:
             out[k], labels[k] = new, True
     return (out, labels) if labels.any() else None
+
+
+def insert_both_extra_axial_series(hus: np.ndarray, rng: np.random.Generator, px_mm: float = 1.0,
+                                   max_fraction: float = 0.6) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """An epidural and a subdural in one series, on opposite sides of the head (a coup/contre-coup pattern), each
+    its own contiguous block. Why: a series model trained on single-collection inserts learns that the two exclude
+    each other (stop 20: S3 lost phantom subdurals that lie beside an epidural). Returns (new HU, epidural labels
+    [z], subdural labels [z]) or None when either does not fit."""
+    side = float(rng.uniform(-np.pi, np.pi))
+    first = insert_extra_axial_series(hus, "epidural", rng, px_mm, theta0=side, max_fraction=max_fraction)
+    if first is None:
+        return None
+    opposite = float(np.angle(-np.exp(1j * side)))
+    second = insert_extra_axial_series(first[0], "subdural", rng, px_mm, theta0=opposite, max_fraction=max_fraction)
+    if second is None:
+        return None
+    return second[0], first[1], second[1]

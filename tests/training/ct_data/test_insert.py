@@ -183,3 +183,41 @@ def test_a_series_insert_keeps_one_collection_through_contiguous_slices():
     assert all((new[k] == hus[k]).all() for k in range(8) if not lab[k])  # unlabelled slices are untouched
     with pytest.raises(ValueError):
         insert_extra_axial_series(hus, "intraventricular", np.random.default_rng(0))
+
+
+def test_an_epidural_and_a_subdural_in_one_series_lie_on_opposite_sides():
+    from training.ct_data.insert_series import insert_both_extra_axial_series
+
+    hus = np.stack([_slice(ventricle_px=6)] * 10)
+    made = 0
+    for seed in range(6):
+        res = insert_both_extra_axial_series(hus, np.random.default_rng(seed))
+        if res is None:
+            continue
+        made += 1
+        new, edh, sdh = res
+        assert edh.any() and sdh.any()
+        for lab in (edh, sdh):
+            idx = np.flatnonzero(lab)
+            assert (np.diff(idx) == 1).all()  # each its own contiguous block
+        k = int(np.flatnonzero(edh & sdh)[0]) if (edh & sdh).any() else None
+        if k is not None:  # on a slice with both, blood lies on two opposite sides of the head
+            ys, xs = np.nonzero(np.abs(new[k] - hus[k]) > 0)
+            ang = np.arctan2(ys - 128, xs - 128)
+            assert np.ptp(np.cos(ang)) > 1.0 or np.ptp(np.sin(ang)) > 1.0
+    assert made >= 3
+
+
+def test_series_insert_defaults_repeat_earlier_draws():
+    """Given theta0 equal to the drawn angle and the default block fraction, the insert is the same: earlier seeds'
+    validation series stay what they were."""
+    from training.ct_data.insert_series import insert_extra_axial_series
+
+    hus = np.stack([_slice(ventricle_px=6)] * 8)
+    a = insert_extra_axial_series(hus, "subdural", np.random.default_rng(11))
+    b = insert_extra_axial_series(hus, "subdural", np.random.default_rng(11), max_fraction=0.6)
+    assert a is not None and b is not None
+    assert (a[0] == b[0]).all() and (a[1] == b[1]).all()
+    longer = [insert_extra_axial_series(hus, "subdural", np.random.default_rng(s), max_fraction=1.0) for s in range(12)]
+    assert max(int(r[1].sum()) for r in longer if r is not None) > max(
+        int(r[1].sum()) for r in (insert_extra_axial_series(hus, "subdural", np.random.default_rng(s)) for s in range(12)) if r is not None)
