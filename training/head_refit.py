@@ -140,8 +140,14 @@ def fit_rows(emb: np.ndarray, y: np.ndarray, w0: np.ndarray, b0: np.ndarray, row
             after = float(torch.nn.functional.binary_cross_entropy_with_logits(xr @ wr + br, yr))
         w[r], b[r] = wr.detach().numpy(), float(br.detach())
         log[ICH_LABELS[r]] = {"n": int(known.sum()), "positives": int(yr.sum()), "bce_before": round(before, 4), "bce_after": round(after, 4),
-                              "weight_change": round(float(np.linalg.norm(w[r] - w0[r]) / np.linalg.norm(w0[r])), 4)}
+                              "weight_change": _relative_change(w[r], w0[r])}
     return w, b, log
+
+
+def _relative_change(new: np.ndarray, old: np.ndarray) -> float | None:
+    """|new - old| / |old|; None for a row that started at zero (a relative change of nothing is not a number)."""
+    base = float(np.linalg.norm(old))
+    return round(float(np.linalg.norm(new - old)) / base, 4) if base > 0 else None
 
 
 def parse_extra(items: list[str]) -> dict[str, int]:
