@@ -86,10 +86,14 @@ def print_text(path: str, vol, ich, bg) -> None:
     print(f"intracranial hemorrhage ({m.name} {m.version} + {ich.models[1].name}, {m.device}: {m.provider}); "
           f"in the training distribution (OOD score {ood.score:.3g} <= {ood.threshold:.3g})")
     flagged = ich.flagged()
+    print(f"  {'label':<18} {'series':>6}  {'flag':<8}  most likely slice   single-slice CNN, no series context (not a flag)")
     for lab in ich.labels:
+        j = ich.labels.index(lab)
         p = ich.series_probs[lab]
-        top = int(ich.slice_probs[:, ich.labels.index(lab)].argmax())
-        print(f"  {lab:<18} {p:6.3f}  (most likely slice {top + 1}) {'POSITIVE' if flagged[lab] else ''}")
+        top = int(ich.slice_probs[:, j].argmax())
+        cnn_top = int(ich.cnn_slice_probs[:, j].argmax())
+        print(f"  {lab:<18} {p:6.3f}  {'POSITIVE' if flagged[lab] else '':<8}  {top + 1:>17}   "
+              f"max {float(ich.cnn_slice_probs[cnn_top, j]):.3f} on slice {cnn_top + 1}")
     print(f"basal-ganglia hemorrhage ({bg.model.name} {bg.model.version}, {bg.model.device}): "
           f"P(hemorrhage) {bg.p_hemorrhage:.3f}, " + (
               "side not reported: the loader could not verify left/right (see the geometry-unverified warning)" if bg.side == "unverified"

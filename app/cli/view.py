@@ -24,7 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_modality_argument(p)
     p.add_argument("--layout", choices=("1x1", "2x2"), default=None, help="default: the last one used")
     p.add_argument("--preset", choices=PRESET_CHOICES, default=None, help="window preset (default: brain for CT, auto for MRI)")
-    p.add_argument("--slice", type=int, default=None, help="axial slice index (0-based, as `neuroreview score` counts)")
+    p.add_argument("--slice", type=int, default=None, help="axial slice index, 0-based (the views, the findings chart and `neuroreview score` count images from 1: image N is --slice N-1)")
     p.add_argument("--overlay", default=None, metavar="KIND:LABEL",
                    help="heat map: gradcam:LABEL or occlusion:LABEL (LABEL an ICH label, bg_left/bg_right, or face/brain_loss "
                         "for MRI); the crosshair goes to the map's peak (on --slice when given)")

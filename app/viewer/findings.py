@@ -212,7 +212,7 @@ class FindingsPanel(QWidget):
         self.plot.setMenuEnabled(False)
         self.plot.hideButtons()
         self.plot.setMouseEnabled(x=False, y=False)
-        self.plot.setLabel("bottom", "slice")
+        self.plot.setLabel("bottom", "image")
         self.plot.setLabel("left", "P (per slice)")
         self.plot.setYRange(0, 1.0, padding=0.02)
         self.plot.showGrid(x=False, y=True, alpha=0.2)
@@ -224,8 +224,17 @@ class FindingsPanel(QWidget):
         self.plot.addItem(self.cursor_line, ignoreBounds=True)
         self.threshold_line = pg.InfiniteLine(angle=0, pos=0.5, movable=False, pen=pg.mkPen((200, 200, 200, 110), style=Qt.DashLine))
         self.plot.addItem(self.threshold_line, ignoreBounds=True)
+        # the chosen CT label's single-slice CNN curve (dotted): where the slice model and the series model disagree,
+        # a reader sees it (stop 19: the bleed demo's subdural reaches 0.91 on single slices, 0.21 for the series)
+        self.cnn_curve = pg.PlotDataItem()
+        self.cnn_curve.setVisible(False)
+        self.plot.addItem(self.cnn_curve)
+        self.cnn_note = QLabel("")
+        self.cnn_note.setWordWrap(True)
+        self.cnn_note.setVisible(False)
         self.chart.scene().sigMouseClicked.connect(self._chart_clicked)
-        self.chart.setToolTip("Per-slice probability (BiLSTM; BG: 1 - P(none)); click to go to a slice")
+        self.chart.setToolTip("Per-slice probability (BiLSTM; BG: 1 - P(none); dotted: the chosen label's single-slice CNN); "
+                             "click to go to a slice")
 
         buttons = QHBoxLayout()
         buttons.addWidget(self.run_button)
@@ -241,6 +250,7 @@ class FindingsPanel(QWidget):
         layout.addWidget(self.summary)
         layout.addWidget(self.chart, 1)
         layout.addWidget(self.legend)
+        layout.addWidget(self.cnn_note)
         layout.addWidget(self.models_label)
         self.table.setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Maximum)
 
@@ -445,14 +455,14 @@ class FindingsPanel(QWidget):
         if not has_slices:
             return
         nz = st.volume.shape[0] if st.volume is not None else 1
-        z = np.arange(nz)
+        z = np.arange(nz) + 1  # image numbers as the views' corner text counts them ("Image 28 of 37")
         if st.ich is not None:
             for j, lab in enumerate(st.ich.labels):
                 self._curves[lab] = self.plot.plot(z, st.ich.slice_probs[:, j], pen=pg.mkPen(self._colour(lab), width=1.5))
         if st.bg is not None:
             self._curves["bg"] = self.plot.plot(z, 1.0 - st.bg.slice_probs[:, 0], pen=pg.mkPen(self._colour("bg"), width=1.5, style=Qt.DashLine))
         self._fill_legend()
-        self.plot.setXRange(-0.5, nz - 0.5, padding=0)
+        self.plot.setXRange(0.5, nz + 0.5, padding=0)
         self._follow_cursor()
 
     def _colour(self, key: str) -> str:
@@ -491,7 +501,7 @@ class FindingsPanel(QWidget):
             box.show()  # a child added to a visible widget is shown only on the next event loop pass otherwise
 
     def _follow_cursor(self) -> None:
-        self.cursor_line.setValue(self.state.cursor[0])
+        self.cursor_line.setValue(self.state.cursor[0] + 1)
 
     def _follow_overlay(self) -> None:
         """Keep the selected row and the highlighted curve on the overlay's label."""
@@ -501,6 +511,7 @@ class FindingsPanel(QWidget):
             chosen = label == lab or (lab == "bg" and label in BG_LABELS)
             curve.setPen(pg.mkPen(self._colour(key), width=3.5 if chosen else 1.5,
                                   style=Qt.DashLine if lab == "bg" else Qt.SolidLine))
+        self._show_cnn_curve(label)
         self._syncing = True
         try:
             if label in self._rows:
@@ -511,6 +522,25 @@ class FindingsPanel(QWidget):
                 self.table.clearSelection()
         finally:
             self._syncing = False
+
+    def _show_cnn_curve(self, label: str | None) -> None:
+        """The chosen ICH label's per-slice CNN probability, dotted in the label's colour, with a line that says what
+        it is: the slice model alone, without the series around it; the flag stays the series model's."""
+        ich = self.state.ich
+        if ich is None or label not in ich.labels:
+            self.cnn_curve.setVisible(False)
+            self.cnn_note.setVisible(False)
+            return
+        j = ich.labels.index(label)
+        p = ich.cnn_slice_probs[:, j]
+        self.cnn_curve.setData(np.arange(len(p)) + 1, p)
+        self.cnn_curve.setPen(pg.mkPen(self._colour(label), width=2, style=Qt.DotLine))
+        self.cnn_curve.setVisible(True)
+        top = int(p.argmax())
+        self.cnn_note.setText(f"<span style='color:#b0b0b0'>Dotted: {label}, single-slice CNN without series context "
+                              f"(max {float(p[top]):.2f} on image {top + 1}); the flag is the series model's "
+                              f"({ich.series_probs[label]:.2f}).</span>")
+        self.cnn_note.setVisible(True)
 
     # -- widgets -> state -----------------------------------------------------------------------
     def _row_chosen(self) -> None:
@@ -532,5 +562,6 @@ class FindingsPanel(QWidget):
         pos = event.scenePos()
         if not vb.sceneBoundingRect().contains(pos):
             return
-        z = int(round(vb.mapSceneToView(pos).x()))
+        nz = self.state.volume.shape[0]
+        z = min(max(int(round(vb.mapSceneToView(pos).x())) - 1, 0), nz - 1)  # image number -> slice index
         self.state.set_cursor(z=z)

@@ -147,6 +147,7 @@ class ICHResult:
 
     def to_dict(self) -> dict:
         return {"series_probs": self.series_probs, "slice_probs": {lab: self.slice_probs[:, j].round(4).tolist() for j, lab in enumerate(self.labels)},
+                "cnn_slice_probs": {lab: self.cnn_slice_probs[:, j].round(4).tolist() for j, lab in enumerate(self.labels)},
                 "thresholds": self.thresholds, "flagged": self.flagged(), "ood": None if self.ood is None else self.ood.to_dict(),
                 "models": [m.__dict__ for m in self.models], "timings_s": self.timings,
                 "slabs": None if self.slabs is None else self.slabs.to_dict()}

@@ -60,3 +60,22 @@ def test_the_real_ge_head_ct_is_in_distribution_and_flags_nothing(capsys, shared
     print("GE head CT series probabilities:", {k: round(v, 3) for k, v in doc["ich"]["series_probs"].items()},
           "BG", round(doc["bg"]["p_hemorrhage"], 3), doc["bg"]["side"], "OOD", doc["ood"])
     assert flagged == [] and doc["bg"]["side"] == "none"
+
+
+def test_in_distribution_the_report_shows_the_single_slice_cnn_beside_the_series_flag(capsys, scorer):
+    """Each label's line carries the CNN's own slice maximum and its image, marked as no flag; --json carries the
+    CNN's per-slice probabilities beside the BiLSTM's."""
+    vol = load(phantom_ct_dir())
+    ich, bg = scorer.score_ich(vol), scorer.score_bg(vol)
+    ich = replace(ich, ood=replace(ich.ood, in_distribution=True))
+    print_text("x", vol, ich, bg)
+    out = capsys.readouterr().out
+    assert "single-slice CNN, no series context (not a flag)" in out
+    for j, lab in enumerate(ich.labels):
+        top = int(ich.cnn_slice_probs[:, j].argmax())
+        line = next(l for l in out.splitlines() if l.strip().startswith(lab + " "))
+        assert f"max {ich.cnn_slice_probs[top, j]:.3f} on slice {top + 1}" in line
+        assert ("POSITIVE" in line) == ich.flagged()[lab]
+    doc = ich.to_dict()
+    assert set(doc["cnn_slice_probs"]) == set(ich.labels)
+    assert np.allclose(doc["cnn_slice_probs"]["subdural"], ich.cnn_slice_probs[:, ich.labels.index("subdural")], atol=1e-4)

@@ -152,14 +152,14 @@ def test_chart_click_goes_to_the_slice_and_the_line_follows_the_cursor(qtbot, pa
     panel.state.set_findings(ich=direct[0], bg=direct[1])
     qtbot.wait(50)
     vb = panel.plot.getViewBox()
-    for k in (4, 17, 25):
-        scene = vb.mapViewToScene(QPointF(k, 0.5))
+    for k in (4, 17, 25):  # the chart counts images from 1, as the views' corner text does
+        scene = vb.mapViewToScene(QPointF(k + 1, 0.5))
         pos = panel.chart.mapFromScene(scene)
         qtbot.mouseClick(panel.chart.viewport(), Qt.LeftButton, pos=pos)
         assert panel.state.cursor[0] == k
-        assert panel.cursor_line.value() == k
+        assert panel.cursor_line.value() == k + 1
     panel.state.set_cursor(z=9)
-    assert panel.cursor_line.value() == 9
+    assert panel.cursor_line.value() == 10
 
 
 def test_clicking_a_label_row_shows_its_gradcam(qtbot, panel, ct, direct):
@@ -193,3 +193,28 @@ def test_opening_another_series_during_a_run_cancels_it_and_keeps_the_new_state_
     assert done.args == ["cancelled"]
     assert panel.state.volume is other and panel.state.ich is None and panel.state.bg is None
     assert panel.run_button.isEnabled()
+
+
+def test_the_chosen_label_shows_its_single_slice_cnn_curve_beside_the_series_curve(qtbot, panel, ct, direct):
+    """The slice model alone, dotted, for the chosen CT label only: where it and the series model disagree a reader
+    sees it; the flag in the row stays the series model's."""
+    ich = direct[0]
+    panel.state.set_volume(ct)
+    panel.state.set_findings(ich=ich, bg=direct[1])
+    qtbot.wait(50)
+    assert not panel.cnn_curve.isVisible() and not panel.cnn_note.isVisible()  # nothing chosen yet
+    row = panel.labels().index("subdural")
+    qtbot.mouseClick(panel.table.viewport(), Qt.LeftButton, pos=panel.table.visualItemRect(panel.table.item(row, 0)).center())
+    j = ich.labels.index("subdural")
+    x, y = panel.cnn_curve.getData()
+    assert panel.cnn_curve.isVisible() and list(x) == list(range(1, ct.shape[0] + 1))
+    np.testing.assert_allclose(y, ich.cnn_slice_probs[:, j])
+    top = int(ich.cnn_slice_probs[:, j].argmax())
+    note = panel.cnn_note.text()
+    assert panel.cnn_note.isVisible() and "single-slice CNN" in note and f"image {top + 1}" in note
+    assert f"({ich.series_probs['subdural']:.2f})" in note
+    assert panel.row_values()["subdural"][1] == ich.flagged()["subdural"]  # the row's flag is unchanged
+    panel.state.set_overlay(label="intraventricular")  # chosen elsewhere: the dotted curve follows
+    np.testing.assert_allclose(panel.cnn_curve.getData()[1], ich.cnn_slice_probs[:, ich.labels.index("intraventricular")])
+    panel.state.set_overlay(label="bg_left")  # a basal-ganglia row has no slice CNN of its own
+    assert not panel.cnn_curve.isVisible() and not panel.cnn_note.isVisible()
