@@ -89,8 +89,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=19, help="insert seed of --inserted")
     ap.add_argument("--models", default=None, help="a folder of CT models instead of the bundled ones (e.g. training.bilstm_refit's DIR/models)")
     ap.add_argument("--fresh-phantoms", type=int, default=0, metavar="N",
-                    help="also N validation phantom series no training or earlier choice used (seed block 950000; the 400000 "
-                         "block is the unseen generated test set)")
+                    help="also N validation phantom series no training or earlier choice used (seeds --fresh-base + i; the "
+                         "400000 block is the unseen generated test set)")
+    ap.add_argument("--fresh-base", type=int, default=FRESH_PHANTOM_BASE,
+                    help="first seed of --fresh-phantoms (950000-950059 judged stop 20's S3: use 950100 or later next)")
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
     series, splits = load_all(Path(args.shared), Path(args.cache))
@@ -103,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.fresh_phantoms:
         from training.ct_data.phantom import phantom_series
 
-        sets["fresh phantom"] = phantom_series([FRESH_PHANTOM_BASE + i for i in range(args.fresh_phantoms)],
+        sets["fresh phantom"] = phantom_series([args.fresh_base + i for i in range(args.fresh_phantoms)],
                                                Path(args.cache) / "phantom_fresh", workers=2)
     report = {}
     for source, use in sets.items():
