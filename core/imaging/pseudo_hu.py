@@ -56,9 +56,21 @@ def to_gray8(image: np.ndarray) -> np.ndarray:
     if img.dtype != np.uint8:
         if img.dtype.kind == "f" or img.max() <= 255:
             img = np.clip(np.rint(img), 0, 255).astype(np.uint8)
-        else:  # 16-bit PNG of an 8-bit export: rescale
-            img = np.clip(np.rint(img.astype(np.float32) / 257.0), 0, 255).astype(np.uint8)
+        else:  # a 16-bit PNG: an 8-bit export widened (v * 257 or v << 8), or something else (raw HU, say)
+            img = _widened_8bit(img)
     return img
+
+
+def _widened_8bit(img: np.ndarray) -> np.ndarray:
+    """The 8-bit values of a 16-bit image that only widened them; ValueError for any other 16-bit content.
+    Why: dividing raw HU + 1024 (0-4095) by 257 gives a near-black image that would be scored as if it were a
+    brain-window export; such data needs its window, which the pixels alone do not tell."""
+    v = img.astype(np.int64)
+    for step in (257, 256):
+        if (v % step == 0).mean() > 0.999:
+            return np.clip(v // step, 0, 255).astype(np.uint8)
+    raise ValueError(f"a 16-bit image (values {int(v.min())}-{int(v.max())}) that is not a widened 8-bit export: "
+                     "raw CT values need their window; score the DICOM or NIfTI series, or export 8-bit in the brain window")
 
 
 def window8_to_hu(image8: np.ndarray, window: str | Window = MODEL_WINDOW) -> PseudoHU:

@@ -34,6 +34,10 @@ def test_rgb_and_16bit_exports_become_gray8():
     g = np.arange(256, dtype=np.uint8).reshape(16, 16)
     assert np.array_equal(to_gray8(np.stack([g, g, g], axis=2)), g)
     assert np.array_equal(to_gray8(g.astype(np.uint16) * 257), g)
+    assert np.array_equal(to_gray8(g.astype(np.uint16) << 8), g)  # widened by a shift
+    raw = (np.linspace(0, 2400, g.size).reshape(g.shape)).astype(np.uint16)  # raw HU + 1024: no window in it
+    with pytest.raises(ValueError, match="not a widened 8-bit export"):
+        to_gray8(raw)
     with pytest.raises(ValueError):
         to_gray8(np.zeros((2, 3, 4, 5)))
 

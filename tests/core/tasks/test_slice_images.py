@@ -97,17 +97,20 @@ def test_unreadable_images_are_error_rows_naming_the_file_and_the_rest_is_scored
     (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really")
     (tmp_path / "empty.jpg").write_bytes(b"")
     (tmp_path / "tiny.png").write_bytes(cv2.imencode(".png", np.zeros((8, 8), np.uint8))[1].tobytes())
+    raw_hu = (np.linspace(0, 2400, 64 * 64).reshape(64, 64)).astype(np.uint16)  # a 16-bit PNG of raw HU + 1024
+    (tmp_path / "raw16.png").write_bytes(cv2.imencode(".png", raw_hu)[1].tobytes())
     (tmp_path / "notes.txt").write_text("not an image")  # not a PNG/JPEG name: not looked at
     res = score_slice_folder(tmp_path, scorer)
     errs = {r.name: r.error for r in res.errors}
-    assert set(errs) == {"broken.png", "empty.jpg", "tiny.png"}
+    assert set(errs) == {"broken.png", "empty.jpg", "tiny.png", "raw16.png"}
     assert "cannot decode" in errs["broken.png"] and "too small" in errs["tiny.png"]
+    assert "not a widened 8-bit export" in errs["raw16.png"]  # never scored as a near-black brain-window image
     assert len(res.scored) == 3
     out = tmp_path / "out.csv"
     write_csv(res, out)
     lines = out.read_text().splitlines()
     assert lines[0] == "filename,any,epidural,intraparenchymal,intraventricular,subarachnoid,subdural,ood_score,in_distribution,turned_prob,error"
-    assert len(lines) == 1 + 6 and any(line.startswith("broken.png,,,,,,,,,") for line in lines)
+    assert len(lines) == 1 + 7 and any(line.startswith("broken.png,,,,,,,,,") for line in lines)
 
 
 def test_an_empty_folder_or_a_file_is_a_clear_error(scorer, tmp_path):
