@@ -88,6 +88,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--inserted", type=int, default=0, metavar="K", help="also K subdural and K epidural series inserts per bleed-free CT-ICH series")
     ap.add_argument("--seed", type=int, default=19, help="insert seed of --inserted")
     ap.add_argument("--models", default=None, help="a folder of CT models instead of the bundled ones (e.g. training.bilstm_refit's DIR/models)")
+    ap.add_argument("--both", type=int, default=0, metavar="K",
+                    help="also a set of K series per bleed-free CT-ICH series with an epidural and a subdural on opposite "
+                         "sides (its own draws: insert seed + 1000, so the --inserted set is the same with or without it)")
     ap.add_argument("--fresh-phantoms", type=int, default=0, metavar="N",
                     help="also N validation phantom series no training or earlier choice used (seeds --fresh-base + i; the "
                          "400000 block is the unseen generated test set)")
@@ -102,6 +105,8 @@ def main(argv: list[str] | None = None) -> int:
     sets = {source: [s for s in series if s.source == source and splits.get(s.patient) == args.split] for source in ("ct-ich", "phe-sich", "phantom")}
     if args.inserted:
         sets["ct-ich series inserts"] = inserted_series(sets["ct-ich"], args.inserted, args.seed)
+    if args.both:
+        sets["ct-ich both inserts"] = inserted_series(sets["ct-ich"], 0, args.seed + 1000, both=args.both)  # with the untouched
     if args.fresh_phantoms:
         from training.ct_data.phantom import phantom_series
 

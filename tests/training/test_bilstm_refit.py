@@ -35,6 +35,11 @@ def test_inserted_series_are_keyed_apart_and_outputs_refuse_shared_keys():
     assert all(s.patient in ("ctich_007+subdural", "ctich_007+epidural") for s in out[1:])
     with pytest.raises(ValueError, match="unique"):
         cnn_outputs(None, [clean, clean], None)
+    both = [s for s in inserted_series([clean], 0, seed=3, both=2) if "+both" in s.patient]
+    assert both and len({s.key for s in both}) == len(both)
+    for s in both:  # an epidural and a subdural, each on some slice, "any" wherever either is
+        edh, sdh = s.labels[:, ICH_LABELS.index("epidural")] > 0, s.labels[:, ICH_LABELS.index("subdural")] > 0
+        assert edh.any() and sdh.any() and ((s.labels[:, 0] > 0) == (edh | sdh)).all()
 
 
 def test_series_thresholds_separate_the_series_and_never_fall_below_one_half():
