@@ -293,6 +293,38 @@ class FindingsPanel(QWidget):
         """Select a row as a click would (shows its Grad-CAM)."""
         self.table.selectRow(self._rows.index(label))
 
+    def chosen_label(self) -> str | None:
+        """The finding the reader is on: the overlay's label when it is a row here, else the selected row."""
+        o = self.state.overlay
+        if o.data is not None and o.label in self._rows:
+            return o.label
+        rows = sorted({i.row() for i in self.table.selectedItems()})
+        return self._rows[rows[0]] if rows else None
+
+    def peak_image(self, label: str, single_slice: bool = False) -> int | None:
+        """0-based index of the image where `label` is most likely: the series model's per-slice output (BG: the
+        side's probability), or with single_slice the CNN's own. None when this series has no such curve."""
+        st = self.state
+        if st.ich is not None and label in st.ich.labels:
+            probs = st.ich.cnn_slice_probs if single_slice else st.ich.slice_probs
+            return int(probs[:, st.ich.labels.index(label)].argmax())
+        if st.bg is not None and label in BG_LABELS and not single_slice:
+            return int(st.bg.slice_probs[:, st.bg.classes.index(BG_LABELS[label])].argmax())
+        return None
+
+    def go_to_peak(self, single_slice: bool = False) -> int | None:
+        """Move the cursor to the chosen finding's most likely image (J; Shift+J: the single-slice CNN's peak), and
+        say so in the status line; the finding "any" when none is chosen."""
+        label = self.chosen_label() or ("any" if "any" in self._rows else None)
+        z = None if label is None else self.peak_image(label, single_slice)
+        if z is None:
+            self.status.setText("No per-image curve for this finding" if label else "Nothing scored yet")
+            return None
+        self.state.set_cursor(z=z)
+        which = "single-slice CNN" if single_slice else "series model"
+        self.status.setText(f"Image {z + 1}: where {LABEL_TEXT.get(label, label).lower()} is most likely ({which})")
+        return z
+
     def row_values(self) -> dict[str, tuple[float, bool]]:
         """label -> (P shown, flagged POSITIVE) as displayed."""
         return {self.table.item(i, 1).data(LABEL_ROLE): (float(self.table.item(i, 1).data(P_ROLE)),

@@ -90,6 +90,9 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("G", "overlay.gradcam", "Grad-CAM overlay of the selected label", "AI", "AI"),
     Shortcut("Shift+C", "overlay.occlusion", "Occlusion map of the current slice (on demand)", "AI", "AI"),
     Shortcut("Ctrl+R", "findings.run", "Run the AI models on this series", "AI", "AI"),
+    Shortcut("J", "findings.peak", "Go to the image where the chosen finding is most likely (series model)", "AI", "AI"),
+    Shortcut("Shift+J", "findings.cnn_peak", "Go to the image where the single-slice CNN gives the chosen finding its "
+             "highest probability", "AI", "AI"),
     # Help
     Shortcut("F1", "help.shortcuts", "This list of keys", "Help", "Help"),
 )

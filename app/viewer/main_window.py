@@ -239,6 +239,8 @@ class ViewerWindow(QMainWindow):
             "overlay.gradcam": lambda: self._panel_call("overlay.gradcam"),
             "overlay.occlusion": lambda: self._panel_call("overlay.occlusion"),
             "findings.run": lambda: self._panel_call("findings.run"),
+            "findings.peak": lambda: self._panel_call("findings.peak"),
+            "findings.cnn_peak": lambda: self._panel_call("findings.cnn_peak"),
             "help.shortcuts": self.show_cheatsheet,
         }
         for name in ("brain", "subdural", "soft_tissue", "bone", "stroke", "acute_blood", "dicom", "auto"):
@@ -263,7 +265,7 @@ class ViewerWindow(QMainWindow):
             if s.action == "file.open_demo":
                 self.recent_menu = menus["File"].addMenu("Recent")
                 self._rebuild_recent()
-        for a in ("overlay.gradcam", "overlay.occlusion", "findings.run"):
+        for a in ("overlay.gradcam", "overlay.occlusion", "findings.run", "findings.peak", "findings.cnn_peak"):
             self.actions[a].setEnabled(False)
             self.actions[a].setToolTip("the AI panel is not loaded")
         layout_menu = menus["View"].addMenu("Layout")

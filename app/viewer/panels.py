@@ -57,6 +57,8 @@ def attach_panels(win) -> None:
         "findings.run": lambda: findings.run(),
         "overlay.gradcam": gradcam,
         "overlay.occlusion": lambda: overlay.run_occlusion(),
+        "findings.peak": lambda: findings.go_to_peak(),
+        "findings.cnn_peak": lambda: findings.go_to_peak(single_slice=True),
     }
     for name in win._panel_handlers:
         win.actions[name].setEnabled(True)

@@ -218,3 +218,24 @@ def test_the_chosen_label_shows_its_single_slice_cnn_curve_beside_the_series_cur
     np.testing.assert_allclose(panel.cnn_curve.getData()[1], ich.cnn_slice_probs[:, ich.labels.index("intraventricular")])
     panel.state.set_overlay(label="bg_left")  # a basal-ganglia row has no slice CNN of its own
     assert not panel.cnn_curve.isVisible() and not panel.cnn_note.isVisible()
+
+
+def test_j_goes_to_the_chosen_findings_most_likely_image_and_shift_j_to_the_cnns(qtbot, panel, ct, direct):
+    ich, bg = direct
+    panel.state.set_volume(ct)
+    panel.state.set_findings(ich=ich, bg=bg)
+    qtbot.wait(50)
+    j = ich.labels.index("any")
+    assert panel.go_to_peak() == int(ich.slice_probs[:, j].argmax())  # nothing chosen: "any"
+    assert panel.state.cursor[0] == int(ich.slice_probs[:, j].argmax())
+    panel.select_label("subdural")
+    k = ich.labels.index("subdural")
+    assert panel.go_to_peak() == int(ich.slice_probs[:, k].argmax())
+    z = panel.go_to_peak(single_slice=True)
+    assert z == int(ich.cnn_slice_probs[:, k].argmax()) and panel.state.cursor[0] == z
+    assert panel.status.text() == f"Image {z + 1}: where subdural is most likely (single-slice CNN)"
+    panel.select_label("bg_right")
+    assert panel.go_to_peak() == int(bg.slice_probs[:, bg.classes.index("right")].argmax())
+    before = panel.state.cursor[0]
+    assert panel.go_to_peak(single_slice=True) is None and panel.state.cursor[0] == before  # BG has no single-slice CNN
+    assert "No per-image curve" in panel.status.text()

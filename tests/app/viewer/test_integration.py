@@ -1,5 +1,6 @@
 """The whole window with the AI panels: they dock after the first image, each opened series is scored in
-the background (the GUI keeps answering), G shows the Grad-CAM, an MRI gets the QC model's two scores."""
+the background (the GUI keeps answering), G shows the Grad-CAM, J / Shift+J go to the finding's most likely
+image, an MRI gets the QC model's two scores."""
 
 from __future__ import annotations
 
@@ -42,6 +43,12 @@ def test_panels_dock_score_in_background_and_show_gradcam(full_viewer, qtbot):
     assert ov.kind == "gradcam" and ov.label == "subdural" and ov.data is not None and ov.data.shape == win.state.volume.shape
     assert win.views["axial"].overlay.isVisible()
     assert "ich_cnn" in ov.legend
+    # J: the chosen finding's most likely image (series model); Shift+J: the single-slice CNN's peak
+    k = win.state.ich.labels.index("subdural")
+    QTest.keyClick(win, Qt.Key_J)
+    assert win.state.cursor[0] == int(win.state.ich.slice_probs[:, k].argmax())
+    QTest.keyClick(win, Qt.Key_J, Qt.ShiftModifier)
+    assert win.state.cursor[0] == int(win.state.ich.cnn_slice_probs[:, k].argmax())
 
     with qtbot.waitSignal(win.volumeLoaded, timeout=60000):
         win.open_path(str(demo_dir() / "mri" / "face_kept.nii.gz"))
