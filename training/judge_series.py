@@ -11,7 +11,9 @@ and exits 0 only when all hold. The rule (team notes stop19_rules.md, unchanged 
 3. PHE-SICH val series: "any" and intraparenchymal Se not lower than current;
 4. phantom val series (the set named by --phantoms): AUC per label >= current - 0.02;
 5. slices with series context, "any", CT-ICH val and PHE-SICH val: AUC >= current - 0.005; inserted series "any"
-   AUC >= current - 0.02.
+   AUC >= current - 0.02;
+6. only when both reports hold the "ct-ich both inserts" set (`series_vs_slices --both K`, drafted in stop 20 for
+   the next candidate): its subdural and epidural series AUC >= current - 0.02.
 All figures are the BiLSTM's (the series model being judged), at each model's own card thresholds.
 """
 
@@ -26,6 +28,7 @@ from pathlib import Path
 from training.datasets.rsna import ICH_LABELS
 
 INSERTS = "ct-ich series inserts"
+BOTH = "ct-ich both inserts"
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,9 @@ def judge(cur: dict, cand: dict, phantoms: str = "phantom") -> list[Check]:
         n = _num(cand.get(source, {}).get("slices_with_series_context_any", {}).get("auc"))
         out.append(_not_lower("5", f"{source} val slices with series context, any AUC (-0.005 allowed)", c, n, 0.005))
     out.append(_not_lower("5", "inserted series any AUC (-0.02 allowed)", _get(cur, INSERTS, "any", "auc"), _get(cand, INSERTS, "any", "auc"), 0.02))
+    if BOTH in cur and BOTH in cand:
+        for lab in ("subdural", "epidural"):
+            out.append(_not_lower("6", f"both-kinds series {lab} AUC (-0.02 allowed)", _get(cur, BOTH, lab, "auc"), _get(cand, BOTH, lab, "auc"), 0.02))
     return out
 
 

@@ -6,7 +6,7 @@ import copy
 import json
 
 from training.datasets.rsna import ICH_LABELS
-from training.judge_series import INSERTS, judge, main, verdict
+from training.judge_series import BOTH, INSERTS, judge, main, verdict
 
 
 def _block(auc=None, se=None, sp=None) -> dict:
@@ -50,3 +50,13 @@ def test_each_guard_can_refuse_a_candidate():
     worse = copy.deepcopy(good)
     worse["ct-ich"]["slices_with_series_context_any"]["auc"] = 0.989
     assert not verdict(judge(cur, worse))  # rule 5
+
+
+def test_the_both_kinds_clause_applies_only_when_both_reports_hold_that_set():
+    cur, good = _report(), _report(sdh_se=0.5, sdh_sp=0.95)
+    assert not any(c.rule == "6" for c in judge(cur, good))
+    cur[BOTH] = {"subdural": _block(0.94), "epidural": _block(0.88)}
+    good[BOTH] = {"subdural": _block(0.93), "epidural": _block(0.90)}
+    assert verdict(judge(cur, good))
+    good[BOTH]["subdural"]["bilstm"]["auc"] = 0.91
+    assert not verdict(judge(cur, good))
