@@ -177,6 +177,18 @@ def print_inserted(g: dict, split: str) -> None:
         print(f"  {lab:<17} slice AUC {a['auc']} {a['auc_ci']} ({a['positives']}/{a['n']})")
 
 
+def replace_inserted_block(card, block: dict, note: str = "") -> None:
+    """Put a new metrics.inserted_in_real_test_anatomy into ich_cnn's card, the block it replaces kept under
+    `_previous` (one level deep) with a note, and the new block saying which model measured it. Why: the
+    before/after of a model or generator change is what the next reader of the card compares."""
+    old = card.metrics.get("inserted_in_real_test_anatomy")
+    block = {**block, "measured_with": f"{card.name} {card.version}"}
+    if old is not None:
+        was = old.get("measured_with", "an earlier ich_cnn")
+        block["_previous"] = {**{k: v for k, v in old.items() if k != "_previous"}, "note": note or f"the previous measurement ({was})"}
+    card.metrics["inserted_in_real_test_anatomy"] = block
+
+
 def inserted_only(args, shared: Path, cache: Path) -> int:
     """The inserted set alone (after a change of the insert code): printed, and with --write-cards put into
     ich_cnn's card as metrics.inserted_in_real_test_anatomy, the previous block kept under `_previous`."""
@@ -190,11 +202,9 @@ def inserted_only(args, shared: Path, cache: Path) -> int:
         card = ModelRegistry().card("ich_cnn")
         old = card.metrics.get("inserted_in_real_test_anatomy")
         g["visibility_rule"] = f"an insert counts only where it brightens >= {MIN_VISIBLE_MM2:g} mm2 of the brain window by >= {VISIBLE_HU:g} HU"
-        if old is not None:
-            note = args.previous_note or ("before the visibility rule: many inserts were flecks no reader could see"
-                                          if "visibility_rule" not in old else "the previous measurement")
-            g["_previous"] = {**{k: v for k, v in old.items() if k != "_previous"}, "note": note}
-        card.metrics["inserted_in_real_test_anatomy"] = g
+        note = args.previous_note or ("before the visibility rule: many inserts were flecks no reader could see"
+                                      if old is not None and "visibility_rule" not in old else "")
+        replace_inserted_block(card, g, note)
         card.path.write_text(card.to_json() + "\n")
         print(f"wrote metrics.inserted_in_real_test_anatomy into {card.path}")
     return 0
@@ -279,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ge-only", action="store_true", help="only the real GE series check (with --write-cards: into the cards, the rest kept)")
     ap.add_argument("--inserted-only", action="store_true",
                     help="only the --inserted set (with --write-cards: into ich_cnn's card, the figure it replaces kept beside it)")
-    ap.add_argument("--previous-note", default="", help="--inserted-only: what the replaced figure was measured with")
+    ap.add_argument("--previous-note", default="", help="what the replaced inserted-set figure was measured with (kept under _previous)")
     args = ap.parse_args(argv)
     shared, cache = Path(args.shared), Path(args.cache)
     if args.inserted_only:
@@ -355,7 +365,7 @@ def main(argv: list[str] | None = None) -> int:
                 card.metrics["unseen_generated_set"] = {"series": g["series"], "slices": g["slices"],
                                                         **({"slice": g["slice_cnn"]} if name == "ich_cnn" else {"series_level": g["series_bilstm"]})}
             if "inserted_in_real_test" in blocks and name == "ich_cnn":
-                card.metrics["inserted_in_real_test_anatomy"] = blocks["inserted_in_real_test"]
+                replace_inserted_block(card, blocks["inserted_in_real_test"], args.previous_note)
             card.path.write_text(card.to_json() + "\n")
             print(f"wrote metrics.real_test into {card.path}")
         if ge is not None:
