@@ -88,12 +88,9 @@ def print_text(path: str, vol, ich, bg) -> None:
     flagged = ich.flagged()
     print(f"  {'label':<18} {'series':>6}  {'flag':<8}  most likely slice   single-slice CNN, no series context (not a flag)")
     for lab in ich.labels:
-        j = ich.labels.index(lab)
-        p = ich.series_probs[lab]
-        top = int(ich.slice_probs[:, j].argmax())
-        cnn_top = int(ich.cnn_slice_probs[:, j].argmax())
-        print(f"  {lab:<18} {p:6.3f}  {'POSITIVE' if flagged[lab] else '':<8}  {top + 1:>17}   "
-              f"max {float(ich.cnn_slice_probs[cnn_top, j]):.3f} on slice {cnn_top + 1}")
+        top, cnn_top = ich.most_likely_slice(lab), ich.most_likely_slice(lab, single_slice=True)
+        print(f"  {lab:<18} {ich.series_probs[lab]:6.3f}  {'POSITIVE' if flagged[lab] else '':<8}  {top + 1:>17}   "
+              f"max {float(ich.cnn_slice_probs[cnn_top, ich.labels.index(lab)]):.3f} on slice {cnn_top + 1}")
     print(f"basal-ganglia hemorrhage ({bg.model.name} {bg.model.version}, {bg.model.device}): "
           f"P(hemorrhage) {bg.p_hemorrhage:.3f}, " + (
               "side not reported: the loader could not verify left/right (see the geometry-unverified warning)" if bg.side == "unverified"

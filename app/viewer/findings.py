@@ -306,10 +306,9 @@ class FindingsPanel(QWidget):
         side's probability), or with single_slice the CNN's own. None when this series has no such curve."""
         st = self.state
         if st.ich is not None and label in st.ich.labels:
-            probs = st.ich.cnn_slice_probs if single_slice else st.ich.slice_probs
-            return int(probs[:, st.ich.labels.index(label)].argmax())
+            return st.ich.most_likely_slice(label, single_slice)
         if st.bg is not None and label in BG_LABELS and not single_slice:
-            return int(st.bg.slice_probs[:, st.bg.classes.index(BG_LABELS[label])].argmax())
+            return st.bg.most_likely_slice(BG_LABELS[label])
         return None
 
     def go_to_peak(self, single_slice: bool = False) -> int | None:
@@ -563,12 +562,11 @@ class FindingsPanel(QWidget):
             self.cnn_curve.setVisible(False)
             self.cnn_note.setVisible(False)
             return
-        j = ich.labels.index(label)
-        p = ich.cnn_slice_probs[:, j]
+        p = ich.cnn_slice_probs[:, ich.labels.index(label)]
         self.cnn_curve.setData(np.arange(len(p)) + 1, p)
         self.cnn_curve.setPen(pg.mkPen(self._colour(label), width=2, style=Qt.DotLine))
         self.cnn_curve.setVisible(True)
-        top = int(p.argmax())
+        top = ich.most_likely_slice(label, single_slice=True)
         self.cnn_note.setText(f"<span style='color:#b0b0b0'>Dotted: {label}, single-slice CNN without series context "
                               f"(max {float(p[top]):.2f} on image {top + 1}); the flag is the series model's "
                               f"({ich.series_probs[label]:.2f}).</span>")

@@ -145,6 +145,11 @@ class ICHResult:
             return {lab: False for lab in self.labels}
         return {lab: self.series_probs[lab] >= self.thresholds.get(lab, 0.5) for lab in self.labels}
 
+    def most_likely_slice(self, label: str, single_slice: bool = False) -> int:
+        """0-based slice where `label` peaks: in the series model's per-slice output, or the CNN's own (single_slice)."""
+        probs = self.cnn_slice_probs if single_slice else self.slice_probs
+        return int(probs[:, self.labels.index(label)].argmax())
+
     def to_dict(self) -> dict:
         return {"series_probs": self.series_probs, "slice_probs": {lab: self.slice_probs[:, j].round(4).tolist() for j, lab in enumerate(self.labels)},
                 "cnn_slice_probs": {lab: self.cnn_slice_probs[:, j].round(4).tolist() for j, lab in enumerate(self.labels)},
@@ -174,6 +179,10 @@ class BGResult:
     ood: OODResult | None = None
     threshold: float = 0.5
     note: str = ""  # why a score above the threshold is not called (out of distribution, no hemorrhage per the ICH model)
+
+    def most_likely_slice(self, side: str) -> int:
+        """0-based slice where the class `side` ('left', 'right', 'none') peaks."""
+        return int(self.slice_probs[:, self.classes.index(side)].argmax())
 
     def to_dict(self) -> dict:
         return {"p_hemorrhage": self.p_hemorrhage, "side": self.side, "series_probs": self.series_probs, "threshold": self.threshold, "note": self.note,
