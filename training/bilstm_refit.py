@@ -48,10 +48,10 @@ def only_inserted(series: list) -> list:
 def main(argv: list[str] | None = None) -> int:
     import torch
 
-    from training.ct_post import fit_platt, sigmoid, train_lstm
+    from training.ct_post import fit_and_fold_platt, new_series_model, series_pca, sigmoid, train_lstm
     from training.ct_real import load_all
     from training.export import export_series, write_card
-    from training.nets.lstm import SeriesBiLSTM, SeriesEnsemble, SeriesExport
+    from training.nets.lstm import SeriesEnsemble, SeriesExport
     from training.series_vs_slices import inserted_series
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -86,15 +86,13 @@ def main(argv: list[str] | None = None) -> int:
     res = cnn_outputs(scorer, tr + va + ins_tr + ins_va, Path(args.cache))
 
     emb_tr = np.concatenate([res[s.key][0] for s in tr])
-    mean = emb_tr.mean(axis=0)
-    n_comp = min(120, emb_tr.shape[1])
-    _, _, vt = np.linalg.svd(emb_tr - mean, full_matrices=False)
+    pca = series_pca(emb_tr)
+    n_comp = len(pca[1])
     seq = lambda s: (res[s.key][0], res[s.key][1], s.labels)  # noqa: E731
     members = []
     for seed in args.seeds or [args.seed]:
         torch.manual_seed(seed)
-        m = SeriesBiLSTM(emb_tr.shape[1], n_comp)
-        m.set_pca(torch.from_numpy(mean.astype(np.float32)), torch.from_numpy(vt[:n_comp].astype(np.float32)))
+        m = new_series_model(pca)
         train_lstm(m, [seq(s) for s in tr + ins_tr], args.epochs, seed)
         members.append(m.eval())
     lstm = (members[0] if len(members) == 1 else SeriesEnsemble(members)).eval()
@@ -106,14 +104,8 @@ def main(argv: list[str] | None = None) -> int:
         sl_val = np.concatenate([run(s)[0] for s in va])
     yv = np.concatenate([s.labels for s in va])
     is_real = np.concatenate([[s.source in ("ct-ich", "phe-sich")] * len(s.img) for s in va])
-    platt = [fit_platt(sl_val[is_real, j], yv[is_real, j]) if str(cnn_cal[lab]["fitted_on"]).startswith("real") else fit_platt(sl_val[:, j], yv[:, j])
-             for j, lab in enumerate(ICH_LABELS)]
+    platt = fit_and_fold_platt(members, sl_val, yv, is_real, {lab for lab in ICH_LABELS if str(cnn_cal[lab]["fitted_on"]).startswith("real")})
     with torch.no_grad():
-        a_t = torch.tensor([a for a, _ in platt], dtype=torch.float32)
-        b_t = torch.tensor([b for _, b in platt], dtype=torch.float32)
-        for m in members:  # exact for the ensemble's average (SeriesEnsemble)
-            m.head.weight.data *= a_t[:, None]
-            m.head.bias.data = m.head.bias.data * a_t + b_t
         ser = np.stack([sigmoid(run(s)[1]) for s in va + ins_va])
     y_ser = np.stack([series_label(s.labels) for s in va + ins_va])
     thresholds = youden_series_thresholds(y_ser, ser)

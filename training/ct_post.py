@@ -340,6 +340,36 @@ def train_lstm(lstm: SeriesBiLSTM, data: list, epochs: int, seed: int) -> None:
             opt.step()
 
 
+def series_pca(emb_tr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(mean, top components) of the training embeddings: the BiLSTM's fixed input projection."""
+    mean = emb_tr.mean(axis=0)
+    n_comp = min(120, emb_tr.shape[1])
+    _, _, vt = np.linalg.svd(emb_tr - mean, full_matrices=False)
+    return mean, vt[:n_comp]
+
+
+def new_series_model(pca: tuple[np.ndarray, np.ndarray]) -> SeriesBiLSTM:
+    mean, comps = pca
+    lstm = SeriesBiLSTM(len(mean), len(comps))
+    lstm.set_pca(torch.from_numpy(mean.astype(np.float32)), torch.from_numpy(comps.astype(np.float32)))
+    return lstm
+
+
+def fit_and_fold_platt(models: list[SeriesBiLSTM], slice_logits_val: np.ndarray, y_val: np.ndarray, is_real: np.ndarray,
+                       real_labels: set[str]) -> list[tuple[float, float]]:
+    """Platt per label on the validation slices' BiLSTM logits (real validation slices for `real_labels`, all
+    otherwise), folded into each model's head: a*l + b on every member is exact for their average (SeriesEnsemble)."""
+    platt = [fit_platt(slice_logits_val[is_real, j], y_val[is_real, j]) if lab in real_labels else fit_platt(slice_logits_val[:, j], y_val[:, j])
+             for j, lab in enumerate(ICH_LABELS)]
+    with torch.no_grad():
+        a_t = torch.tensor([a for a, _ in platt], dtype=torch.float32)
+        b_t = torch.tensor([b for _, b in platt], dtype=torch.float32)
+        for m in models:
+            m.head.weight.data *= a_t[:, None]
+            m.head.bias.data = m.head.bias.data * a_t + b_t
+    return platt
+
+
 def sigmoid(x):
     return 1 / (1 + np.exp(-x))
 
@@ -387,11 +417,9 @@ def post_training(net: ResNet2D | list[ResNet2D], series: list[SliceSeries], spl
 
     # BiLSTM on calibrated CNN probabilities of ordered train series
     emb_tr = np.concatenate([res[s.key][1] for s in tr])
-    mean = emb_tr.mean(axis=0)
-    n_comp = min(120, emb_tr.shape[1])
-    _, _, vt = np.linalg.svd(emb_tr - mean, full_matrices=False)
-    lstm = SeriesBiLSTM(emb_tr.shape[1], n_comp)
-    lstm.set_pca(torch.from_numpy(mean.astype(np.float32)), torch.from_numpy(vt[:n_comp].astype(np.float32)))
+    pca = series_pca(emb_tr)
+    n_comp = len(pca[1])
+    lstm = new_series_model(pca)
 
     def seq(s):
         lo, em = res[s.key]
@@ -403,14 +431,7 @@ def post_training(net: ResNet2D | list[ResNet2D], series: list[SliceSeries], spl
         sl_val = [lstm(torch.from_numpy(seq(s)[0])[None], torch.from_numpy(seq(s)[1])[None])[0][0].numpy() for s in va]
     sl_val_all = np.concatenate(sl_val)
     is_real = np.concatenate([[s.source in ("ct-ich", "phe-sich")] * len(s.img) for s in va])
-    lstm_platt = [fit_platt(sl_val_all[is_real, j], yv[is_real, j]) if calib_source[lab].startswith("real") else fit_platt(sl_val_all[:, j], yv[:, j])
-                  for j, lab in enumerate(ICH_LABELS)]
-    lstm_temps = np.array([1 / a for a, _ in lstm_platt])
-    with torch.no_grad():
-        a_t = torch.tensor([a for a, _ in lstm_platt], dtype=torch.float32)
-        b_t = torch.tensor([b for _, b in lstm_platt], dtype=torch.float32)
-        lstm.head.weight.data *= a_t[:, None]
-        lstm.head.bias.data = lstm.head.bias.data * a_t + b_t
+    lstm_platt = fit_and_fold_platt([lstm], sl_val_all, yv, is_real, {lab for lab, src in calib_source.items() if src.startswith("real")})
     # series thresholds: Youden over validation series (real + phantom) on the calibrated series output
     with torch.no_grad():
         ser_val = np.stack([torch.sigmoid(lstm(torch.from_numpy(seq(s)[0])[None], torch.from_numpy(seq(s)[1])[None])[1][0]).numpy() for s in va])

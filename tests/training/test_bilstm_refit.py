@@ -80,3 +80,27 @@ def test_a_series_ensemble_averages_slices_calibrates_per_member_and_exports(tmp
     export_series(SeriesExport(ens), path, 16)
     got = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"embedding": emb.numpy(), "cnn_probs": probs.numpy()})[1]
     assert np.allclose(got, want, atol=1e-5)
+
+
+def test_the_shared_series_steps_project_on_training_pca_and_fold_platt_into_every_head():
+    """training.ct_post's BiLSTM steps, used by ct_post and bilstm_refit alike."""
+    import torch
+
+    from training.ct_post import fit_and_fold_platt, new_series_model, series_pca
+
+    rng = np.random.default_rng(0)
+    emb = rng.normal(size=(200, 16)).astype(np.float32)
+    mean, comps = series_pca(emb)
+    assert comps.shape == (16, 16) and np.allclose(mean, emb.mean(axis=0))
+    torch.manual_seed(0)
+    models = [new_series_model((mean, comps)).eval() for _ in range(2)]
+    x, p = torch.from_numpy(emb[None, :20]), torch.rand(1, 20, 6)
+    with torch.no_grad():
+        before = [m(x, p)[0][0].numpy() for m in models]
+    y = (rng.random((20, 6)) < 0.5).astype(np.float32)
+    is_real = np.arange(20) < 12
+    platt = fit_and_fold_platt(models, before[0], y, is_real, {"any"})
+    with torch.no_grad():
+        for m, lo in zip(models, before):
+            a, b = np.array([q[0] for q in platt]), np.array([q[1] for q in platt])
+            assert np.allclose(m(x, p)[0][0].numpy(), lo * a + b, atol=1e-5)
