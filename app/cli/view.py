@@ -24,7 +24,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_modality_argument(p)
     p.add_argument("--layout", choices=("1x1", "2x2"), default=None, help="default: the last one used")
     p.add_argument("--preset", choices=PRESET_CHOICES, default=None, help="window preset (default: brain for CT, auto for MRI)")
-    p.add_argument("--slice", type=int, default=None, help="axial slice index, 0-based (the views, the findings chart and `neuroreview score` count images from 1: image N is --slice N-1)")
+    p.add_argument("--slice", type=_image_number, default=None, metavar="N",
+                   help="axial image N, counted from 1 as the views, the findings chart and `neuroreview score` count them")
     p.add_argument("--overlay", default=None, metavar="KIND:LABEL",
                    help="heat map: gradcam:LABEL or occlusion:LABEL (LABEL an ICH label, bg_left/bg_right, or face/brain_loss "
                         "for MRI); the crosshair goes to the map's peak (on --slice when given)")
@@ -37,6 +38,26 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--screenshot", default=None, metavar="OUT.png", help="render the window headless to a PNG and exit")
     p.add_argument("--size", default="1600x1000", metavar="WxH", help="window size for --screenshot (default 1600x1000)")
     p.set_defaults(func=run)
+
+
+def _image_number(text: str) -> int:
+    """Images are counted from 1 everywhere the user reads a number (corner text, findings chart, `score`)."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"an image number (1, 2, ...), got {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"images are counted from 1, got {n}")
+    return n
+
+
+def slice_index(number: int, n_images: int, path: str) -> int:
+    """--slice N as a 0-based index into the volume; a number past the last image is an error, not a clipped cursor."""
+    from core.errors import InputError
+
+    if number > n_images:
+        raise InputError(f"--slice {number}: the series has {n_images} axial images (1-{n_images})", path)
+    return number - 1
 
 
 def _parse_overlay(text: str | None) -> tuple[str, str] | None:
@@ -140,7 +161,12 @@ def _interactive(args: argparse.Namespace, overlay) -> int:
             if args.preset:
                 win.state.set_preset(args.preset)
             if args.slice is not None:
-                win.state.set_cursor(z=args.slice)
+                from core.errors import InputError
+
+                try:
+                    win.state.set_cursor(z=slice_index(args.slice, win.state.volume.shape[0], args.path or "demo"))
+                except InputError as exc:
+                    win.statusBar().showMessage(str(exc), 10000)
         win.volumeLoaded.connect(_apply)
     if args.preset3d:
         win.pane3d.set_preset(args.preset3d)
@@ -197,7 +223,7 @@ def screenshot_window(args: argparse.Namespace, overlay, size: tuple[int, int], 
     if args.preset:
         win.state.set_preset(args.preset)
     if args.slice is not None:
-        win.state.set_cursor(z=args.slice)
+        win.state.set_cursor(z=slice_index(args.slice, volume.shape[0], path))
     if args.preset3d:
         win.pane3d.set_preset(args.preset3d)
     win.resize(*size)

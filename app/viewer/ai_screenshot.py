@@ -1,7 +1,7 @@
 """Screenshots of the AI panels for the docs, made the way a user gets there: the demo CT scored from
 the findings panel (worker thread), the subdural row chosen, occlusion run for the current slice.
 
-    QT_QPA_PLATFORM=offscreen .venv/bin/python -m app.viewer.ai_screenshot [OUT_DIR] [--slice 15]
+    QT_QPA_PLATFORM=offscreen .venv/bin/python -m app.viewer.ai_screenshot [OUT_DIR] [--slice 16]
 
 Writes OUT_DIR/viewer_findings_panel.png and OUT_DIR/viewer_overlay_panel.png (default docs/screenshots).
 """
@@ -16,7 +16,7 @@ from pathlib import Path
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="screenshots of the findings and overlay panels on the demo CT")
     ap.add_argument("out", nargs="?", default="docs/screenshots")
-    ap.add_argument("--slice", type=int, default=15)
+    ap.add_argument("--slice", type=int, default=16, help="axial image, counted from 1 as the viewer counts them")
     args = ap.parse_args(argv)
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     findings.run()
     if (status := wait(findings.runner.finished)) != "done":
         raise SystemExit(f"scoring {status}: {findings.status.text()}")
-    state.set_cursor(z=args.slice)
+    state.set_cursor(z=args.slice - 1)
     findings.select_label("subdural")
     overlay.run_occlusion("subdural")
     if (status := wait(overlay.occlusion_runner.finished)) != "done":

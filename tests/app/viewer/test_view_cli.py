@@ -89,3 +89,43 @@ def test_findings_screenshot_shows_the_findings_even_with_loader_warnings(tmp_pa
         assert win.info_dock.visibleRegion().isEmpty()
     finally:
         win.close()
+
+
+def _view_args(*argv: str):
+    import argparse
+
+    from app.cli import view
+
+    parser = argparse.ArgumentParser()
+    view.register(parser.add_subparsers())
+    return parser.parse_args(["view", *argv])
+
+
+def test_slice_counts_images_from_one_as_the_views_do(tmp_path, qapp):
+    """`score` says "image 12"; `view --slice 12` must open that image, not the one after it."""
+    from app.cli import view
+    from core.paths import phantom_ct_dir
+
+    args = _view_args(str(phantom_ct_dir()), "--slice", "1", "--screenshot", str(tmp_path / "s.png"), "--layout", "1x1")
+    win = view.screenshot_window(args, None, (900, 640), tmp_path / "viewer.ini")
+    try:
+        assert win.state.cursor[0] == 0
+        last = win.state.volume.shape[0]
+    finally:
+        win.close()
+    args = _view_args(str(phantom_ct_dir()), "--slice", str(last), "--screenshot", str(tmp_path / "s.png"), "--layout", "1x1")
+    win = view.screenshot_window(args, None, (900, 640), tmp_path / "viewer.ini")
+    try:
+        assert win.state.cursor[0] == last - 1
+    finally:
+        win.close()
+
+
+def test_slice_outside_the_series_is_refused_not_clipped(tmp_path, qapp):
+    from core.paths import phantom_ct_dir
+
+    res = run_view(str(phantom_ct_dir()), "--slice", "9999", "--screenshot", str(tmp_path / "x.png"), tmp_path=tmp_path)
+    assert res.returncode == 2 and "--slice 9999" in res.stderr and "axial images" in res.stderr, res.stderr
+    assert "Traceback" not in res.stderr and not (tmp_path / "x.png").exists()
+    res = run_view(str(phantom_ct_dir()), "--slice", "0", "--screenshot", str(tmp_path / "x.png"), tmp_path=tmp_path)
+    assert res.returncode == 2 and "counted from 1" in res.stderr, res.stderr
