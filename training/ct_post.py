@@ -21,6 +21,7 @@ from training.export import export_cnn, export_series, write_card
 from training.metrics import ICH_WEIGHTS
 from training.nets.lstm import SeriesBiLSTM, SeriesExport
 from training.nets.resnet import CamExport, Ensemble, FlipTTA, FlipTTAExport, ResNet2D
+from training.thresholds import youden_threshold
 
 N_ICH = 6
 OOD_QUANTILE = 0.99
@@ -159,20 +160,6 @@ def ece(y: np.ndarray, p: np.ndarray, bins: int = 10) -> float:
     edges = np.linspace(0, 1, bins + 1)
     idx = np.clip(np.digitize(p, edges) - 1, 0, bins - 1)
     return float(sum(abs(y[idx == b].mean() - p[idx == b].mean()) * (idx == b).mean() for b in range(bins) if (idx == b).any()))
-
-
-def youden_threshold(y: np.ndarray, p: np.ndarray) -> float:
-    known = y >= 0
-    y, p = y[known], p[known]
-    if len(np.unique(y)) < 2:
-        return 0.5
-    best, thr = -1.0, 0.5
-    for t in np.unique(np.round(p, 3)):
-        se = ((p >= t) & (y == 1)).sum() / max((y == 1).sum(), 1)
-        sp = ((p < t) & (y == 0)).sum() / max((y == 0).sum(), 1)
-        if se + sp - 1 > best:
-            best, thr = se + sp - 1, float(t)
-    return thr
 
 
 def series_label(labels: np.ndarray) -> np.ndarray:

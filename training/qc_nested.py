@@ -33,6 +33,7 @@ import numpy as np
 
 from core.qc.measures import Measures
 from training.qc_stack import LABELS, apply, design, fit_logistic
+from training.thresholds import youden_threshold
 
 # Candidate inputs per output (names of core.qc.stack.features); the choice between them is nested.
 _BL_INTRINSIC = ["plane_lost_pct", "plane_frac", "rim_bright", "rim_rel", "rim_dark", "dark_frac"]
@@ -72,20 +73,6 @@ def auc(t: np.ndarray, p: np.ndarray) -> float:
     from training.qc import auc_score
 
     return auc_score(t, p)
-
-
-def youden_threshold(t: np.ndarray, p: np.ndarray) -> float:
-    """The threshold (midway between neighbouring scores) that maximises sensitivity + specificity."""
-    t = t.astype(bool)
-    if t.all() or not t.any():
-        return 0.5
-    s = np.unique(p)
-    cuts = np.r_[s[0] - 1e-9, (s[1:] + s[:-1]) / 2, s[-1] + 1e-9]
-    se = np.array([(p[t] >= c).mean() for c in cuts])
-    sp = np.array([(p[~t] < c).mean() for c in cuts])
-    j = se + sp
-    best = np.flatnonzero(j >= j.max() - 1e-12)
-    return float(cuts[best[len(best) // 2]])  # the middle of a tie (a plateau): the most room either way
 
 
 def criterion(t: np.ndarray, p: np.ndarray, groups: np.ndarray) -> float:
