@@ -6,7 +6,7 @@ import copy
 import json
 
 from training.datasets.rsna import ICH_LABELS
-from training.judge_series import BOTH, INSERTS, judge, main, verdict
+from training.judge_series import BOTH, INSERTS, POOLED, judge, main, verdict
 
 
 def _block(auc=None, se=None, sp=None) -> dict:
@@ -60,3 +60,20 @@ def test_the_both_kinds_clause_applies_only_when_both_reports_hold_that_set():
     assert verdict(judge(cur, good))
     good[BOTH]["subdural"]["bilstm"]["auc"] = 0.91
     assert not verdict(judge(cur, good))
+
+
+def test_the_pooled_set_replaces_the_both_kinds_set_when_both_reports_hold_it():
+    """Stop 21: the both-kind set has 6 negatives; the pooled one judges clause 6 when present in both reports."""
+    cur, cand = _report(), _report(sdh_se=0.5, sdh_sp=0.95)
+    cur[BOTH] = {"subdural": _block(0.977), "epidural": _block(0.902)}
+    cand[BOTH] = {"subdural": _block(0.971), "epidural": _block(0.859)}  # stop 21's S4: fails on the both-kind set
+    assert not verdict(judge(cur, cand))
+    cur[POOLED] = {"subdural": _block(0.90), "epidural": _block(0.90)}
+    cand[POOLED] = {"subdural": _block(0.95), "epidural": _block(0.89)}
+    checks = [c for c in judge(cur, cand) if c.rule == "6"]
+    assert len(checks) == 2 and all("pooled" in c.what for c in checks)
+    assert verdict(judge(cur, cand))
+    cand[POOLED]["epidural"]["bilstm"]["auc"] = 0.87
+    assert not verdict(judge(cur, cand))
+    del cur[POOLED]  # only one report has it: the both-kind set judges, as before
+    assert not verdict(judge(cur, cand))

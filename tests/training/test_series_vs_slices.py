@@ -21,3 +21,16 @@ def test_table_scores_the_bilstm_and_the_cnn_maximum_at_their_own_thresholds():
     assert t["positives"] == 2 and t["n"] == 4
     assert t["bilstm"]["auc"] == 1.0 and t["bilstm"]["sensitivity"] == 0.5  # 0.3 misses the series threshold
     assert t["cnn_max"]["sensitivity"] == 1.0 and t["cnn_max"]["specificity"] == 0.5  # 0.6 is a false call at 0.5
+
+
+def test_the_pooled_extra_axial_set_holds_every_insert_and_each_clean_series_once():
+    from types import SimpleNamespace
+
+    from training.series_vs_slices import pooled_extra_axial
+
+    clean = [SimpleNamespace(key=k) for k in ("a", "b")]
+    single = clean + [SimpleNamespace(key=f"{c.key}+{kind}0") for c in clean for kind in ("subdural", "epidural")]
+    both = clean + [SimpleNamespace(key=f"{c.key}+both{k}") for c in clean for k in range(2)]
+    keys = [s.key for s in pooled_extra_axial(single, both)]
+    assert len(keys) == len(set(keys)) == 2 + 4 + 4
+    assert keys.count("a") == 1 and {"a+both1", "b+subdural0"} <= set(keys)
