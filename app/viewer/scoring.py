@@ -24,14 +24,14 @@ from core.errors import NeuroReviewError
 from core.models.preprocess import check_ct_series
 from core.models.registry import ModelRegistry
 from core.models.runtime import LoadedModel
-from core.tasks.ct import BATCH, CTScorer
+from core.tasks.ct import BATCH, CT_CNN, CTScorer
 from core.tasks.dispatch import Analyses, analyses_for
 from core.tasks.skullstrip import SkullStripScorer
 from core.volume import Volume
 
 log = logging.getLogger(__name__)
 
-STAGE_OF_MODEL = {"ich_cnn": "ICH CNN", "ich_ood": "input check", "ich_bilstm": "BiLSTM", "bg_laterality": "BG laterality",
+STAGE_OF_MODEL = {CT_CNN: "ICH + BG CNN", "ich_cnn": "ICH CNN", "ich_ood": "input check", "ich_bilstm": "BiLSTM", "bg_laterality": "BG laterality",
                   "skullstrip_qc": "skull-strip QC"}
 
 
@@ -74,7 +74,8 @@ class WatchedModel:
         return getattr(self._inner, name)
 
     def run(self, feeds: dict, outputs: list[str] | None = None) -> dict:
-        self._before_run(self._inner.card.name)
+        second = self._inner.second_card  # a merged session runs both models: the stage says so
+        self._before_run(self._inner.card.name + (f"+{second.name}" if second is not None else ""))
         return self._inner.run(feeds, outputs)
 
 
@@ -251,15 +252,17 @@ def score_ct(volume: Volume, scorer: WatchedCTScorer, job: Job) -> ScoringOutcom
     from core.tasks.slabs import slab_plan
 
     nb = math.ceil(slab_plan(volume.shape[0], volume.spacing[0]).n_slabs / BATCH)  # thin series run on ~5 mm slabs
-    names = ("ich_cnn", "ich_ood", "ich_bilstm", "bg_laterality")
-    total = len(names) + 1 + nb + 1 + 1 + nb  # load, slices, CNN batches, OOD, BiLSTM, BG batches
+    names = (CT_CNN, "ich_ood", "ich_bilstm")  # CT_CNN: the ICH CNN and the BG model, one trunk, one session
     step = 0
     t_all = time.perf_counter()
     stage_t: dict[str, float] = {}
+    total = len(names) + 1 + nb + 1 + 1 + nb  # load, slices, CNN batches, OOD, BiLSTM, BG batches (if BG runs apart)
     for name in names:
         job.report("loading models", step, total)
         scorer.raw_model(name)
         step += 1
+    if scorer.raw_model(CT_CNN).second_outputs is not None:
+        total -= nb  # the BG head runs in the CNN's batches
     job.report("preparing slices", step, total)
     t0 = time.perf_counter()
     scorer.model_slices(volume)

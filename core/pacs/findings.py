@@ -59,7 +59,7 @@ def summarize(ich: ICHResult, bg: BGResult, scorer: CTScorer) -> Findings:
     """Flags are the scorer's own (card thresholds; none outside the training distribution)."""
     thresholds = {lab: float(ich.thresholds.get(lab, 0.5)) for lab in ich.labels}
     flagged = [lab for lab, on in ich.flagged().items() if on]
-    bg_thr = float(scorer.model("bg_laterality").card.thresholds.get("hemorrhage", 0.5))
+    bg_thr = float(bg.threshold)  # the card's, as score_bg read it
     models = [dataclasses.asdict(m) for m in (*ich.models, bg.model)]
     return Findings(tuple(ich.labels), {k: float(v) for k, v in ich.series_probs.items()}, thresholds, flagged,
                     float(bg.p_hemorrhage), bg.side, bg_thr, models, ood_dict(ich))

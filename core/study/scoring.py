@@ -64,7 +64,7 @@ def score_cases(store: StudyStore, study: str, rescore: bool = False, scorer=Non
             if bg_labels:
                 b = scorer.score_bg(vol)
                 ood = b.ood if b.ood is not None else ood  # the same verdict (the scorer caches it per volume)
-                thr = float(scorer.model("bg_laterality").card.thresholds.get("hemorrhage", 0.5))
+                thr = float(b.threshold)  # the card's, as score_bg read it
                 probs = {"hemorrhage": b.p_hemorrhage, "left": b.series_probs["left"], "right": b.series_probs["right"]}
                 store.add_model_outputs(study, c.case_id, {lab: probs[BG_LABELS[lab]] for lab in bg_labels}, thr,
                                         b.model.name, b.model.version, b.model.sha256, b.model.provider, ood=ood)

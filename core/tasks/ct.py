@@ -13,15 +13,18 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from core.imaging.pseudo_hu import as_model_window_hu
-from core.models.preprocess import MODEL_SIZE, bg_input, check_ct_series, display_slices, ich_input
+from core.models.preprocess import BG_WINDOWS, ICH_WINDOWS, MODEL_SIZE, bg_input, check_ct_series, display_slices, ich_input
 from core.models.registry import ModelRegistry
-from core.models.runtime import LoadedModel, load_model
+from core.models.runtime import LoadedModel, load_model, load_shared_trunk
 from core.tasks.slabs import SlabPlan, slab_average, slab_plan, to_slices
 from core.volume import Volume
 
 ICH_LABELS = ("any", "epidural", "intraparenchymal", "intraventricular", "subarachnoid", "subdural")
 BG_CLASSES = ("none", "left", "right")
 BATCH = 16
+#: the ICH CNN and the BG model as one session (their shared trunk run once: core.models.shared_trunk)
+CT_CNN = "ich_cnn+bg_laterality"
+BG_PREFIX = "bg_"
 
 
 @dataclass
@@ -35,6 +38,11 @@ class ModelInfo:
     @classmethod
     def of(cls, m: LoadedModel) -> "ModelInfo":
         return cls(m.card.name, m.card.version, m.provider, m.device, m.card.sha256)
+
+    @classmethod
+    def of_second(cls, m: LoadedModel) -> "ModelInfo":
+        """The second model of a merged session (its own card, the session's provider)."""
+        return cls(m.second_card.name, m.second_card.version, m.provider, m.device, m.second_card.sha256)
 
 
 @dataclass
@@ -215,9 +223,23 @@ class CTScorer:
         self._raw: tuple[np.ndarray, dict, OODResult, SlabPlan] | None = None
 
     def model(self, name: str) -> LoadedModel:
+        """A model's session; CT_CNN is the ICH CNN with the BG model on the same trunk, one session (the plain
+        ich_cnn when the two files share no computation: the BG model then runs on its own)."""
         if name not in self._models:
-            self._models[name] = load_model(name, self.registry, threads=self.threads)
+            if name == CT_CNN and BG_WINDOWS != ICH_WINDOWS:  # one input feeds both heads: only when they read the same
+                self._models[name] = self.model("ich_cnn")
+            elif name == CT_CNN:
+                both = load_shared_trunk("ich_cnn", "bg_laterality", self.registry, threads=self.threads, prefix=BG_PREFIX)
+                self._models[name] = both if both is not None else self.model("ich_cnn")
+            else:
+                self._models[name] = load_model(name, self.registry, threads=self.threads)
         return self._models[name]
+
+    def card(self, name: str):
+        """A model's card (thresholds, version) without opening its session."""
+        if name in self._models:
+            return self._models[name].card
+        return self.registry.card(name)
 
     def slices(self, volume: Volume) -> np.ndarray:
         """HU at the model grid, computed once per volume and shared by both models."""
@@ -261,8 +283,11 @@ class CTScorer:
         return res
 
     def _cnn(self, hu: np.ndarray) -> tuple[dict[str, np.ndarray], LoadedModel]:
-        cnn = self.model("ich_cnn")
-        return _run_batched(cnn, ich_input(hu), ["probs", "embedding", "cam"]), cnn
+        """ICH CNN outputs, and the BG model's as bg_probs/bg_cam when it shares the session (BG reads the same input)."""
+        cnn = self.model(CT_CNN)
+        both = cnn.second_outputs is not None
+        outputs = ["probs", "embedding", "cam"] + ([cnn.second_outputs["probs"], cnn.second_outputs["cam"]] if both else [])
+        return _run_batched(cnn, ich_input(hu), outputs), cnn
 
     def score_slices(self, hu: np.ndarray) -> SliceScores:
         """Single slice images at the model grid ([n, 256, 256] HU or pseudo-HU), each scored on its own."""
@@ -298,7 +323,7 @@ class CTScorer:
         t0 = time.perf_counter()
         self.model_slices(volume)
         t["preprocess"] = time.perf_counter() - t0
-        cnn, lstm = self.model("ich_cnn"), self.model("ich_bilstm")
+        cnn, lstm = self.model(CT_CNN), self.model("ich_bilstm")
         t0 = time.perf_counter()
         _, out, ood, plan = self._ich_raw(volume)
         t["cnn"] = time.perf_counter() - t0
@@ -315,19 +340,27 @@ class CTScorer:
     def score_bg(self, volume: Volume) -> BGResult:
         check_ct_series(volume, "basal-ganglia hemorrhage scoring")
         t = {}
-        t0 = time.perf_counter()
-        hu, plan = self.model_slices(volume)
-        x = bg_input(hu)
-        t["preprocess"] = time.perf_counter() - t0
-        m = self.model("bg_laterality")
-        t0 = time.perf_counter()
-        out = _run_batched(m, x, ["probs", "cam"])
-        t["cnn"] = time.perf_counter() - t0
-        out = {k: to_slices(v, plan) for k, v in out.items()}
+        shared = self.model(CT_CNN)
+        if shared.second_outputs is not None:  # the BG head ran in the ICH CNN's pass (timed there)
+            t0 = time.perf_counter()
+            _, raw, _, plan = self._ich_raw(volume)
+            t["in_ich_cnn_pass"] = time.perf_counter() - t0
+            info, thr = ModelInfo.of_second(shared), float(shared.second_card.thresholds.get("hemorrhage", 0.5))
+            out = {k: to_slices(raw[shared.second_outputs[k]], plan) for k in ("probs", "cam")}
+        else:
+            t0 = time.perf_counter()
+            hu, plan = self.model_slices(volume)
+            x = bg_input(hu)
+            t["preprocess"] = time.perf_counter() - t0
+            m = self.model("bg_laterality")
+            t0 = time.perf_counter()
+            out = _run_batched(m, x, ["probs", "cam"])
+            t["cnn"] = time.perf_counter() - t0
+            info, thr = ModelInfo.of(m), float(m.card.thresholds.get("hemorrhage", 0.5))
+            out = {k: to_slices(v, plan) for k, v in out.items()}
         p = out["probs"]
         p_hem = float((1 - p[:, 0]).max())
         left, right = float(p[:, 1].max()), float(p[:, 2].max())
-        thr = float(m.card.thresholds.get("hemorrhage", 0.5))
         ood = self.ood_of(volume)
         # a side is called when that side's own probability reaches the threshold: the same rule as the panel's
         # laterality rows (P(hemorrhage) 0.87 split 0.27 left / 0.65 right called 'right' while no row was flagged)
@@ -342,7 +375,7 @@ class CTScorer:
                 side, note = "none", "not called: the ICH model flags no intraparenchymal hemorrhage in this series"
         if side != "none" and not volume.geometry_verified:  # issue 17: no side from geometry the loader could not verify
             side = "unverified"
-        return BGResult(BG_CLASSES, p, p_hem, side, {"none": 1 - p_hem, "left": left, "right": right}, out["cam"], ModelInfo.of(m), t, ood, thr, note)
+        return BGResult(BG_CLASSES, p, p_hem, side, {"none": 1 - p_hem, "left": left, "right": right}, out["cam"], info, t, ood, thr, note)
 
 
 _DEFAULT: CTScorer | None = None

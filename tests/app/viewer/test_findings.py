@@ -66,8 +66,9 @@ def test_run_from_the_button_populates_the_same_numbers_and_the_ui_keeps_running
     # the event loop ran all along: ticks throughout, no long gap (a frozen GUI shows one gap = the run)
     gaps = np.diff([t0, *ticks])
     assert len(ticks) >= 10 and gaps.max() < max(0.5, elapsed / 3), (len(ticks), gaps.max(), elapsed)
-    for stage in ("loading models", "ICH CNN", "BiLSTM", "BG laterality"):
+    for stage in ("loading models", "ICH + BG CNN", "BiLSTM"):  # BG's head runs in the CNN pass (one trunk)
         assert stage in stages
+    assert "BG laterality" not in stages
     st = panel.state
     np.testing.assert_allclose(st.ich.slice_probs, ich.slice_probs, atol=1e-5)
     np.testing.assert_allclose(st.bg.slice_probs, bg.slice_probs, atol=1e-5)
@@ -94,7 +95,7 @@ def test_cancel_leaves_the_state_untouched_and_says_cancelled(qtbot, panel, ct):
     after_cancel: list[str] = []
 
     def on_progress(stage: str, done: int, total: int) -> None:
-        if panel.cancel_button.isEnabled() and stage == "ICH CNN":
+        if panel.cancel_button.isEnabled() and stage == "ICH + BG CNN":
             qtbot.mouseClick(panel.cancel_button, Qt.LeftButton)
         elif not panel.cancel_button.isEnabled():
             after_cancel.append(stage)
@@ -184,7 +185,7 @@ def test_opening_another_series_during_a_run_cancels_it_and_keeps_the_new_state_
     other = replace(ct, voxels=ct.voxels.copy())
 
     def on_progress(stage: str, done: int, total: int) -> None:
-        if stage == "ICH CNN" and panel.state.volume is ct:
+        if stage == "ICH + BG CNN" and panel.state.volume is ct:
             panel.state.set_volume(other)  # the user opens another series mid-run
 
     panel.runner.progress.connect(on_progress)

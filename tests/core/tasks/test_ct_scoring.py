@@ -95,3 +95,23 @@ def test_bg_side_follows_the_rows_rule(scorer, case):
     assert bg.side == want, (case, bg.side, left, right, bg.threshold, bg.note)
     if bg.side == "none" and bg.p_hemorrhage >= bg.threshold:
         assert max(left, right) < bg.threshold or bg.note  # above the threshold overall but no side: the reason is known
+
+
+def test_one_session_for_both_heads_scores_exactly_as_two(monkeypatch, hemorrhage):
+    """The ICH CNN and the BG model merged on their shared trunk (core.models.shared_trunk) give the scores the two
+    sessions give apart; the BG result says its CNN ran in the ICH pass."""
+    import core.tasks.ct as ct
+
+    vol, res = hemorrhage
+    shared = CTScorer(threads=2)
+    bg = shared.score_bg(vol)
+    assert shared.model(ct.CT_CNN).second_card.name == "bg_laterality"
+    assert "in_ich_cnn_pass" in bg.timings and bg.model.name == "bg_laterality"
+    monkeypatch.setattr(ct, "load_shared_trunk", lambda *a, **k: None)  # the two files as if they shared nothing
+    apart = CTScorer(threads=2)
+    bg2, ich2 = apart.score_bg(vol), apart.score_ich(vol)
+    assert apart.model(ct.CT_CNN).second_outputs is None and "cnn" in bg2.timings
+    assert np.abs(bg.slice_probs - bg2.slice_probs).max() <= 1e-6 and np.abs(bg.cam - bg2.cam).max() <= 1e-5
+    assert bg.side == bg2.side and bg.model.sha256 == bg2.model.sha256
+    assert np.abs(res.slice_probs - ich2.slice_probs).max() <= 1e-6
+    assert res.series_probs == pytest.approx(ich2.series_probs, abs=1e-6)
