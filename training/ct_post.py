@@ -21,7 +21,12 @@ from training.export import export_cnn, export_series, write_card
 from training.metrics import ICH_WEIGHTS
 from training.nets.lstm import SeriesBiLSTM, SeriesExport
 from training.nets.resnet import CamExport, Ensemble, FlipTTA, FlipTTAExport, ResNet2D
-from training.thresholds import youden_threshold
+from training.thresholds import youden_threshold as _youden
+
+
+def youden_threshold(y: np.ndarray, p: np.ndarray) -> float:
+    """CT thresholds are validation scores themselves, the lowest reaching the best J (training.thresholds)."""
+    return _youden(y, p, at="score")
 
 N_ICH = 6
 OOD_QUANTILE = 0.99
