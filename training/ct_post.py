@@ -89,7 +89,10 @@ def forward_all(net: nn.Module, img: np.ndarray, batch: int = 64) -> tuple[np.nd
 
 
 def cnn_outputs_cached(net: nn.Module, use: list[SliceSeries], ckpt: Path | list[Path], cache: Path, tta: str = "none") -> dict:
-    """CNN logits and embeddings of every train/validation series, cached per checkpoint(s) and reading (post-processing reruns are cheap)."""
+    """CNN logits and embeddings of every train/validation series, cached per checkpoint(s) and reading (post-processing
+    reruns are cheap). `net` must be what `ckpt` holds: the file's bytes key the cache. Each series' entry also keeps a
+    digest of its images: a series regenerated under the same key (a fixed insert generator, stop 19) is recomputed,
+    never read stale."""
     import hashlib
 
     ckpts = ckpt if isinstance(ckpt, list) else [ckpt]
@@ -97,15 +100,23 @@ def cnn_outputs_cached(net: nn.Module, use: list[SliceSeries], ckpt: Path | list
     if all(c.exists() for c in ckpts):
         key = hashlib.sha256(b"".join(c.read_bytes() for c in ckpts)).hexdigest()[:16] + ("" if tta == "none" else f"_{tta}")
     path = cache / f"post_outputs_{key}.npz" if key else None
+    digest = {s.key: hashlib.sha256(np.ascontiguousarray(s.img).tobytes()).hexdigest()[:16] for s in use}
+    res: dict = {}
+    stored: dict[str, np.ndarray] = {}
     if path is not None and path.exists():
-        z = np.load(path)
-        if all(f"{s.key}__lo" in z for s in use):
-            return {s.key: (z[f"{s.key}__lo"], z[f"{s.key}__em"]) for s in use}
-    res = {s.key: forward_all(net, s.img) for s in tqdm(use, desc="CNN outputs", unit="series")}
-    if path is not None:
+        with np.load(path) as z:
+            stored = {k: z[k] for k in z.files}
+        res = {s.key: (stored[f"{s.key}__lo"], stored[f"{s.key}__em"]) for s in use
+               if f"{s.key}__lo" in stored and str(stored.get(f"{s.key}__dg", "")) == digest[s.key]}
+    todo = [s for s in use if s.key not in res]
+    res.update({s.key: forward_all(net, s.img) for s in tqdm(todo, desc="CNN outputs", unit="series")})
+    if path is not None and todo:
         cache.mkdir(parents=True, exist_ok=True)
-        np.savez(path, **{f"{k}__lo": v[0] for k, v in res.items()}, **{f"{k}__em": v[1] for k, v in res.items()})
-    return res
+        stored.update({f"{k}__lo": v[0] for k, v in res.items()})
+        stored.update({f"{k}__em": v[1] for k, v in res.items()})
+        stored.update({f"{k}__dg": np.array(digest[k]) for k in res})
+        np.savez(path, **stored)
+    return {s.key: res[s.key] for s in use}
 
 
 def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:

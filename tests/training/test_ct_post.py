@@ -358,3 +358,33 @@ def test_post_training_writes_runnable_onnx_models_and_cards(tmp_path):
     _, val_emb, _, _ = sess["ich_cnn"].run(None, {"image": ich_input(window8_to_hu(val_real).hu)})
     val_score = sess["ich_ood"].run(["ood_score"], {"embedding": val_emb})[0]
     assert np.mean(val_score > 1) == pytest.approx(cards["ich_ood"]["metrics"]["validation_slices_above_threshold"], abs=1e-9)
+
+
+def test_cached_cnn_outputs_are_reused_only_for_the_same_images(tmp_path, monkeypatch):
+    """The cache is keyed by the checkpoint's bytes; a series regenerated under the same key (a fixed generator) must be
+    recomputed, not read stale, and an unchanged one must not be recomputed."""
+    from dataclasses import replace
+
+    import training.ct_post as ct_post
+    from training.ct_post import N_ICH, cnn_outputs_cached, reader
+    from training.nets.resnet import ResNet2D
+
+    rng = np.random.default_rng(5)
+    torch.manual_seed(0)
+    net = ResNet2D(N_ICH + 3, width=8).eval()
+    ckpt = tmp_path / "ct_trunk.pt"
+    torch.save({"state_dict": net.state_dict()}, ckpt)
+    a, b = _tiny_series(rng, "a", "ct-ich", True, z=3), _tiny_series(rng, "b", "phantom", False, z=3)
+    calls: list[str] = []
+    real_forward = ct_post.forward_all
+    monkeypatch.setattr(ct_post, "forward_all", lambda n, img: (calls.append(img.tobytes()[:64]), real_forward(n, img))[1])
+    first = cnn_outputs_cached(reader(net, "none"), [a, b], ckpt, tmp_path / "cache")
+    assert len(calls) == 2
+    again = cnn_outputs_cached(reader(net, "none"), [a, b], ckpt, tmp_path / "cache")
+    assert len(calls) == 2 and all(np.array_equal(first[k][0], again[k][0]) for k in ("a", "b"))
+    b2 = replace(b, img=_head_slices(rng, 3))  # the same key, other images
+    third = cnn_outputs_cached(reader(net, "none"), [a, b2], ckpt, tmp_path / "cache")
+    assert len(calls) == 3  # only b recomputed
+    assert np.array_equal(third["a"][0], first["a"][0]) and not np.array_equal(third["b"][0], first["b"][0])
+    fresh = real_forward(reader(net, "none"), b2.img)
+    np.testing.assert_allclose(third["b"][0], fresh[0], atol=1e-5)
