@@ -226,13 +226,12 @@ class CTScorer:
         """A model's session; CT_CNN is the ICH CNN with the BG model on the same trunk, one session (the plain
         ich_cnn when the two files share no computation: the BG model then runs on its own)."""
         if name not in self._models:
-            if name == CT_CNN and BG_WINDOWS != ICH_WINDOWS:  # one input feeds both heads: only when they read the same
-                self._models[name] = self.model("ich_cnn")
-            elif name == CT_CNN:
+            both = None
+            if name == CT_CNN and BG_WINDOWS == ICH_WINDOWS:  # one input feeds both heads: only when they read the same
                 both = load_shared_trunk("ich_cnn", "bg_laterality", self.registry, threads=self.threads, prefix=BG_PREFIX)
-                self._models[name] = both if both is not None else self.model("ich_cnn")
-            else:
-                self._models[name] = load_model(name, self.registry, threads=self.threads)
+            # CTScorer.model, not self.model: a subclass may hold a non-reentrant lock around this call
+            self._models[name] = both if both is not None else (CTScorer.model(self, "ich_cnn") if name == CT_CNN else
+                                                                load_model(name, self.registry, threads=self.threads))
         return self._models[name]
 
     def card(self, name: str):

@@ -240,3 +240,21 @@ def test_j_goes_to_the_chosen_findings_most_likely_image_and_shift_j_to_the_cnns
     before = panel.state.cursor[0]
     assert panel.go_to_peak(single_slice=True) is None and panel.state.cursor[0] == before  # BG has no single-slice CNN
     assert "No per-image curve" in panel.status.text()
+
+
+def test_the_watched_scorer_opens_two_ct_models_that_share_nothing_without_deadlock(monkeypatch):
+    """When the ICH and BG files share no computation the CT CNN is the plain ich_cnn session, opened from inside the
+    scorer's own (non-reentrant) lock: it must not wait for itself."""
+    import threading
+
+    import core.tasks.ct as ct
+    from app.viewer.scoring import WatchedCTScorer
+
+    monkeypatch.setattr(ct, "load_shared_trunk", lambda *a, **k: None)
+    scorer, got = WatchedCTScorer(threads=1), []
+    worker = threading.Thread(target=lambda: got.append(scorer.raw_model(ct.CT_CNN)), daemon=True)
+    worker.start()
+    worker.join(timeout=120)
+    assert not worker.is_alive(), "raw_model(CT_CNN) deadlocked on the scorer's lock"
+    assert got[0].card.name == "ich_cnn" and got[0].second_outputs is None
+    assert scorer.raw_model("ich_cnn") is got[0]  # one session, not two
