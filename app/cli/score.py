@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
         from core.pacs.results import write_sr
 
         # with --json stdout stays pure JSON, so the note goes to stderr; otherwise it is ordinary output
-        print(f"wrote DICOM SR {write_sr(vol, ich, bg, scorer, args.sr)[0]}", file=sys.stderr if args.json else sys.stdout)
+        print(f"wrote DICOM SR {write_sr(vol, ich, bg, args.sr)[0]}", file=sys.stderr if args.json else sys.stdout)
     ood = ich.ood  # one verdict for the volume, shared by both models
     if args.json:
         print(json.dumps({"path": path, "series_uid": vol.ids.series_uid, "slices": vol.shape[0],

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from core.tasks.ct import BGResult, CTScorer, ICHResult
+from core.tasks.ct import BGResult, ICHResult
 
 INTENDED_USE = "Research use only, not for clinical use."
 
@@ -55,7 +55,7 @@ def ood_text(ood: dict | None) -> str:
     return f"OUT of distribution ({ood['score']:.2f} > {ood['threshold']:.2f})"
 
 
-def summarize(ich: ICHResult, bg: BGResult, scorer: CTScorer) -> Findings:
+def summarize(ich: ICHResult, bg: BGResult) -> Findings:
     """Flags are the scorer's own (card thresholds; none outside the training distribution)."""
     thresholds = {lab: float(ich.thresholds.get(lab, 0.5)) for lab in ich.labels}
     flagged = [lab for lab, on in ich.flagged().items() if on]

@@ -33,8 +33,8 @@ def source_headers(volume: Volume) -> list[pydicom.Dataset]:
     return [pydicom.dcmread(f, stop_before_pixels=True) for f in volume.ids.files]
 
 
-def write_sr(volume: Volume, ich: ICHResult, bg: BGResult, scorer: CTScorer, out: str | Path) -> tuple[Path, Findings]:
-    findings = summarize(ich, bg, scorer)
+def write_sr(volume: Volume, ich: ICHResult, bg: BGResult, out: str | Path) -> tuple[Path, Findings]:
+    findings = summarize(ich, bg)
     sr = build_sr(findings, source_headers(volume))
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -42,12 +42,12 @@ def write_sr(volume: Volume, ich: ICHResult, bg: BGResult, scorer: CTScorer, out
     return out, findings
 
 
-def write_results(volume: Volume, ich: ICHResult, bg: BGResult, scorer: CTScorer, out_dir: str | Path) -> Written:
+def write_results(volume: Volume, ich: ICHResult, bg: BGResult, out_dir: str | Path) -> Written:
     """SR + one secondary capture per flagged label into `out_dir` (files named by SOP Instance UID)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     headers = source_headers(volume)
-    findings = summarize(ich, bg, scorer)
+    findings = summarize(ich, bg)
     sr = build_sr(findings, headers)
     sr_path = out_dir / f"SR_{sr.SOPInstanceUID}.dcm"
     sr.save_as(sr_path, enforce_file_format=True)
@@ -64,4 +64,4 @@ def score_and_write(path: str, out_dir: str | Path, series_uid: str | None = Non
 
     scorer = scorer or CTScorer()
     vol = load(path, series_uid=series_uid)
-    return write_results(vol, scorer.score_ich(vol), scorer.score_bg(vol), scorer, out_dir)
+    return write_results(vol, scorer.score_ich(vol), scorer.score_bg(vol), out_dir)

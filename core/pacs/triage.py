@@ -24,7 +24,7 @@ def score_folder(folder: str, series_uid: str, scorer: CTScorer) -> Findings:
     from core.io import load
 
     vol = load(folder, series_uid=series_uid)
-    return summarize(scorer.score_ich(vol), scorer.score_bg(vol), scorer)
+    return summarize(scorer.score_ich(vol), scorer.score_bg(vol))
 
 
 class Triage:
