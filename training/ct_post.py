@@ -23,11 +23,6 @@ from training.nets.lstm import SeriesBiLSTM, SeriesExport
 from training.nets.resnet import CamExport, Ensemble, FlipTTA, FlipTTAExport, ResNet2D
 from training.thresholds import youden_threshold as _youden
 
-
-def youden_threshold(y: np.ndarray, p: np.ndarray) -> float:
-    """CT thresholds are validation scores themselves, the lowest reaching the best J (training.thresholds)."""
-    return _youden(y, p, at="score")
-
 N_ICH = 6
 OOD_QUANTILE = 0.99
 MIN_REAL_POSITIVES = 10
@@ -176,6 +171,11 @@ def ece(y: np.ndarray, p: np.ndarray, bins: int = 10) -> float:
     edges = np.linspace(0, 1, bins + 1)
     idx = np.clip(np.digitize(p, edges) - 1, 0, bins - 1)
     return float(sum(abs(y[idx == b].mean() - p[idx == b].mean()) * (idx == b).mean() for b in range(bins) if (idx == b).any()))
+
+
+def youden_threshold(y: np.ndarray, p: np.ndarray) -> float:
+    """CT thresholds are validation scores themselves, the lowest reaching the best J (training.thresholds)."""
+    return _youden(y, p, at="score")
 
 
 def series_label(labels: np.ndarray) -> np.ndarray:

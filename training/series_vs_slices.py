@@ -27,6 +27,7 @@ from core.tasks.ct import CTScorer
 from training.ct_post import series_label
 from training.datasets.rsna import ICH_LABELS
 from training.evaluate_real import auc_block
+from training.judge_series import BOTH, INSERTS, POOLED  # the report's set names are the ones the keep rule reads
 from training.series_outputs import bilstm_inputs, series_scores  # noqa: F401  (bilstm_inputs: re-exported for callers)
 
 
@@ -76,7 +77,6 @@ def inserted_series(series, per_series: int, seed: int = 19, both: int = 0, max_
 
 
 FRESH_PHANTOM_BASE = 950000  # stop 20: a validation block no model or choice saw before
-POOLED = "ct-ich extra-axial pooled"
 
 
 def pooled_extra_axial(inserted: list, both: list) -> list:
@@ -116,11 +116,11 @@ def main(argv: list[str] | None = None) -> int:
     slice_thr = {k: float(v) for k, v in scorer.model("ich_cnn").card.thresholds.items()}
     sets = {source: [s for s in series if s.source == source and splits.get(s.patient) == args.split] for source in ("ct-ich", "phe-sich", "phantom")}
     if args.inserted:
-        sets["ct-ich series inserts"] = inserted_series(sets["ct-ich"], args.inserted, args.seed)
+        sets[INSERTS] = inserted_series(sets["ct-ich"], args.inserted, args.seed)
     if args.both:
-        sets["ct-ich both inserts"] = inserted_series(sets["ct-ich"], 0, args.seed + 1000, both=args.both)  # with the untouched
+        sets[BOTH] = inserted_series(sets["ct-ich"], 0, args.seed + 1000, both=args.both)  # with the untouched
         if args.inserted:
-            sets[POOLED] = pooled_extra_axial(sets["ct-ich series inserts"], sets["ct-ich both inserts"])
+            sets[POOLED] = pooled_extra_axial(sets[INSERTS], sets[BOTH])
     if args.fresh_phantoms:
         from training.ct_data.phantom import phantom_series
 

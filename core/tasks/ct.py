@@ -234,12 +234,6 @@ class CTScorer:
                                                                 load_model(name, self.registry, threads=self.threads))
         return self._models[name]
 
-    def card(self, name: str):
-        """A model's card (thresholds, version) without opening its session."""
-        if name in self._models:
-            return self._models[name].card
-        return self.registry.card(name)
-
     def slices(self, volume: Volume) -> np.ndarray:
         """HU at the model grid, computed once per volume and shared by both models."""
         if self._cache is None or self._cache[0] is not volume.voxels:
