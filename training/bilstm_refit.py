@@ -117,7 +117,8 @@ def main(argv: list[str] | None = None) -> int:
     export_series(SeriesExport(lstm), onnx_path, emb_tr.shape[1])
     old = reg.card("ich_bilstm")
     extra = {**old.extra, "calibration": {"method": "logistic (Platt) per label on validation slices",
-                                          "scale_bias": {lab: [round(a, 4), round(b, 4)] for lab, (a, b) in zip(ICH_LABELS, platt)}},
+                                          "scale_bias": {lab: [round(f.params[0], 4), round(f.params[1], 4)] for lab, f in zip(ICH_LABELS, platt)},
+                                          "status": {lab: f.status for lab, f in zip(ICH_LABELS, platt)}},
              "series_ensemble": f"{len(members)} BiLSTMs (seeds {args.seeds or [args.seed]}), slice logits averaged" if len(members) > 1 else "none",
              "series_training": (f"training.bilstm_refit: the training series plus {sum('+both' not in s.patient for s in ins_tr)} series with one "
                                  "subdural or epidural inserted"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -114,53 +115,78 @@ def cnn_outputs_cached(net: nn.Module, use: list[SliceSeries], ckpt: Path | list
     return {s.key: res[s.key] for s in use}
 
 
-def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
-    """One temperature minimising the binary NLL of sigmoid(logit / T) on the known labels."""
-    known = y >= 0
-    if known.sum() < 20 or len(np.unique(y[known])) < 2:
-        return 1.0
-    z, t = logits[known], y[known]
-    best, best_t = np.inf, 1.0
-    for temp in np.exp(np.linspace(np.log(0.25), np.log(6), 200)):
-        p = 1 / (1 + np.exp(-z / temp))
-        nll = -np.mean(t * np.log(p + 1e-7) + (1 - t) * np.log(1 - p + 1e-7))
-        if nll < best:
-            best, best_t = nll, float(temp)
-    return best_t
+MIN_CALIBRATION_LABELS = 20  # fewer known labels (or one class) leave nothing to fit: the identity is kept, and said
+PLATT_BOUNDS = ((0.05, 20.0), (-20.0, 20.0))  # (scale, bias)
+TEMPERATURE_GRID = np.exp(np.linspace(np.log(0.25), np.log(6), 200))
 
 
-def fit_platt(logits: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+@dataclass(frozen=True)
+class CalibrationFit:
+    """A fitted calibration and how it came out. Why the status: the identity kept for want of labels, or a fit
+    stopped at its search bound, are outcomes a card must state, not values to pass off as fitted."""
+
+    params: tuple[float, ...]  # Platt: (scale, bias); softmax temperature: (temperature,)
+    status: str  # "fitted", "identity: ..." or "at bound: ..."
+
+    @property
+    def fitted(self) -> bool:
+        return self.status == "fitted"
+
+
+def _too_few(known: np.ndarray, y: np.ndarray) -> str:
+    if known.sum() < MIN_CALIBRATION_LABELS:
+        return f"identity: {int(known.sum())} known labels (< {MIN_CALIBRATION_LABELS})"
+    if len(np.unique(y[known])) < 2:
+        return f"identity: all {int(known.sum())} known labels are {int(y[known][0])}"
+    return ""
+
+
+def fit_platt(logits: np.ndarray, y: np.ndarray) -> CalibrationFit:
     """Logistic calibration sigmoid(a * logit + b) on the known labels (a temperature 1/a plus a bias: a model
     trained on positive-rich batches is also biased on real prevalences, which a temperature alone cannot fix)."""
     from scipy.optimize import minimize
 
     known = y >= 0
-    if known.sum() < 20 or len(np.unique(y[known])) < 2:
-        return 1.0, 0.0
+    if reason := _too_few(known, y):
+        return CalibrationFit((1.0, 0.0), reason)
     z, t = logits[known].astype(np.float64), y[known].astype(np.float64)
 
     def nll(ab):
         q = ab[0] * z + ab[1]
         return float(np.mean(np.logaddexp(0, q) - t * q)) + 1e-4 * (ab[0] - 1) ** 2
 
-    r = minimize(nll, np.array([1.0, 0.0]), method="L-BFGS-B", bounds=[(0.05, 20.0), (-20.0, 20.0)])
-    return float(r.x[0]), float(r.x[1])
+    r = minimize(nll, np.array([1.0, 0.0]), method="L-BFGS-B", bounds=PLATT_BOUNDS)
+    a, b = float(r.x[0]), float(r.x[1])
+    hit = [f"{name} {v:g} (bounds {lo:g}..{hi:g})" for name, v, (lo, hi) in zip(("scale", "bias"), (a, b), PLATT_BOUNDS)
+           if min(v - lo, hi - v) <= 1e-6 * max(1.0, abs(v))]
+    return CalibrationFit((a, b), f"at bound: {', '.join(hit)}" if hit else "fitted")
 
 
-def fit_temperature_softmax(logits: np.ndarray, bg: np.ndarray) -> float:
+def fit_temperature_softmax(logits: np.ndarray, bg: np.ndarray) -> CalibrationFit:
+    """One softmax temperature minimising the NLL of the known classes (0..2), searched on TEMPERATURE_GRID."""
     sel = (bg >= 0) & (bg <= 2)
-    if sel.sum() < 20:
-        return 1.0
+    if sel.sum() < MIN_CALIBRATION_LABELS:
+        return CalibrationFit((1.0,), f"identity: {int(sel.sum())} known labels (< {MIN_CALIBRATION_LABELS})")
+    if len(np.unique(bg[sel])) < 2:
+        return CalibrationFit((1.0,), f"identity: all {int(sel.sum())} known labels are class {int(bg[sel][0])}")
     z, t = logits[sel], bg[sel]
-    best, best_t = np.inf, 1.0
-    for temp in np.exp(np.linspace(np.log(0.25), np.log(6), 200)):
+    nlls = []
+    for temp in TEMPERATURE_GRID:
         s = z / temp
         s = s - s.max(axis=1, keepdims=True)
         logp = s - np.log(np.exp(s).sum(axis=1, keepdims=True))
-        nll = -logp[np.arange(len(t)), t].mean()
-        if nll < best:
-            best, best_t = nll, float(temp)
-    return best_t
+        nlls.append(-logp[np.arange(len(t)), t].mean())
+    i = int(np.argmin(nlls))
+    status = "fitted" if 0 < i < len(TEMPERATURE_GRID) - 1 else \
+        f"at bound: temperature {TEMPERATURE_GRID[i]:g} (grid {TEMPERATURE_GRID[0]:g}..{TEMPERATURE_GRID[-1]:g})"
+    return CalibrationFit((float(TEMPERATURE_GRID[i]),), status)
+
+
+def report_unfitted(what: str, fits: dict[str, CalibrationFit]) -> None:
+    """Training logs say which calibrations were not fitted (the cards carry the same status)."""
+    for name, f in fits.items():
+        if not f.fitted:
+            print(f"WARNING {what} {name}: {f.status}")
 
 
 def ece(y: np.ndarray, p: np.ndarray, bins: int = 10) -> float:
@@ -296,6 +322,9 @@ def fit_orientation_guard(net: nn.Module, tr: list[SliceSeries], va_real: list[S
 
     def pick(series: list[SliceSeries], n: int) -> tuple[np.ndarray, np.ndarray]:
         cand = [(s, z) for s in series for z in range(len(s.img)) if (s.img[z] > 10).mean() >= 0.10]
+        if not cand:
+            raise ValueError(f"orientation guard: none of {sum(len(s.img) for s in series)} slices of {len(series)} series "
+                             "has tissue on >= 10% of the image (nothing to fit or measure it on)")
         idx = rng.choice(len(cand), size=min(n, len(cand)), replace=False)
         img = np.stack([cand[i][0].img[cand[i][1]] for i in idx])
         emb = np.stack([res[cand[i][0].key][1][cand[i][1]] for i in idx])
@@ -323,6 +352,18 @@ def fit_orientation_guard(net: nn.Module, tr: list[SliceSeries], va_real: list[S
     return figures
 
 
+def series_loss(slice_logits: torch.Tensor, series_logits: torch.Tensor, y: np.ndarray, w: torch.Tensor) -> torch.Tensor:
+    """Weighted BCE on the known slice labels plus on the known series labels. A series label is unknown where no
+    slice is positive and some slice is unknown (series_label, as validation reads it): before stop 22 training read
+    such a label as a known negative."""
+    yt = torch.from_numpy(y.astype(np.float32))
+    known = (yt >= 0).float()
+    loss = (nn.functional.binary_cross_entropy_with_logits(slice_logits, yt.clamp(min=0), reduction="none") * known * w).sum() / known.sum().clamp(min=1)
+    ys = torch.from_numpy(series_label(y).astype(np.float32))
+    ks = (ys >= 0).float()
+    return loss + (nn.functional.binary_cross_entropy_with_logits(series_logits, ys.clamp(min=0), reduction="none") * ks * w).sum() / ks.sum().clamp(min=1)
+
+
 def train_lstm(lstm: SeriesBiLSTM, data: list, epochs: int, seed: int) -> None:
     rng = np.random.default_rng(seed)
     opt = torch.optim.Adam(lstm.parameters(), lr=1e-3)
@@ -332,12 +373,7 @@ def train_lstm(lstm: SeriesBiLSTM, data: list, epochs: int, seed: int) -> None:
         for i in rng.permutation(len(data)):
             emb, probs, y = data[i]
             slice_logits, series_logits = lstm(torch.from_numpy(emb)[None], torch.from_numpy(probs)[None])
-            yt = torch.from_numpy(y.astype(np.float32))
-            known = (yt >= 0).float()
-            loss = (nn.functional.binary_cross_entropy_with_logits(slice_logits[0], yt.clamp(min=0), reduction="none") * known * w).sum() / known.sum().clamp(min=1)
-            ys = yt.max(dim=0).values
-            ks = (ys >= 0).float()  # series labels: known where the max is (a -1 column stays unknown)
-            loss = loss + (nn.functional.binary_cross_entropy_with_logits(series_logits[0], ys.clamp(min=0), reduction="none") * ks * w).sum() / ks.sum().clamp(min=1)
+            loss = series_loss(slice_logits[0], series_logits[0], y, w)
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -359,14 +395,15 @@ def new_series_model(pca: tuple[np.ndarray, np.ndarray]) -> SeriesBiLSTM:
 
 
 def fit_and_fold_platt(models: list[SeriesBiLSTM], slice_logits_val: np.ndarray, y_val: np.ndarray, is_real: np.ndarray,
-                       real_labels: set[str]) -> list[tuple[float, float]]:
+                       real_labels: set[str]) -> list[CalibrationFit]:
     """Platt per label on the validation slices' BiLSTM logits (real validation slices for `real_labels`, all
     otherwise), folded into each model's head: a*l + b on every member is exact for their average (SeriesEnsemble)."""
     platt = [fit_platt(slice_logits_val[is_real, j], y_val[is_real, j]) if lab in real_labels else fit_platt(slice_logits_val[:, j], y_val[:, j])
              for j, lab in enumerate(ICH_LABELS)]
+    report_unfitted("BiLSTM Platt", dict(zip(ICH_LABELS, platt)))
     with torch.no_grad():
-        a_t = torch.tensor([a for a, _ in platt], dtype=torch.float32)
-        b_t = torch.tensor([b for _, b in platt], dtype=torch.float32)
+        a_t = torch.tensor([f.params[0] for f in platt], dtype=torch.float32)
+        b_t = torch.tensor([f.params[1] for f in platt], dtype=torch.float32)
         for m in models:
             m.head.weight.data *= a_t[:, None]
             m.head.bias.data = m.head.bias.data * a_t + b_t
@@ -403,14 +440,18 @@ def post_training(net: ResNet2D | list[ResNet2D], series: list[SliceSeries], spl
                     for j, lab in enumerate(ICH_LABELS)}
     platt = [fit_platt(lvr0[:, j], yvr0[:, j]) if calib_source[lab].startswith("real") else fit_platt(lv[:, j], yv[:, j])
              for j, lab in enumerate(ICH_LABELS)]
-    scale = np.array([a for a, _ in platt])
-    shift = np.array([b for _, b in platt])
+    scale = np.array([f.params[0] for f in platt])
+    shift = np.array([f.params[1] for f in platt])
     cal = lambda lo: lo[:, :N_ICH] * scale + shift  # noqa: E731
-    t_bg = fit_temperature_softmax(lv[:, N_ICH:], bgv)
+    bg_fit = fit_temperature_softmax(lv[:, N_ICH:], bgv)
+    t_bg = bg_fit.params[0]
+    report_unfitted("CNN Platt", dict(zip(ICH_LABELS, platt)))
+    report_unfitted("BG softmax", {"temperature": bg_fit})
     calib = {lab: {"scale": float(scale[j]), "bias": float(shift[j]), "temperature": float(1 / scale[j]), "fitted_on": calib_source[lab],
+                   "status": platt[j].status,
                    "ece_real_val_before": ece(yvr0[:, j], sigmoid(lvr0[:, j])), "ece_real_val_after": ece(yvr0[:, j], sigmoid(cal(lvr0)[:, j]))}
              for j, lab in enumerate(ICH_LABELS)}
-    print("logistic calibration", {lab: (round(a, 2), round(b, 2)) for lab, (a, b) in zip(ICH_LABELS, platt)}, "BG T", round(t_bg, 2))
+    print("logistic calibration", {lab: (round(a, 2), round(b, 2)) for lab, a, b in zip(ICH_LABELS, scale, shift)}, "BG T", round(t_bg, 2))
     print("ECE real val before/after", {lab: (round(c["ece_real_val_before"], 3), round(c["ece_real_val_after"], 3)) for lab, c in calib.items()})
     # slice threshold for "any" by Youden J on real validation patients; subtypes at calibrated 0.5
     lvr = np.concatenate([res[s.key][0] for s in va_real])
@@ -514,12 +555,13 @@ def post_training(net: ResNet2D | list[ResNet2D], series: list[SliceSeries], spl
                thresholds=slice_thresholds, metrics={}, extra={**extra, "calibration": {"method": "logistic (Platt) per label: sigmoid(a*logit + b), fitted on real validation patients", **calib}}, **common)
     write_card(out / "bg_laterality.onnx", name="bg_laterality", task="bg_laterality", labels=list(BG_CLASSES), input=input_spec,
                outputs={**cnn_outputs, "probs": "calibrated softmax none/left/right [n, 3]"}, thresholds={"hemorrhage": thr_bg}, metrics={},
-               extra={**extra, "calibration": {"method": "one softmax temperature on validation patients", "temperature": t_bg},
+               extra={**extra, "calibration": {"method": "one softmax temperature on validation patients", "temperature": t_bg, "status": bg_fit.status},
                       "laterality_training": "side labels from generated data only (phantoms, inserted hematomas); unvalidated on real data"}, **common)
     write_card(out / "ich_bilstm.onnx", name="ich_bilstm", task="ich_series", labels=list(ICH_LABELS),
                input={"embedding": ["1", "s", emb_dim], "cnn_probs": ["1", "s", 6], "pca_components": n_comp},
                outputs={"slice_probs": "calibrated per-slice probabilities [1, s, 6]", "series_probs": "per-series probabilities [1, 6] (max over slices)"},
-               thresholds=series_thresholds, metrics={}, extra={"requires": "ich_cnn", "calibration": {"method": "logistic (Platt) per label on validation slices", "scale_bias": dict(zip(ICH_LABELS, [[round(a, 4), round(b, 4)] for a, b in lstm_platt]))}}, **common)
+               thresholds=series_thresholds, metrics={}, extra={"requires": "ich_cnn", "calibration": {"method": "logistic (Platt) per label on validation slices", "scale_bias": dict(zip(ICH_LABELS, [[round(f.params[0], 4), round(f.params[1], 4)] for f in lstm_platt])),
+                                                                            "status": dict(zip(ICH_LABELS, [f.status for f in lstm_platt]))}}, **common)
     write_card(out / "ich_ood.onnx", name="ich_ood", task="ood_ct", labels=["ood_score"],
                input={"embedding": ["n", emb_dim], "from": "ich_cnn embedding"},
                outputs={"ood_score": "distance to the training embeddings / the 99th percentile of real validation slices (> 1: outside)",
@@ -533,7 +575,7 @@ def post_training(net: ResNet2D | list[ResNet2D], series: list[SliceSeries], spl
                extra={"method": "PCA (48 components) Mahalanobis distance plus residual, fitted on training-slice embeddings; "
                                 "orientation: L2 logistic regression (C 0.1, balanced) on the standardised embedding, upright training "
                                 "slices against the same slices turned by 90/180/270 degrees", "requires": "ich_cnn"}, **common)
-    summary = {"platt": platt, "t_bg": t_bg, "slice_thresholds": slice_thresholds, "series_thresholds": series_thresholds,
+    summary = {"platt": [f.params for f in platt], "t_bg": t_bg, "slice_thresholds": slice_thresholds, "series_thresholds": series_thresholds,
                "bg_threshold": thr_bg, "ood_val_above": float(np.mean(ood_val > 1))}
     print(json.dumps(summary, indent=1))
     return summary

@@ -102,5 +102,5 @@ def test_the_shared_series_steps_project_on_training_pca_and_fold_platt_into_eve
     platt = fit_and_fold_platt(models, before[0], y, is_real, {"any"})
     with torch.no_grad():
         for m, lo in zip(models, before):
-            a, b = np.array([q[0] for q in platt]), np.array([q[1] for q in platt])
+            a, b = np.array([q.params[0] for q in platt]), np.array([q.params[1] for q in platt])
             assert np.allclose(m(x, p)[0][0].numpy(), lo * a + b, atol=1e-5)

@@ -13,8 +13,9 @@ import pytest
 import torch
 
 from training.ct_data.phantom import SliceSeries
-from training.ct_post import (OODExport, OODWithOrientation, ece, fit_ood, fit_orientation, fit_platt, fit_temperature,
-                              series_label, turned_views, youden_series_thresholds, youden_threshold)
+from training.ct_post import (PLATT_BOUNDS, TEMPERATURE_GRID, OODExport, OODWithOrientation, ece, fit_ood, fit_orientation,
+                              fit_orientation_guard, fit_platt, fit_temperature_softmax, series_label, series_loss, turned_views,
+                              youden_series_thresholds, youden_threshold)
 from training.datasets.rsna import ICH_LABELS
 
 
@@ -33,23 +34,22 @@ def _miscalibrated(seed: int, n: int = 4000, a: float = 1 / 2.5, b: float = 0.0)
 # --- calibration ---------------------------------------------------------------------------------------------
 
 
-def test_temperature_and_platt_recover_a_known_miscalibration():
+def test_platt_recovers_a_known_miscalibration():
     z, y = _miscalibrated(0)  # true T = 2.5, i.e. Platt scale 0.4, bias 0
-    assert fit_temperature(z, y) == pytest.approx(2.5, rel=0.1)
-    a, b = fit_platt(z, y)
-    assert a == pytest.approx(0.4, abs=0.04) and abs(b) < 0.15
+    fit = fit_platt(z, y)
+    a, b = fit.params
+    assert fit.fitted and a == pytest.approx(0.4, abs=0.04) and abs(b) < 0.15
     # a prevalence shift too: a temperature alone cannot express it, Platt's bias does
     z2, y2 = _miscalibrated(1, a=0.4, b=-1.0)
-    a2, b2 = fit_platt(z2, y2)
+    a2, b2 = fit_platt(z2, y2).params
     assert a2 == pytest.approx(0.4, abs=0.04) and b2 == pytest.approx(-1.0, abs=0.15)
 
 
 def test_calibration_lowers_the_calibration_error():
     z, y = _miscalibrated(2)
-    a, b = fit_platt(z, y)
+    a, b = fit_platt(z, y).params
     before, after = ece(y, _sigmoid(z)), ece(y, _sigmoid(a * z + b))
     assert after < 0.03 < before
-    assert ece(y, _sigmoid(z / fit_temperature(z, y))) < 0.03
 
 
 def test_calibration_ignores_unknown_labels():
@@ -57,26 +57,56 @@ def test_calibration_ignores_unknown_labels():
     # unknown slices with logits that would pull any fit far off if they were read as negatives
     z_all = np.r_[z, np.full(3000, 8.0)]
     y_all = np.r_[y, np.full(3000, -1.0, np.float32)]
-    assert fit_temperature(z_all, y_all) == fit_temperature(z, y)
-    assert fit_platt(z_all, y_all) == pytest.approx(fit_platt(z, y), abs=1e-6)
+    assert fit_platt(z_all, y_all).params == pytest.approx(fit_platt(z, y).params, abs=1e-6)
 
 
-def test_too_few_known_labels_or_one_class_fall_back_to_the_identity():
-    """Documented fallback: with < 20 known labels or a single class there is nothing to fit, the logits are kept."""
+def test_too_few_known_labels_or_one_class_keep_the_identity_and_say_so():
+    """With < 20 known labels or a single class there is nothing to fit: the logits are kept and the status says why
+    (the cards carry it), never a silent 'fitted'."""
     z, y = _miscalibrated(4, n=19)
     y[:2], y[2:4] = 0, 1  # both classes present, but only 19 known
     unknown = np.full(500, -1.0, np.float32)
     z19, y19 = np.r_[z, np.zeros(500)], np.r_[y, unknown]
-    assert fit_temperature(z19, y19) == 1.0
-    assert fit_platt(z19, y19) == (1.0, 0.0)
+    fit = fit_platt(z19, y19)
+    assert fit.params == (1.0, 0.0) and not fit.fitted and "19 known labels" in fit.status
     one_class = np.zeros(1000, np.float32)
     z1 = np.random.default_rng(5).normal(0, 4, 1000)
-    assert fit_temperature(z1, one_class) == 1.0 and fit_platt(z1, one_class) == (1.0, 0.0)
-    # the limit is exactly 20: one more known label and it fits (here strongly overconfident logits)
+    fit1 = fit_platt(z1, one_class)
+    assert fit1.params == (1.0, 0.0) and fit1.status == "identity: all 1000 known labels are 0"
+    # the limit is exactly 20: one more known label and it is fitted (here logits with no information, so the
+    # scale runs down to its bound, which the status says)
     z20 = np.r_[np.linspace(-10, 10, 20), np.zeros(500)]
     y20 = np.r_[np.array([0, 1] * 10, np.float32), unknown]  # labels unrelated to the sign of the logit
-    assert fit_temperature(z20, y20) > 3.0
-    assert fit_platt(z20, y20)[0] < 0.3
+    fit20 = fit_platt(z20, y20)
+    assert fit20.params[0] == pytest.approx(PLATT_BOUNDS[0][0]) and fit20.status.startswith("at bound: scale")
+
+
+def test_platt_says_when_it_stops_at_its_bound():
+    """Labels that contradict the logits want a negative scale; the search stops at its lower bound and says so."""
+    z = np.linspace(-5, 5, 400)
+    y = (z < 0).astype(np.float32)  # perfectly anti-correlated
+    fit = fit_platt(z, y)
+    assert fit.params[0] == pytest.approx(PLATT_BOUNDS[0][0])
+    assert fit.status.startswith("at bound: scale 0.05")
+
+
+def test_bg_temperature_fits_and_says_when_it_cannot():
+    rng = np.random.default_rng(8)
+    cls = rng.integers(0, 3, 3000)
+    true_logits = rng.normal(0, 1, (3000, 3))
+    true_logits[np.arange(3000), cls] += 2.0
+    # labels drawn from softmax(true_logits); the model reports 2.5x overconfident logits
+    p = np.exp(true_logits) / np.exp(true_logits).sum(axis=1, keepdims=True)
+    y = np.array([rng.choice(3, p=row) for row in p])
+    fit = fit_temperature_softmax(true_logits * 2.5, y)
+    assert fit.fitted and fit.params[0] == pytest.approx(2.5, rel=0.1)
+    # one class only: overconfidence always lowers the NLL, so a search would run to its bound; the identity is kept
+    one = fit_temperature_softmax(true_logits, np.zeros(3000, int))
+    assert one.params == (1.0,) and one.status == "identity: all 3000 known labels are class 0"
+    assert not fit_temperature_softmax(true_logits[:19], y[:19]).fitted
+    # labels unrelated to the logits: the NLL falls as the temperature grows, up to the grid's end
+    hot = fit_temperature_softmax(true_logits * 10, rng.integers(0, 3, 3000))
+    assert hot.params[0] == pytest.approx(TEMPERATURE_GRID[-1]) and hot.status.startswith("at bound: temperature")
 
 
 def test_ece_is_near_zero_when_calibrated_and_large_when_overconfident():
@@ -160,6 +190,29 @@ def test_series_label_positive_negative_or_unknown():
         [-1, 0, 0, -1, 0, 0],
     ], np.float32)
     assert series_label(lab).tolist() == [1, 0, -1, -1, 1, 0]
+
+
+def test_series_loss_reads_series_labels_as_validation_does():
+    """A column of negatives and unknowns is an unknown series label (series_label): the series output of that
+    column must not move the loss, while a known negative column does."""
+    y = np.array([[0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0], [0, 0, 0, -1, 0, 0]], np.float32)  # column 3 unknown
+    w = torch.ones(6)
+    slice_logits = torch.zeros(3, 6)
+
+    def loss_with(col: int, value: float) -> float:
+        ser = torch.zeros(6)
+        ser[col] = value
+        return float(series_loss(slice_logits, ser, y, w))
+
+    assert loss_with(3, 8.0) == pytest.approx(loss_with(3, -8.0), abs=1e-6)  # unknown: ignored
+    assert loss_with(2, 8.0) > loss_with(2, -8.0) + 1.0  # known negative: a confident positive costs
+
+
+def test_orientation_guard_without_a_head_slice_says_why(tmp_path):
+    empty = SliceSeries("blank", "ct-ich", np.zeros((3, 32, 32), np.uint8), np.zeros((3, 6), np.float32), np.zeros(3, np.int8),
+                        None, patient="blank")
+    with pytest.raises(ValueError, match="none of 3 slices of 1 series has tissue"):
+        fit_orientation_guard(torch.nn.Identity(), [empty], [empty], {}, seed=0)
 
 
 # --- out-of-distribution guard -------------------------------------------------------------------------------
@@ -339,6 +392,10 @@ def test_post_training_writes_runnable_onnx_models_and_cards(tmp_path):
     t_bg = cards["bg_laterality"]["calibration"]["temperature"]
     want = np.exp(logits[:, N_ICH:] / t_bg) / np.exp(logits[:, N_ICH:] / t_bg).sum(axis=1, keepdims=True)
     np.testing.assert_allclose(bg_probs, want, atol=1e-4)
+    # every calibration states how it came out (fitted, identity for want of labels, or at a search bound)
+    statuses = [calib[lab]["status"] for lab in ICH_LABELS] + [cards["bg_laterality"]["calibration"]["status"]]
+    statuses += list(cards["ich_bilstm"]["calibration"]["status"].values())
+    assert len(statuses) == 13 and all(st == "fitted" or st.startswith(("identity: ", "at bound: ")) for st in statuses)
 
     emb_dim = cards["ich_bilstm"]["input"]["embedding"][2]
     assert emb.shape == (n, emb_dim) == (n, net.n_features) and cards["ich_ood"]["input"]["embedding"][1] == emb_dim
