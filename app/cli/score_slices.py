@@ -1,10 +1,12 @@
-"""`neuroreview score-slices FOLDER`: the ICH CNN's six labels for each 8-bit head CT slice image in a folder.
+"""`neuroreview score-slices FOLDER`: the ICH CNN's six labels for each head CT slice image in a folder.
 
     neuroreview score-slices FOLDER [--window brain] [--rotate 0|90|180|270] [--labels CSV] [--out results.csv] [--json]
 
 Images are PNG/JPEG exports already windowed (brain window by default), gray or RGB, any size; they are
 padded to a square with air, never stretched. Orientation must be given: the model reads anterior up,
-`--rotate` turns each image clockwise first (PHE-SICH exports need 90). Unreadable images are reported by
+`--rotate` turns each image clockwise first (PHE-SICH exports need 90). DICOM files (one CT slice each, e.g.
+RSNA's) are scored too, in HU and oriented by their header (`--window` and `--rotate` do not apply to them).
+Unreadable images are reported by
 name and skipped. With `--labels` (filename, 0/1 any hemorrhage) it prints n, the AUC with its DeLong 95% CI,
 sensitivity/specificity at the card's threshold and the AUC of a shortcut baseline (soft-tissue fraction).
 """
@@ -17,11 +19,11 @@ import sys
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("score-slices", help="score a folder of 8-bit head CT slice images (PNG/JPEG) with the ICH CNN")
-    p.add_argument("folder", help="folder of PNG/JPEG slice images (searched recursively)")
-    p.add_argument("--window", default="brain", help="window the images were exported in (default: brain 80/40)")
+    p = sub.add_parser("score-slices", help="score a folder of head CT slice images (8-bit PNG/JPEG, or DICOM) with the ICH CNN")
+    p.add_argument("folder", help="folder of PNG/JPEG slice images or single-slice DICOM files (searched recursively)")
+    p.add_argument("--window", default="brain", help="window the PNG/JPEG images were exported in (default: brain 80/40; DICOM files are in HU)")
     p.add_argument("--rotate", type=int, choices=(0, 90, 180, 270), default=0,
-                   help="turn each image clockwise by this many degrees first; the model reads anterior up (PHE-SICH: 90)")
+                   help="turn each PNG/JPEG clockwise by this many degrees first; the model reads anterior up (PHE-SICH: 90; DICOM files follow their header)")
     p.add_argument("--labels", default=None, metavar="CSV", help="CSV: filename, 0/1 any hemorrhage (header free-form)")
     p.add_argument("--out", default=None, metavar="CSV", help="write one row per image: filename, one column per label, OOD")
     p.add_argument("--json", action="store_true", help="machine-readable output")
@@ -54,6 +56,11 @@ def run(args: argparse.Namespace) -> int:
     hint = orientation_hint(res.rows, args.rotate, res.turned_threshold)
     if hint:
         print(f"warning: {hint}", file=sys.stderr)
+    ignored = [f"--{k} {v}" for k, v, default in (("rotate", args.rotate, 0), ("window", args.window, "brain")) if v != default]
+    if res.n_dicom and ignored:
+        verb = "does" if len(ignored) == 1 else "do"
+        print(f"warning: {' and '.join(ignored)} {verb} not apply to the {res.n_dicom} DICOM file(s): they are in HU and oriented by their header",
+              file=sys.stderr)
     if args.out:
         write_csv(res, args.out)
     ev = evaluate(res, truth) if truth is not None else None
@@ -62,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         out = {"folder": res.folder, "model": res.model, "window": res.window, "rotate": res.rotate, "labels": list(res.labels),
                "thresholds": res.thresholds, "ood_threshold": res.ood_threshold, "orientation_warning": hint,
-               "images": [{"filename": r.name, "probs": r.probs, "ood_score": r.ood_score, "in_distribution": r.in_distribution}
+               "images": [{"filename": r.name, "kind": r.kind, "probs": r.probs, "ood_score": r.ood_score, "in_distribution": r.in_distribution}
                           for r in scored],
                "errors": [{"filename": r.name, "error": r.error} for r in res.errors],
                "intended_use": "research only, not for clinical use"}
@@ -70,7 +77,8 @@ def run(args: argparse.Namespace) -> int:
             out["evaluation"] = _evaluation_dict(ev)
         print(json.dumps(out, indent=2))
         return 0 if scored else 2
-    print(f"{res.folder}: {len(scored)} image(s) scored, {len(res.errors)} unreadable; {res.model}, window {res.window}, "
+    dicom = f" ({res.n_dicom} DICOM in HU)" if res.n_dicom else ""
+    print(f"{res.folder}: {len(scored)} image(s) scored{dicom}, {len(res.errors)} unreadable; {res.model}, window {res.window}, "
           f"rotate {res.rotate}  (research use only, not for clinical use)")
     if n_out:
         print(f"  {n_out} image(s) outside the model's training data (OOD score > {res.ood_threshold:.3g}): not scored as findings")

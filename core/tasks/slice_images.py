@@ -6,7 +6,12 @@ slice CNN applies (no BiLSTM, no basal-ganglia laterality). Each image is turned
 out-of-distribution verdict of the scorer. An unreadable image is one error row naming the file; the
 rest of the folder is still scored.
 
-Orientation must be given (`rotate`, clockwise degrees; the model reads anterior up). It is checked, not
+DICOM image files in the folder (one slice per file, as RSNA's or a PACS export's) are scored too: they are
+in HU and oriented by their header, so `window` and `rotate` do not apply to them; each goes onto the model
+grid exactly as a slice of a loaded series does (`display_slices`), and an MR, multi-frame or non-HU file is
+an error row naming it.
+
+Orientation of PNG/JPEG images must be given (`rotate`, clockwise degrees; the model reads anterior up). It is checked, not
 guessed: with models from 0.5 on, the OOD model's orientation output calls an image that looks turned
 (90, 180 or 270 degrees) outside, and the folder-level hint (`orientation_hint`) says so; without it the hint
 only warns when the heads look wider than long, which is what a 90-degree export (PHE-SICH) looks like.
@@ -22,11 +27,13 @@ from typing import Iterable
 import cv2
 import numpy as np
 
-from core.errors import InputError
+from core.errors import InputError, NeuroReviewError
 from core.imaging.pseudo_hu import hu_to_window8, to_gray8
-from core.models.preprocess import head_mask_2d, slice_image_to_hu
+from core.io.headers import looks_like_dicom
+from core.models.preprocess import display_slices, head_mask_2d, slice_image_to_hu
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+DICOM_SUFFIXES = (".dcm", ".dicom")  # and files without a suffix that carry the DICM preamble
 CHUNK = 64  # images held in memory and scored at once
 
 
@@ -42,6 +49,7 @@ class SliceRow:
     aspect: float = float("nan")  # head height / width as given (before rotation)
     turned_prob: float = float("nan")  # the OOD model's P(turned by 90/180/270 degrees), when it has that output
     error: str = ""
+    kind: str = "image"  # "image" (8-bit PNG/JPEG: window and rotate apply) or "dicom" (HU, oriented by its header)
 
     @property
     def ok(self) -> bool:
@@ -68,13 +76,45 @@ class SliceFolderResult:
     def errors(self) -> list[SliceRow]:
         return [r for r in self.rows if not r.ok]
 
+    @property
+    def n_dicom(self) -> int:
+        return sum(r.kind == "dicom" for r in self.rows)
+
+
+def is_dicom_file(path: Path) -> bool:
+    return path.suffix.lower() in DICOM_SUFFIXES or (not path.suffix and looks_like_dicom(str(path)))
+
 
 def find_images(folder: str | Path) -> list[Path]:
-    """PNG/JPEG files under `folder` (recursive), in name order."""
+    """PNG/JPEG and DICOM files under `folder` (recursive), in name order."""
     root = Path(folder)
     if not root.is_dir():
         raise InputError("not a folder of slice images", str(root), code="not-a-folder")
-    return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    return sorted(p for p in root.rglob("*") if p.is_file() and (p.suffix.lower() in IMAGE_SUFFIXES or is_dicom_file(p)))
+
+
+def read_dicom_slice(path: Path) -> np.ndarray:
+    """One DICOM CT image file -> [256, 256] HU on the model grid, as a slice of a loaded series goes there.
+
+    Why refuse rather than guess: an MR image, a multi-frame file or values that are not HU would be scored as
+    something they are not; each is an InputError naming the file."""
+    from core.io.loader import load
+
+    try:
+        vol = load(path)
+    except NeuroReviewError as exc:
+        raise InputError(exc.message, str(path), code="unreadable-dicom") from None
+    if vol.modality != "CT":
+        raise InputError(f"modality {vol.modality}: the ICH CNN reads head CT", str(path), code="wrong-modality")
+    if vol.shape[0] != 1:
+        raise InputError(f"holds {vol.shape[0]} images: score it as a series (neuroreview score)", str(path), code="multi-frame")
+    vmin, vmax = float(vol.voxels.min()), float(vol.voxels.max())
+    if not (np.isfinite(vmin) and np.isfinite(vmax)):
+        raise InputError("the image holds NaN or infinite values", str(path), code="non-finite-values")
+    if vmin > -500 or vmax < 300:
+        raise InputError(f"values {vmin:.0f}..{vmax:.0f} do not look like CT Hounsfield units (air about -1000, bone > 300)",
+                         str(path), code="not-hu")
+    return display_slices(vol)[0]
 
 
 def read_slice_image(path: Path) -> np.ndarray:
@@ -118,8 +158,9 @@ def orientation_hint(rows: Iterable[SliceRow], rotate: int, turned_threshold: fl
     long after `rotate` (a 90-degree export), else ''.
 
     Axial heads are longer front-to-back than side-to-side (cephalic index about 0.75-0.85), so after the
-    right rotation their outline is taller than wide. It cannot tell 0 from 180 (or 90 from 270)."""
-    rows = list(rows)
+    right rotation their outline is taller than wide. It cannot tell 0 from 180 (or 90 from 270). DICOM files
+    are left out: their header orients them and `rotate` does not apply."""
+    rows = [r for r in rows if r.kind == "image"]
     turned = np.array([r.turned_prob for r in rows if r.ok and np.isfinite(r.turned_prob)])
     if turned.size and float(np.median(turned)) > turned_threshold:
         return (f"the model finds {int((turned > turned_threshold).sum())} of {turned.size} images turned (not anterior up) after --rotate {rotate}: "
@@ -138,12 +179,12 @@ def orientation_hint(rows: Iterable[SliceRow], rotate: int, turned_threshold: fl
 
 def score_slice_folder(folder: str | Path, scorer, window: str = "brain", rotate: int = 0,
                        chunk: int = CHUNK) -> SliceFolderResult:
-    """Score every PNG/JPEG under `folder` with `scorer.score_slices` (the ICH CNN alone, calibrated).
+    """Score every PNG/JPEG and DICOM image under `folder` with `scorer.score_slices` (the ICH CNN alone, calibrated).
 
     Unreadable images become error rows; InputError only when the folder holds no image at all."""
     paths = find_images(folder)
     if not paths:
-        raise InputError("no PNG or JPEG images in the folder", str(folder), code="no-images")
+        raise InputError("no PNG, JPEG or DICOM images in the folder", str(folder), code="no-images")
     root = Path(folder)
     rows: list[SliceRow] = []
     labels: tuple[str, ...] = ()
@@ -154,13 +195,15 @@ def score_slice_folder(folder: str | Path, scorer, window: str = "brain", rotate
         pending: list[SliceRow] = []
         hus: list[np.ndarray] = []
         for p in paths[i:i + chunk]:
-            row = SliceRow(p.relative_to(root).as_posix())
+            row = SliceRow(p.relative_to(root).as_posix(), kind="dicom" if is_dicom_file(p) else "image")
             rows.append(row)
             try:
-                img = read_slice_image(p)
-                gray = to_gray8(img)
-                row.aspect = head_aspect(gray)
-                hu = slice_image_to_hu(img, window=window, rotate=rotate)
+                if row.kind == "dicom":
+                    hu = read_dicom_slice(p)
+                else:
+                    img = read_slice_image(p)
+                    row.aspect = head_aspect(to_gray8(img))
+                    hu = slice_image_to_hu(img, window=window, rotate=rotate)
             except InputError as exc:
                 row.error = exc.message
                 continue
@@ -242,16 +285,20 @@ class SliceEvaluation:
 
 
 def _match(rows: list[SliceRow], labels: dict[str, int]) -> tuple[list[SliceRow], list[int], list[str]]:
-    """Rows with a label: matched by the relative path, else by the bare file name (when unique)."""
+    """Rows with a label: matched by the relative path, else by the bare file name, else by the name without its
+    suffix (label files often list image IDs, e.g. RSNA's, without ".dcm"); the last two only when unique."""
     by_name: dict[str, list[SliceRow]] = {}
+    by_stem: dict[str, list[SliceRow]] = {}
     for r in rows:
         by_name.setdefault(Path(r.name).name, []).append(r)
+        by_stem.setdefault(Path(r.name).stem, []).append(r)
     rel = {r.name: r for r in rows}
     got, truth, missing = [], [], []
     for name, y in labels.items():
-        r = rel.get(name.replace("\\", "/"))
+        given = Path(name.replace("\\", "/"))
+        r = rel.get(given.as_posix())
         if r is None:
-            cands = by_name.get(Path(name.replace("\\", "/")).name, [])
+            cands = by_name.get(given.name) or by_stem.get(given.name, [])
             r = cands[0] if len(cands) == 1 else None
         if r is None:
             missing.append(name)

@@ -167,3 +167,34 @@ def test_real_phe_sich_gradcam_points_at_the_lesion(shared_data, tmp_path):
     print(f"PHE-SICH test lesion slices: {len(names)}, flagged {len(flagged)}, Grad-CAM peak within 10 mm of the lesion "
           f"{hits}/{len(flagged)} = {frac:.2f}")
     assert frac >= 0.5, f"Grad-CAM peak within 10 mm of the outlined lesion on {hits} of {len(flagged)} flagged lesion slices"
+
+
+def test_dicom_files_are_scored_in_hu_and_rotate_does_not_turn_them(capsys, tmp_path):
+    """Single-slice CT DICOM files (RSNA-style) beside PNGs: both scored, --rotate applies to the PNGs only and the
+    user is told so."""
+    from core.imaging.pseudo_hu import hu_to_window8
+    from tests.core.io.dicom_factory import phantom_hu, write_ct_series
+
+    hu = phantom_hu(3, 128, 128, seed=2)
+    write_ct_series(tmp_path / "mixed", hu)
+    cv2.imwrite(str(tmp_path / "mixed" / "slice.png"), hu_to_window8(hu[1, ::-1, ::-1].astype(np.float32)))
+    rc, stdout, err = run(capsys, "score-slices", str(tmp_path / "mixed"), "--rotate", "90", "--json")
+    doc = json.loads(stdout)
+    assert rc == 0 and not doc["errors"]
+    assert sorted((i["filename"], i["kind"]) for i in doc["images"]) == [("IM0001.dcm", "dicom"), ("IM0002.dcm", "dicom"),
+                                                                          ("IM0003.dcm", "dicom"), ("slice.png", "image")]
+    assert "--rotate 90 does not apply to the 3 DICOM file(s)" in err
+    rc, stdout, err = run(capsys, "score-slices", str(tmp_path / "mixed"))
+    assert rc == 0 and "4 image(s) scored (3 DICOM in HU)" in stdout and "does not apply" not in err
+
+
+@pytest.mark.slow
+def test_real_dicom_files_of_one_series_score_one_by_one(capsys, shared_data, tmp_path):
+    """The real GE head CT's files as single slices: every file read in HU, oriented by its header (the model finds
+    them upright: no --rotate), and in the model's training distribution."""
+    out = tmp_path / "ge.csv"
+    rc, stdout, err = run(capsys, "score-slices", str(shared_data / "ct-ge-head-tilt"), "--out", str(out))
+    rows = list(csv.DictReader(out.open()))
+    assert rc == 0 and len(rows) == 28 and not any(r["error"] for r in rows) and "turned" not in err
+    assert all(r["in_distribution"] == "1" for r in rows)
+    assert np.median([float(r["turned_prob"]) for r in rows]) < 0.75

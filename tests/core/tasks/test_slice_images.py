@@ -14,8 +14,8 @@ from core.imaging.pseudo_hu import hu_to_window8
 from core.models.preprocess import slice_image_to_hu
 from core.study.stats import auc_delong
 from core.tasks import CTScorer
-from core.tasks.slice_images import (evaluate, find_images, head_aspect, orientation_hint, read_labels_csv, score_slice_folder,
-                                     soft_tissue_fraction, write_csv)
+from core.tasks.slice_images import (SliceRow, evaluate, find_images, head_aspect, orientation_hint, read_labels_csv,
+                                     score_slice_folder, soft_tissue_fraction, write_csv)
 from training.synth.ct import make_ct_case
 
 
@@ -114,7 +114,7 @@ def test_unreadable_images_are_error_rows_naming_the_file_and_the_rest_is_scored
 
 
 def test_an_empty_folder_or_a_file_is_a_clear_error(scorer, tmp_path):
-    with pytest.raises(InputError, match="no PNG or JPEG"):
+    with pytest.raises(InputError, match="no PNG, JPEG or DICOM images"):
         score_slice_folder(tmp_path, scorer)
     f = tmp_path / "x.png"
     f.write_bytes(b"")
@@ -154,14 +154,69 @@ def test_soft_tissue_fraction_and_orientation_hint():
     tall[10:90, 30:70] = 120  # 80 high, 40 wide: anterior up
     assert head_aspect(tall) == pytest.approx(2.0, rel=0.05)
 
-    class Row:
-        ok, aspect, turned_prob = True, 0.8, float("nan")  # a model without the orientation output
-
-    assert "--rotate 90" in orientation_hint([Row()] * 5, 0)
-    assert orientation_hint([Row()] * 5, 90) == ""
-
-    class Turned:
-        ok, aspect, turned_prob = True, 1.2, 0.97  # taller than wide, yet the model finds it turned (e.g. 180 degrees)
-
-    hint = orientation_hint([Turned()] * 4 + [Row()], 0)
+    wide = SliceRow("w.png", aspect=0.8)  # a model without the orientation output: turned_prob NaN
+    assert "--rotate 90" in orientation_hint([wide] * 5, 0)
+    assert orientation_hint([wide] * 5, 90) == ""
+    turned = SliceRow("t.png", aspect=1.2, turned_prob=0.97)  # taller than wide, yet the model finds it turned (e.g. 180)
+    hint = orientation_hint([turned] * 4 + [wide], 0)
     assert "finds 4 of 4 images turned" in hint and "not scored" in hint
+    # DICOM files are oriented by their header: neither their shape nor the model's verdict asks for --rotate
+    assert orientation_hint([SliceRow("d.dcm", aspect=0.8, turned_prob=0.97, kind="dicom")] * 5, 0) == ""
+
+
+# --- DICOM slice files ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def dicom_folder(tmp_path_factory):
+    """Five slices of a phantom with a subdural written as single-slice CT DICOM files (no gantry tilt), the
+    same slices as 8-bit PNGs beside them, and three bad files: truncated, MR, and CT values that are not HU."""
+    from tests.core.io.dicom_factory import ct_dataset, write_ct_series
+
+    root = tmp_path_factory.mktemp("dicom_slices")
+    case = make_ct_case(3, lesions=("subdural",), bg_side="none", size=256)
+    hu = case.hu[8:13]
+    write_ct_series(root / "ct", hu)
+    (root / "png").mkdir()
+    for k in range(len(hu)):
+        cv2.imwrite(str(root / "png" / f"IM{k + 1:04d}.png"), hu_to_window8(hu[k, ::-1, ::-1]))
+    (root / "bad").mkdir()
+    good = (root / "ct" / "IM0001.dcm").read_bytes()
+    (root / "bad" / "truncated.dcm").write_bytes(good[:len(good) // 3])
+    mr = ct_dataset(np.full((64, 64), 300, np.int16), (0, 0, 0), series_uid="1.2.3.4", study_uid="1.2.3", instance=1, modality="MR")
+    mr.save_as(root / "bad" / "mr.dcm", enforce_file_format=True)
+    flat = ct_dataset(np.full((64, 64), 1024 + 40, np.int16), (0, 0, 0), series_uid="1.2.3.5", study_uid="1.2.3", instance=1)
+    flat.save_as(root / "bad" / "IMFLAT", enforce_file_format=True)  # no suffix: found by its DICM preamble
+    return root
+
+
+def test_dicom_slice_files_score_as_the_loaded_series_slices(scorer, dicom_folder):
+    from core.io.loader import load
+    from core.models.preprocess import display_slices
+
+    res = score_slice_folder(dicom_folder / "ct", scorer)
+    assert [r.name for r in res.rows] == [f"IM{k:04d}.dcm" for k in range(1, 6)] and res.n_dicom == 5 and not res.errors
+    series = scorer.score_slices(display_slices(load(dicom_folder / "ct")))
+    for k, r in enumerate(res.rows):
+        assert r.kind == "dicom" and np.isnan(r.aspect)
+        assert [r.probs[lab] for lab in res.labels] == pytest.approx(series.probs[k].tolist(), abs=1e-5)
+        assert r.in_distribution == bool(series.ood.slice_in_distribution[k])
+    # the same slices exported as brain-window PNGs read the same (the model sees only what the export keeps)
+    png = score_slice_folder(dicom_folder / "png", scorer)
+    for a, b in zip(res.rows, png.rows):
+        assert [a.probs[lab] for lab in res.labels] == pytest.approx([b.probs[lab] for lab in res.labels], abs=0.02)
+    # rotate does not turn DICOM files (their header orients them)
+    turned = score_slice_folder(dicom_folder / "ct", scorer, rotate=90)
+    assert [r.probs for r in turned.rows] == [r.probs for r in res.rows]
+    # a labels file listing IDs without ".dcm" matches by the name's stem
+    ev = evaluate(res, {"IM0001": 0, "IM0003": 1, "ct/IM0004": 1, "IM0005.dcm": 0, "IM0099": 1})
+    assert ev.n == 4 and ev.unmatched_labels == ["IM0099"]
+
+
+def test_bad_dicom_files_are_error_rows_naming_them(scorer, dicom_folder):
+    res = score_slice_folder(dicom_folder / "bad", scorer)
+    errors = {r.name: r.error for r in res.rows}
+    assert set(errors) == {"IMFLAT", "mr.dcm", "truncated.dcm"} and not res.scored
+    assert errors["mr.dcm"] == "modality MR: the ICH CNN reads head CT"
+    assert "do not look like CT Hounsfield units" in errors["IMFLAT"]
+    assert errors["truncated.dcm"]  # the loader's own reason, whatever pydicom calls it
