@@ -26,10 +26,16 @@ def run(args: argparse.Namespace) -> int:
     result = scan(path)
     if not result.series:
         load(path, scanned=result)  # raises the LoadError that names the file(s): exit 2, one line on stderr
+    from core.io.series_choice import default_series
+
+    opened, why = default_series(result.series)
     series_out = []
     failures: list[LoadError] = []
     for s in result.series:
         entry = s.to_dict()
+        entry["default"] = s is opened  # what `score` and `view` open when no series is named
+        if s is opened and why:
+            entry["default_because"] = why
         if args.headers_only:  # tilt and uneven spacing are visible in the headers: say so before loading
             from core.io.preview import series_header_warnings
 
@@ -70,7 +76,11 @@ def _print_text(report: dict) -> None:
             f"pixel spacing {s['pixel_spacing'][0]:.3g} x {s['pixel_spacing'][1]:.3g} mm" if s.get("pixel_spacing") else "")
         print(f"  [{i}] {s['modality'] or 'modality ?'} {s['description'] or '(no description)'}  {s['n_files']} file(s) -> "
               f"{shape[0]} x {shape[1]} x {shape[2]} voxels (slices x rows x columns), {sp}")
-        print(f"      series {s['series_uid']}")
+        recon = ", ".join(x for x in (f"kernel {s['kernel']}" if s.get("kernel") else "", s.get("plane", "")) if x)
+        print(f"      series {s['series_uid']}" + (f"  ({recon})" if recon else ""))
+        if s.get("default") and len(report["series"]) > 1:
+            because = f": {s['default_because']}" if s.get("default_because") else " (the largest)"
+            print(f"      opened by default{because}")
         if s.get("error"):
             print(f"      not loaded: {s['error']}")
         for w in s.get("warnings", []):

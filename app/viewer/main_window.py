@@ -587,9 +587,11 @@ class ViewerWindow(QMainWindow):
             first = f"; first unreadable: {result.problems[0]}" if result.problems else ""
             self._on_failed(path, f"no DICOM series or NIfTI volume found ({len(result.problems)} file(s) unreadable{first}) [{path}]")
             return
-        chosen = result.series[0]
+        from core.io.series_choice import default_series  # core.io is loaded by now (it scanned)
+
+        chosen, _ = default_series(result.series)  # what `load` opens: a soft-tissue axial CT before a larger bone series
         self.browser.set_scan(path, result)
-        if len(result.series) > 1:  # the browser shows them all; the largest opens first
+        if len(result.series) > 1:  # the browser shows them all; the default series opens first
             self.browser_dock.show()
             self.browser_dock.raise_()
         if chosen.kind == "nifti":

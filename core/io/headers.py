@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pydicom
 from pydicom.filereader import read_partial
+from pydicom.multival import MultiValue
 
 from core.io.safety import (
     MAX_ABS_POSITION_MM, MAX_FORCED_PARSE_BYTES, MAX_MATRIX, ORTHOGONAL_TOLERANCE, PIXEL_SPACING_RANGE_MM,
@@ -25,7 +26,7 @@ HEADER_TAGS = [
     "SOPClassUID", "SOPInstanceUID", "Modality", "PatientID", "StudyInstanceUID", "SeriesInstanceUID",
     "SeriesNumber", "SeriesDescription", "AcquisitionNumber", "InstanceNumber", "ImageType",
     "ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing", "Rows", "Columns",
-    "SliceThickness", "GantryDetectorTilt", "NumberOfFrames",
+    "SliceThickness", "GantryDetectorTilt", "NumberOfFrames", "ConvolutionKernel",
 ]
 
 
@@ -54,6 +55,7 @@ class DicomHeader:
     sop_uid: str = ""
     problems: list[str] = field(default_factory=list)  # invalid geometry tags, each in words
     mirrored_spacing: bool = False  # negative PixelSpacing was made positive: left/right unverifiable
+    kernel: str = ""  # ConvolutionKernel (values joined by backslash): which series to load (core.io.series_choice)
 
     @property
     def is_localizer(self) -> bool:
@@ -239,7 +241,17 @@ def _header_of(ds, name: str, magic: bool) -> DicomHeader | LoadWarning:
         sop_uid=str(ds.get("SOPInstanceUID", "") or ""),
         problems=problems,
         mirrored_spacing=mirrored,
+        kernel=_text(ds.get("ConvolutionKernel")),
     )
+
+
+def _text(value) -> str:
+    """A string or multi-valued string tag as one string (values joined by backslash, as DICOM stores them)."""
+    if value is None:
+        return ""
+    if isinstance(value, (list, tuple, MultiValue)):
+        return "\\".join(str(v).strip() for v in value)
+    return str(value).strip()
 
 
 def _shown(value) -> str:

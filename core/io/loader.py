@@ -12,6 +12,7 @@ from core.io.headers import DicomHeader, iter_files, read_header
 from core.io.modality import MODALITIES
 from core.io.nifti import is_nifti, load_nifti, nifti_summary
 from core.io.safety import captured_library_warnings, library_warnings
+from core.io.series_choice import default_series, plane_of
 from core.volume import LoadWarning, Volume, WarningCode
 
 
@@ -30,12 +31,15 @@ class SeriesSummary:
     kind: str = "dicom"  # or "nifti"
     path: str = ""
     warnings: list[LoadWarning] = field(default_factory=list)
+    kernel: str = ""  # DICOM ConvolutionKernel of the first file
+    plane: str = ""  # axial / coronal / sagittal / oblique from its orientation ('' unknown)
 
     def to_dict(self) -> dict:
         return {
             "series_uid": self.series_uid, "modality": self.modality, "description": self.description,
             "n_files": self.n_files, "shape": list(self.shape), "pixel_spacing": self.pixel_spacing,
             "kind": self.kind, "path": self.path, "warnings": [w.to_dict() for w in self.warnings],
+            "kernel": self.kernel, "plane": self.plane,
         }
 
 
@@ -94,7 +98,8 @@ def scan(path: str | os.PathLike) -> ScanResult:
         series.append(SeriesSummary(
             series_uid=st.uid, modality=f0.modality, description=f0.series_description, n_files=len(st.headers),
             shape=(len(st.headers), f0.rows, f0.columns), pixel_spacing=f0.pixel_spacing,
-            patient_id=f0.patient_id, study_uid=f0.study_uid, path=os.path.dirname(f0.path), warnings=list(st.warnings)))
+            patient_id=f0.patient_id, study_uid=f0.study_uid, path=os.path.dirname(f0.path), warnings=list(st.warnings),
+            kernel=f0.kernel, plane=plane_of(f0.orientation)))
     series.sort(key=lambda s: (s.kind != "dicom", -s.n_files))
     return ScanResult(series=series, problems=problems, _stacks=by_uid, root=str(root))
 
@@ -120,17 +125,14 @@ def _load(p: Path, series_uid: str | None, scanned: ScanResult | None, modality:
     if p.is_file() and is_nifti(p):
         return load_nifti(p, modality)
     result = scanned or scan(p)
-    dicom = [s for s in result.series if s.kind == "dicom"]
+    why = ""  # why the loaded series is not the largest (core.io.series_choice)
     if series_uid is not None:
         match = [s for s in result.series if s.series_uid == series_uid]
         if not match:
             raise LoadError(f"series {series_uid} not found", str(p), code="not-found")
         chosen = match[0]
-    elif dicom:
-        real = [s for s in dicom if not all(w.code == WarningCode.LOCALIZER_DROPPED for w in s.warnings) or s.n_files > 1]
-        chosen = (real or dicom)[0]
     elif result.series:
-        chosen = result.series[0]
+        chosen, why = default_series(result.series)
     elif len(result.problems) == 1 and p.is_file():  # one file given: its own reason, its own name
         raise LoadError(result.problems[0].message, result.problems[0].path, code="unreadable-file")
     else:
@@ -142,8 +144,10 @@ def _load(p: Path, series_uid: str | None, scanned: ScanResult | None, modality:
     extra: list[LoadWarning] = list(result.problems)
     others = [s for s in result.series if s is not chosen]
     if others and series_uid is None:
+        which = f"loaded {chosen.description or chosen.series_uid} ({chosen.n_files} files) because {why}" if why else \
+            f"loaded the largest ({chosen.n_files} files, {chosen.description or chosen.series_uid})"
         extra.append(LoadWarning(WarningCode.MIXED_SERIES,
-            f"{len(others) + 1} series found; loaded the largest ({chosen.n_files} files, {chosen.description or chosen.series_uid}); others: "
+            f"{len(others) + 1} series found; {which}; others: "
             + "; ".join(f"{s.description or s.series_uid} ({s.n_files} files)" for s in others[:5]), str(p)))
     vol = load_stack(result._stacks[chosen.series_uid], str(p), modality)
     return vol.with_warnings(*extra)

@@ -26,3 +26,20 @@ def test_info_reports_series_spacing_and_the_skipped_file(tmp_path):
     assert [w["path"] for w in skipped] == [str(corrupt)]
     text = subprocess.run([sys.executable, "-m", "app", "info", str(tmp_path / "ct")], capture_output=True, text=True, timeout=300)
     assert corrupt.name in text.stdout and "5 x 0.45 x 0.45 mm" in text.stdout and "Traceback" not in text.stderr
+
+
+def test_info_names_each_series_kernel_and_which_one_opens(tmp_path):
+    import pydicom
+
+    for sub, n, kernel, desc in (("bone", 12, "BONEPLUS", "CT Thin Bone"), ("plain", 6, "STANDARD", "CT Plain")):
+        for p in write_ct_series(tmp_path / sub, phantom_hu(n, 32, 32), prefix=sub[0].upper()):
+            ds = pydicom.dcmread(p)
+            ds.ConvolutionKernel, ds.SeriesDescription = kernel, desc
+            ds.save_as(p)
+    out = subprocess.run([sys.executable, "-m", "app", "info", str(tmp_path), "--json"], capture_output=True, text=True, timeout=300)
+    report = json.loads(out.stdout)
+    assert [(s["description"], s["kernel"], s["plane"], s["default"]) for s in report["series"]] == [
+        ("CT Thin Bone", "BONEPLUS", "axial", False), ("CT Plain", "STANDARD", "axial", True)]
+    text = subprocess.run([sys.executable, "-m", "app", "info", str(tmp_path)], capture_output=True, text=True, timeout=300).stdout
+    assert "(kernel BONEPLUS, axial)" in text
+    assert "opened by default: the larger CT Thin Bone (12 files) is a bone/lung-kernel reconstruction" in text

@@ -25,6 +25,7 @@ import pandas as pd
 
 from core.errors import InputError
 from core.io import ScanResult, SeriesSummary, scan
+from core.io.series_choice import kernel_class
 
 READERS = ("R1", "R2", "R3")
 # our label -> CQ500 column stem
@@ -84,11 +85,11 @@ def subject_folders(root: str | Path) -> dict[int, Path]:
 
 
 def pick_series(result: ScanResult) -> SeriesSummary | None:
-    """The series a reader would score: CT, not a bone kernel, 16-80 slices (the 5 mm plain series)
+    """The series a reader would score: CT, not a bone/lung kernel (core.io.series_choice), not a reformat, 16-80 slices (the 5 mm plain series)
     when there is one, else the CT series with the fewest slices above 16 (thin series are slower
     but score the same way)."""
-    cands = [s for s in result.series if s.kind == "dicom" and s.modality == "CT" and "bone" not in s.description.lower()
-             and s.shape[0] >= 16]
+    cands = [s for s in result.series if s.kind == "dicom" and s.modality == "CT" and kernel_class(s.kernel, s.description) != "sharp"
+             and s.plane not in ("coronal", "sagittal") and s.shape[0] >= 16]
     if not cands:
         return None
     thick = [s for s in cands if s.shape[0] <= 80]

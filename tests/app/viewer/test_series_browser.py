@@ -67,3 +67,24 @@ def test_browser_badges_the_tilted_ge_series(viewer, qtbot, shared_data):
     item = viewer.browser.list.item(0)
     assert "2 warning(s)" in item.text()  # predicted from the headers, before loading
     assert "gantry tilt 18.5 deg" in item.toolTip() and "irregular-spacing" in item.toolTip()
+
+
+def test_a_study_opens_its_soft_tissue_series_before_a_larger_bone_one(viewer, qtbot, tmp_path):
+    """core.io.series_choice in the window: the browser lists the larger bone series first, the plain one opens
+    and is the browser's current row."""
+    import pydicom
+
+    from tests.core.io.dicom_factory import phantom_hu, write_ct_series
+
+    root = tmp_path / "study"
+    for sub, n, kernel, desc in (("bone", 16, "BONEPLUS", "CT Thin Bone"), ("plain", 8, "STANDARD", "CT Plain")):
+        for p in write_ct_series(root / sub, phantom_hu(n, 64, 64), prefix=sub[0].upper()):
+            ds = pydicom.dcmread(p)
+            ds.ConvolutionKernel, ds.SeriesDescription = kernel, desc
+            ds.save_as(p)
+    with qtbot.waitSignal(viewer.volumeLoaded, timeout=60000):
+        viewer.open_path(str(root))
+    br = viewer.browser
+    assert br.list.count() == 2 and "CT Thin Bone" in br.list.item(0).text()
+    assert viewer.state.volume.shape[0] == 8 and viewer.state.volume.ids.series_description == "CT Plain"
+    assert br.list.currentRow() == 1 and br.list.item(1).font().bold()
