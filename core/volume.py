@@ -48,6 +48,7 @@ class WarningCode(str, Enum):
     LARGE_VOLUME = "large-volume"
     MODALITY_INFERRED = "modality-inferred"  # NIfTI: CT or MR decided from the header's words or the values
     LIBRARY_WARNING = "library-warning"  # a warning raised by pydicom/nibabel while reading, captured
+    SHARP_KERNEL = "sharp-kernel"  # a CT reconstructed with a bone/lung kernel: not the series to judge blood on
     OTHER = "other"
 
 

@@ -12,7 +12,7 @@ from core.io.headers import DicomHeader, iter_files, read_header
 from core.io.modality import MODALITIES
 from core.io.nifti import is_nifti, load_nifti, nifti_summary
 from core.io.safety import captured_library_warnings, library_warnings
-from core.io.series_choice import default_series, plane_of
+from core.io.series_choice import default_series, kernel_class, plane_of
 from core.volume import LoadWarning, Volume, WarningCode
 
 
@@ -150,4 +150,8 @@ def _load(p: Path, series_uid: str | None, scanned: ScanResult | None, modality:
             f"{len(others) + 1} series found; {which}; others: "
             + "; ".join(f"{s.description or s.series_uid} ({s.n_files} files)" for s in others[:5]), str(p)))
     vol = load_stack(result._stacks[chosen.series_uid], str(p), modality)
+    if vol.modality == "CT" and kernel_class(chosen.kernel, chosen.description) == "sharp":
+        extra.append(LoadWarning(WarningCode.SHARP_KERNEL,
+            f"a bone/lung-kernel reconstruction ({chosen.kernel or chosen.description}): its noise and edges are sharpened, so "
+            "blood is judged on a soft-tissue reconstruction (the ICH models were trained on those only)", str(p)))
     return vol.with_warnings(*extra)

@@ -89,3 +89,14 @@ def test_load_opens_the_soft_tissue_series_not_the_larger_bone_one(tmp_path):
                      "bone/lung-kernel reconstruction; others: CT Thin Bone (12 files)"]
     # named, the bone series still opens
     assert load(tmp_path, series_uid=res.series[0].series_uid).shape[0] == 12
+
+
+def test_a_bone_kernel_ct_loads_with_a_sharp_kernel_warning(tmp_path):
+    bone = write_ct_series(tmp_path / "bone", phantom_hu(6, 32, 32, seed=3), prefix="B")
+    _rewrite(bone, ConvolutionKernel="H70h", SeriesDescription="Head 5mm")
+    vol = load(tmp_path / "bone")
+    sharp = [w.message for w in vol.warnings if w.code == WarningCode.SHARP_KERNEL]
+    assert len(sharp) == 1 and sharp[0].startswith("a bone/lung-kernel reconstruction (H70h)")
+    plain = write_ct_series(tmp_path / "plain", phantom_hu(6, 32, 32, seed=3), prefix="P")
+    _rewrite(plain, ConvolutionKernel="H30s")
+    assert WarningCode.SHARP_KERNEL not in {w.code for w in load(tmp_path / "plain").warnings}
