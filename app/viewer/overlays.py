@@ -3,7 +3,7 @@
 No widgets here: panels call these and write the outcome into `ViewerState.overlay`. Grad-CAM maps
 come from the results already computed (closed form, no model run); occlusion runs the slice model
 on one slice (`occlusion_slice`, called from a worker thread). Model-grid maps are in radiological
-display orientation at 256x256; `model_to_volume_slice` undoes the resize and the flip.
+display orientation at 256x256; `model_to_volume_slice` undoes the resize, the air padding and the flip.
 """
 
 from __future__ import annotations
@@ -109,7 +109,7 @@ def gradcam_overlay(volume: Volume, label: str, ich: Any = None, bg: Any = None,
 
 # -- occlusion -----------------------------------------------------------------------------------
 def model_to_volume_slice(m: np.ndarray, volume: Volume) -> np.ndarray:
-    """[H, W] model-grid map (radiological, 256x256) -> [y, x] on the volume grid (canonical)."""
+    """[H, W] model-grid map (radiological, 256x256) -> [y, x] on the volume grid (canonical): display_slices' inverse."""
     return model_slice_to_volume(m, volume)
 
 

@@ -6,9 +6,9 @@ map is ReLU(sum_k W[c,k] A_k) up to a positive factor; the exported graphs outpu
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 
+from core.models.preprocess import ModelGrid
 from core.volume import Volume
 
 
@@ -27,15 +27,10 @@ def normalise(maps: np.ndarray) -> np.ndarray:
 def model_slice_to_volume(m: np.ndarray, volume: Volume, out: np.ndarray | None = None) -> np.ndarray:
     """[h, w] map on the model grid (radiological orientation) -> [y, x] on the volume's grid (canonical R, A, S).
 
-    The small map is flipped, not the upsampled one (bilinear resizing with pixel-centre alignment
-    commutes with flips), and resized straight into `out`: one pass over the large array.
+    The exact inverse geometry of `display_slices` (`ModelGrid.to_volume`: the air padding cropped, the
+    square-pixel rescale undone, the flip undone), resized straight into `out` when given.
     """
-    _, ny, nx = volume.shape
-    if out is None:
-        out = np.empty((ny, nx), dtype=np.float32)
-    small = np.ascontiguousarray(m[::-1, ::-1], dtype=np.float32)
-    cv2.resize(small, (nx, ny), dst=out, interpolation=cv2.INTER_LINEAR)
-    return out
+    return ModelGrid.of(volume).to_volume(m, out)
 
 
 def gradcam_to_volume(cam: np.ndarray, label_index: int, volume: Volume) -> np.ndarray:
@@ -43,7 +38,7 @@ def gradcam_to_volume(cam: np.ndarray, label_index: int, volume: Volume) -> np.n
     maps = normalise(cam[:, label_index].astype(np.float32))
     nz, ny, nx = volume.shape
     out = np.empty((nz, ny, nx), dtype=np.float32)
-    small = np.ascontiguousarray(maps[:, ::-1, ::-1])  # one flip for the stack (hot path: 6 labels x every slice)
+    grid = ModelGrid.of(volume)  # once for the stack (hot path: 6 labels x every slice)
     for k in range(nz):
-        cv2.resize(small[k], (nx, ny), dst=out[k], interpolation=cv2.INTER_LINEAR)
+        grid.to_volume(maps[k], out=out[k])
     return out

@@ -2,7 +2,8 @@
 (one function, one behaviour).
 
 Slices are taken in radiological display orientation (patient left on image right, anterior up,
-as RSNA's DICOM pixel arrays are stored), resized to 256 with area averaging as seed 002 did.
+as RSNA's DICOM pixel arrays are stored), made square-pixelled and padded to a square with air (never
+stretched: `ModelGrid`), and resized to 256 with area averaging as seed 002 did.
 Since model version 0.3 the CT models read only what a brain-window 8-bit export keeps
 (`core.imaging.pseudo_hu`): every real training image came that way, and a DICOM series reduced to
 it gives the model the same input as a PNG of the same slice. The three channels are windows inside
@@ -11,6 +12,8 @@ narrow windows make it), normalised with the ImageNet mean/std of seed 002's cod
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -21,6 +24,9 @@ from core.imaging.windows import PRESETS, window_unit
 from core.volume import Volume, WarningCode, Window
 
 MODEL_SIZE = 256
+AIR_HU = -1024.0
+#: in-plane spacings closer than this (relative) count as equal: ordinary scans are not resampled
+SQUARE_PIXEL_TOLERANCE = 0.01
 #: channel windows, all inside the brain window (0..80 HU) an 8-bit export keeps
 CHANNEL_WINDOWS: dict[str, Window] = {"brain": PRESETS["brain"], "stroke": PRESETS["stroke"], "blood": Window(width=30, level=65)}
 ICH_WINDOWS = ("brain", "stroke", "blood")
@@ -49,12 +55,11 @@ def check_ct_series(volume: Volume, task: str) -> None:
 
 
 def display_slices(volume: Volume, size: int = MODEL_SIZE) -> np.ndarray:
-    """[z, size, size] float32 HU, radiological orientation, area-resized."""
+    """[z, size, size] float32 HU on the model grid (`ModelGrid`: radiological, square pixels, air-padded, area-resized)."""
+    grid = ModelGrid.of(volume, size)
     out = np.empty((volume.shape[0], size, size), dtype=np.float32)
     for k, sl in enumerate(volume.voxels):
-        view = np.ascontiguousarray(sl[::-1, ::-1])
-        interp = cv2.INTER_AREA if view.shape[0] > size else cv2.INTER_LINEAR
-        out[k] = cv2.resize(view, (size, size), interpolation=interp)
+        out[k] = grid.to_model(sl)
     return out
 
 
@@ -89,6 +94,90 @@ def square_pad(image: np.ndarray, fill: float = 0.0) -> np.ndarray:
     return out
 
 
+def to_square_grid(image: np.ndarray, fill: float, size: int = MODEL_SIZE, nearest: bool = False) -> np.ndarray:
+    """Pad a 2-D image centred to a square with `fill`, then resize to [size, size]: area averaging when
+    shrinking, bilinear when enlarging (nearest for masks). The one last step of every path onto the model grid."""
+    img = square_pad(image, fill)
+    if nearest:
+        interp = cv2.INTER_NEAREST
+    else:
+        interp = cv2.INTER_AREA if img.shape[0] > size else cv2.INTER_LINEAR
+    return cv2.resize(img, (size, size), interpolation=interp)
+
+
+@dataclass(frozen=True)
+class ModelGrid:
+    """How a canonical slice [y, x] (R, A, S) of one volume lands on the square model grid, and how a map comes back.
+
+    Forward (`to_model`): flip to radiological display, resample the coarser-spaced axis up so pixels are square in
+    mm (physical extent kept), pad centred to a square with air, resize to `size`. The CT models never saw
+    stretched anatomy. Square slices with square pixels (spacings within SQUARE_PIXEL_TOLERANCE) take exactly
+    the original flip + resize, bit for bit. `to_volume` is the inverse for maps (crop the padding, undo the
+    rescale, flip back); Grad-CAM and occlusion overlays are drawn with it.
+    """
+
+    ny: int
+    nx: int
+    dy: float = 1.0
+    dx: float = 1.0
+    size: int = MODEL_SIZE
+
+    @classmethod
+    def of(cls, volume: Volume, size: int = MODEL_SIZE) -> ModelGrid:
+        _, ny, nx = volume.shape
+        _, dy, dx = volume.spacing
+        return cls(ny, nx, float(dy), float(dx), size)
+
+    @property
+    def square_shape(self) -> tuple[int, int]:
+        """(rows, cols) of the slice once its pixels are square: the coarser-spaced axis gains samples."""
+        dy, dx = self.dy, self.dx
+        if min(dy, dx) <= 0 or abs(dy - dx) < SQUARE_PIXEL_TOLERANCE * max(dy, dx):
+            return self.ny, self.nx
+        if dy > dx:
+            return max(1, round(self.ny * dy / dx)), self.nx
+        return self.ny, max(1, round(self.nx * dx / dy))
+
+    @property
+    def side(self) -> int:
+        """Side of the padded square, in square pixels."""
+        return max(self.square_shape)
+
+    @property
+    def pad(self) -> tuple[int, int]:
+        """(top, left) padding of the radiological view in square pixels (`square_pad`'s centring)."""
+        h, w = self.square_shape
+        return (self.side - h) // 2, (self.side - w) // 2
+
+    def to_model(self, sl: np.ndarray, fill: float = AIR_HU, nearest: bool = False) -> np.ndarray:
+        """Canonical [ny, nx] slice -> [size, size] on the model grid, dtype kept (HU; uint8 masks with nearest=True)."""
+        if sl.shape != (self.ny, self.nx):
+            raise ValueError(f"slice of shape {sl.shape} does not fit a grid made for ({self.ny}, {self.nx})")
+        view = np.ascontiguousarray(sl[::-1, ::-1])
+        h, w = self.square_shape
+        if (h, w) != view.shape:
+            view = cv2.resize(view, (w, h), interpolation=cv2.INTER_NEAREST if nearest else cv2.INTER_LINEAR)
+        return to_square_grid(view, fill, self.size, nearest)
+
+    def to_volume(self, m: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """[h, w] map covering the model grid (any resolution: an 8x8 Grad-CAM, a 256x256 occlusion map) ->
+        float32 [ny, nx] on the volume's canonical grid, written into `out` when given.
+
+        The small map is flipped first (bilinear resizing with pixel-centre alignment commutes with flips); with
+        no padding to crop, a single resize straight into `out`, as the original path did."""
+        if out is None:
+            out = np.empty((self.ny, self.nx), dtype=np.float32)
+        canon = np.ascontiguousarray(m[::-1, ::-1], dtype=np.float32)
+        h, w = self.square_shape
+        if (h, w) != (self.side, self.side):
+            top, left = self.pad
+            y0, x0 = self.side - top - h, self.side - left - w  # where the slice sits in the flipped (canonical) square
+            full = cv2.resize(canon, (self.side, self.side), interpolation=cv2.INTER_LINEAR)
+            canon = np.ascontiguousarray(full[y0:y0 + h, x0:x0 + w])
+        cv2.resize(canon, (self.nx, self.ny), dst=out, interpolation=cv2.INTER_LINEAR)
+        return out
+
+
 def slice_image_to_hu(image: np.ndarray, window: str = "brain", rotate: int = 0, size: int = MODEL_SIZE) -> np.ndarray:
     """An 8-bit windowed head CT slice image (gray or RGB, any size) -> [size, size] pseudo-HU at the model grid.
 
@@ -100,9 +189,7 @@ def slice_image_to_hu(image: np.ndarray, window: str = "brain", rotate: int = 0,
     img = to_gray8(image)
     if rotate:
         img = np.rot90(img, k=-rotate // 90)
-    img = square_pad(np.ascontiguousarray(img), 0)
-    interp = cv2.INTER_AREA if img.shape[0] > size else cv2.INTER_LINEAR
-    img = cv2.resize(img.astype(np.float32), (size, size), interpolation=interp)
+    img = to_square_grid(np.ascontiguousarray(img, dtype=np.float32), 0.0, size)
     return window8_to_hu(img, window).hu
 
 

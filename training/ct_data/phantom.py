@@ -11,7 +11,7 @@ import numpy as np
 from tqdm import tqdm
 
 from core.imaging.pseudo_hu import hu_to_window8
-from core.models.preprocess import MODEL_SIZE, display_slices
+from core.models.preprocess import ModelGrid, display_slices
 from training.datasets.rsna import ICH_LABELS
 
 BG_INDEX = {"none": 0, "left": 1, "right": 2}
@@ -41,11 +41,8 @@ def _phantom(seed: int) -> dict:
     for kind, m in case.masks.items():
         if kind != "calcification":
             blood |= m
-    # masks to the model grid in the same orientation as display_slices
-    import cv2
-
-    mask = np.stack([cv2.resize(np.ascontiguousarray(b[::-1, ::-1]).astype(np.uint8), (MODEL_SIZE, MODEL_SIZE), interpolation=cv2.INTER_NEAREST)
-                     for b in blood]).astype(bool)
+    grid = ModelGrid.of(vol)  # masks go where display_slices puts the image (nearest neighbour, no padding blood)
+    mask = np.stack([grid.to_model(b.astype(np.uint8), fill=0, nearest=True) for b in blood]).astype(bool)
     bg = np.zeros(len(img), dtype=np.int8)
     if case.bg_side != "none" and "bg_hematoma" in case.masks:
         per = case.masks["bg_hematoma"].reshape(len(img), -1).sum(axis=1) > 0

@@ -24,7 +24,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from core.imaging.pseudo_hu import hu_to_window8
-from core.models.preprocess import MODEL_SIZE, slice_image_to_hu
+from core.models.preprocess import MODEL_SIZE, slice_image_to_hu, to_square_grid
 from training.ct_data.phantom import SliceSeries
 from training.datasets.rsna import ICH_LABELS
 
@@ -40,13 +40,11 @@ def to_grid8(image: np.ndarray, rotate: int = 0) -> np.ndarray:
 
 
 def mask_to_grid(mask: np.ndarray, rotate: int = 0) -> np.ndarray:
-    from core.models.preprocess import square_pad
-
+    """A slice image's lesion mask -> bool [256, 256], turned, padded and resized as `to_grid8` does the image."""
     m = (mask > 0).astype(np.uint8)
     if rotate:
         m = np.rot90(m, k=-rotate // 90)
-    m = square_pad(np.ascontiguousarray(m), 0)
-    return cv2.resize(m, (MODEL_SIZE, MODEL_SIZE), interpolation=cv2.INTER_NEAREST).astype(bool)
+    return to_square_grid(np.ascontiguousarray(m), 0, MODEL_SIZE, nearest=True).astype(bool)
 
 
 def _read_gray(path: Path) -> np.ndarray:
