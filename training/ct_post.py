@@ -165,10 +165,8 @@ def fit_platt(logits: np.ndarray, y: np.ndarray) -> CalibrationFit:
 def fit_temperature_softmax(logits: np.ndarray, bg: np.ndarray) -> CalibrationFit:
     """One softmax temperature minimising the NLL of the known classes (0..2), searched on TEMPERATURE_GRID."""
     sel = (bg >= 0) & (bg <= 2)
-    if sel.sum() < MIN_CALIBRATION_LABELS:
-        return CalibrationFit((1.0,), f"identity: {int(sel.sum())} known labels (< {MIN_CALIBRATION_LABELS})")
-    if len(np.unique(bg[sel])) < 2:
-        return CalibrationFit((1.0,), f"identity: all {int(sel.sum())} known labels are class {int(bg[sel][0])}")
+    if reason := _too_few(sel, bg):
+        return CalibrationFit((1.0,), reason)
     z, t = logits[sel], bg[sel]
     nlls = []
     for temp in TEMPERATURE_GRID:

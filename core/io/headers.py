@@ -22,12 +22,6 @@ from core.volume import LoadWarning, WarningCode
 pydicom.config.settings.reading_validation_mode = pydicom.config.IGNORE
 
 DEFER_BYTES = 16384
-HEADER_TAGS = [
-    "SOPClassUID", "SOPInstanceUID", "Modality", "PatientID", "StudyInstanceUID", "SeriesInstanceUID",
-    "SeriesNumber", "SeriesDescription", "AcquisitionNumber", "InstanceNumber", "ImageType",
-    "ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing", "Rows", "Columns",
-    "SliceThickness", "GantryDetectorTilt", "NumberOfFrames", "ConvolutionKernel",
-]
 
 
 @dataclass

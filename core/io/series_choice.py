@@ -73,7 +73,7 @@ def preferred_series(series: Sequence) -> tuple[object | None, str]:
     best = min(ct, key=lambda s: (*_ct_rank(s), -s.n_files))  # min is stable: the largest among equals
     if best is largest:
         return largest, ""
-    sharp, reformat = _ct_rank(largest)
+    sharp, _ = _ct_rank(largest)
     why = "a bone/lung-kernel reconstruction" if sharp else f"a {largest.plane} reformat"
     return best, f"the larger {largest.description or largest.series_uid} ({largest.n_files} files) is {why}"
 

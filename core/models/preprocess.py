@@ -50,8 +50,16 @@ def check_ct_series(volume: Volume, task: str) -> None:
     if not (np.isfinite(vmin) and np.isfinite(vmax)) or any(w.code == WarningCode.NON_FINITE_VALUES for w in volume.warnings):
         # NaN fails every comparison below, and NaN voxels the loader filled in are not HU: refuse either
         raise InputError(f"the volume holds NaN or infinite values: {task} refused", volume.ids.source or None, code="non-finite-values")
+    if problem := not_hu(vmin, vmax):
+        raise InputError(problem, volume.ids.source or None, code="not-hu")
+
+
+def not_hu(vmin: float, vmax: float) -> str:
+    """Why a CT image's value range cannot be Hounsfield units of a head ('' when it can): a head slice holds air
+    and bone, so a range without them is a window, an 8-bit export or another scale, not HU."""
     if vmin > -500 or vmax < 300:
-        raise InputError(f"values {vmin:.0f}..{vmax:.0f} do not look like CT Hounsfield units (air about -1000, bone > 300)", volume.ids.source or None, code="not-hu")
+        return f"values {vmin:.0f}..{vmax:.0f} do not look like CT Hounsfield units (air about -1000, bone > 300)"
+    return ""
 
 
 def display_slices(volume: Volume, size: int = MODEL_SIZE) -> np.ndarray:

@@ -30,7 +30,7 @@ import numpy as np
 from core.errors import InputError, NeuroReviewError
 from core.imaging.pseudo_hu import hu_to_window8, to_gray8
 from core.io.headers import looks_like_dicom
-from core.models.preprocess import display_slices, head_mask_2d, slice_image_to_hu
+from core.models.preprocess import display_slices, head_mask_2d, not_hu, slice_image_to_hu
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 DICOM_SUFFIXES = (".dcm", ".dicom")  # and files without a suffix that carry the DICM preamble
@@ -111,9 +111,8 @@ def read_dicom_slice(path: Path) -> np.ndarray:
     vmin, vmax = float(vol.voxels.min()), float(vol.voxels.max())
     if not (np.isfinite(vmin) and np.isfinite(vmax)):
         raise InputError("the image holds NaN or infinite values", str(path), code="non-finite-values")
-    if vmin > -500 or vmax < 300:
-        raise InputError(f"values {vmin:.0f}..{vmax:.0f} do not look like CT Hounsfield units (air about -1000, bone > 300)",
-                         str(path), code="not-hu")
+    if problem := not_hu(vmin, vmax):
+        raise InputError(problem, str(path), code="not-hu")
     return display_slices(vol)[0]
 
 

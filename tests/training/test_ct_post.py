@@ -102,7 +102,7 @@ def test_bg_temperature_fits_and_says_when_it_cannot():
     assert fit.fitted and fit.params[0] == pytest.approx(2.5, rel=0.1)
     # one class only: overconfidence always lowers the NLL, so a search would run to its bound; the identity is kept
     one = fit_temperature_softmax(true_logits, np.zeros(3000, int))
-    assert one.params == (1.0,) and one.status == "identity: all 3000 known labels are class 0"
+    assert one.params == (1.0,) and one.status == "identity: all 3000 known labels are 0"
     assert not fit_temperature_softmax(true_logits[:19], y[:19]).fitted
     # labels unrelated to the logits: the NLL falls as the temperature grows, up to the grid's end
     hot = fit_temperature_softmax(true_logits * 10, rng.integers(0, 3, 3000))
