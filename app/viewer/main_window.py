@@ -435,10 +435,14 @@ class ViewerWindow(QMainWindow):
         import threading
 
         def work() -> None:
+            from shiboken6 import isValid
+
             facts = series_facts(vol)
+            if not isValid(self):  # the window closed meanwhile
+                return
             try:
                 self._facts_ready.emit(vol, facts)
-            except RuntimeError:  # the window closed meanwhile
+            except (RuntimeError, TypeError):  # closed between the check and the emit: PySide raises either
                 pass
 
         threading.Thread(target=work, name="neuroreview-facts", daemon=True).start()
