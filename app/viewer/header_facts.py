@@ -149,8 +149,9 @@ def series_facts(volume: Volume) -> dict[str, str]:
         except Exception:  # a file went away since loading: the first file's value stands
             facts["slice_thickness"] = _num(getattr(ds, "SliceThickness", None), "mm")
         facts["kvp"] = _num(getattr(ds, "KVP", None), "kVp")
-        kernel = getattr(ds, "ConvolutionKernel", "")
-        facts["kernel"] = "\\".join(kernel) if isinstance(kernel, (list, tuple)) or type(kernel).__name__ == "MultiValue" else str(kernel or "")
+        from core.io.headers import tag_text
+
+        facts["kernel"] = tag_text(getattr(ds, "ConvolutionKernel", None))
         facts["institution"] = g("InstitutionName")
     elif volume.ids.source:
         facts["slice_thickness"] = f"{volume.spacing[0]:.3g} mm"

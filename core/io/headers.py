@@ -235,11 +235,11 @@ def _header_of(ds, name: str, magic: bool) -> DicomHeader | LoadWarning:
         sop_uid=str(ds.get("SOPInstanceUID", "") or ""),
         problems=problems,
         mirrored_spacing=mirrored,
-        kernel=_text(ds.get("ConvolutionKernel")),
+        kernel=tag_text(ds.get("ConvolutionKernel")),
     )
 
 
-def _text(value) -> str:
+def tag_text(value) -> str:
     """A string or multi-valued string tag as one string (values joined by backslash, as DICOM stores them)."""
     if value is None:
         return ""
