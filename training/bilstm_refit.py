@@ -13,6 +13,8 @@ subdural patients, and PHE-SICH's series, where every bleed is intraparenchymal.
   positives, the card's ich_cnn calibration says which);
 - series thresholds: Youden over validation series, now with extra-axial series inserts into the real validation
   series beside the phantoms (floor 0.5, as ct_post).
+With --jitter N (stop 23) each training series is also read by the CNN after N perturbations (training.series_jitter:
+a shift in the field of view, grey-level noise, a JPEG export) and each epoch trains on one reading per series.
 Inputs are the exported ich_cnn.onnx's embedding and calibrated probabilities (what the app feeds the BiLSTM), so
 the CNN, BG and OOD models are untouched. Writes ich_bilstm.onnx and its card into --out.
 """
@@ -29,6 +31,7 @@ from core.models.registry import ModelRegistry
 from core.tasks.ct import CTScorer
 from training.ct_post import series_label, youden_series_thresholds
 from training.datasets.rsna import ICH_LABELS
+from training.series_jitter import JITTER_KINDS, jittered_copies
 from training.series_outputs import bilstm_inputs
 
 
@@ -69,6 +72,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--epochs", type=int, default=20)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--seeds", type=int, nargs="*", default=[], help="train one BiLSTM per seed and average them (training.nets.lstm.SeriesEnsemble); overrides --seed")
+    ap.add_argument("--jitter", type=int, default=0, metavar="N",
+                    help="per training series, N more CNN readings of perturbed copies (training.series_jitter: shift, "
+                         "noise, JPEG export, in that order); each epoch trains on one reading per series, drawn at random")
     ap.add_argument("--version", default="")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args(argv)
@@ -84,16 +90,21 @@ def main(argv: list[str] | None = None) -> int:
     reg = ModelRegistry()
     scorer = CTScorer(reg)
     res = cnn_outputs(scorer, tr + va + ins_tr + ins_va, Path(args.cache))
+    copies = {s.key: jittered_copies(s, args.jitter) for s in tr + ins_tr} if args.jitter else {}
+    if copies:
+        print(f"{sum(map(len, copies.values()))} jittered copies of the training series ({', '.join(JITTER_KINDS[:args.jitter])})")
+        res.update(cnn_outputs(scorer, [c for cs in copies.values() for c in cs], Path(args.cache)))
 
     emb_tr = np.concatenate([res[s.key][0] for s in tr])
     pca = series_pca(emb_tr)
     n_comp = len(pca[1])
     seq = lambda s: (res[s.key][0], res[s.key][1], s.labels)  # noqa: E731
+    readings = lambda s: [seq(c) for c in [s, *copies[s.key]]] if copies else seq(s)  # noqa: E731
     members = []
     for seed in args.seeds or [args.seed]:
         torch.manual_seed(seed)
         m = new_series_model(pca)
-        train_lstm(m, [seq(s) for s in tr + ins_tr], args.epochs, seed)
+        train_lstm(m, [readings(s) for s in tr + ins_tr], args.epochs, seed)
         members.append(m.eval())
     lstm = (members[0] if len(members) == 1 else SeriesEnsemble(members)).eval()
 
@@ -127,7 +138,10 @@ def main(argv: list[str] | None = None) -> int:
                                  + (f" (blocks up to {args.max_fraction:.0%} of the usable slices)" if args.max_fraction != 0.6 else "")
                                  + f" through contiguous slices of bleed-free CT-ICH training series (insert seed {args.train_seed}); series "
                                  f"thresholds by Youden over validation series with {len(ins_va)} such inserts (seed {args.val_seed}) beside "
-                                 "the phantoms and real patients; inputs from the exported ich_cnn")}
+                                 "the phantoms and real patients; inputs from the exported ich_cnn"
+                                 + (f"; each training series also read by the CNN after {args.jitter} perturbations "
+                                    f"({', '.join(JITTER_KINDS[:args.jitter])}: training.series_jitter), one reading per series and epoch"
+                                    if args.jitter else ""))}
     write_card(onnx_path, name=old.name, task=old.task, version=args.version or old.version, labels=old.labels, input=old.input,
                outputs=old.outputs, training_data=old.training_data, intended_use=old.intended_use, thresholds=thresholds,
                metrics={}, seed=(args.seeds or [args.seed])[0], extra=extra)

@@ -363,13 +363,16 @@ def series_loss(slice_logits: torch.Tensor, series_logits: torch.Tensor, y: np.n
 
 
 def train_lstm(lstm: SeriesBiLSTM, data: list, epochs: int, seed: int) -> None:
+    """data: per series (emb, probs, y), or a list of such readings of one series (training.series_jitter), one of
+    which, drawn per epoch, is trained on; a plain tuple draws nothing, so seeds repeat earlier runs exactly."""
     rng = np.random.default_rng(seed)
     opt = torch.optim.Adam(lstm.parameters(), lr=1e-3)
     w = torch.tensor(ICH_WEIGHTS / ICH_WEIGHTS.sum() * 6, dtype=torch.float32)
     for _ in tqdm(range(epochs), desc="BiLSTM", unit="epoch"):
         lstm.train()
         for i in rng.permutation(len(data)):
-            emb, probs, y = data[i]
+            item = data[i]
+            emb, probs, y = item[rng.integers(len(item))] if isinstance(item, list) else item
             slice_logits, series_logits = lstm(torch.from_numpy(emb)[None], torch.from_numpy(probs)[None])
             loss = series_loss(slice_logits[0], series_logits[0], y, w)
             opt.zero_grad()

@@ -17,6 +17,9 @@ and exits 0 only when all hold. The rule (team notes stop19_rules.md, unchanged 
    pooled set (`--both K --inserted K`, from stop 21 on), clause 6 reads that instead: the both-kind set alone has
    6 negatives, so its AUC moves ~0.03 per clean series misranked (stop 21's S4 failed it so); reports written
    before stop 21 have no pooled set and are judged as then.
+7. only when both reports hold "ct-ich series stability" (`series_vs_slices --stability PX`, from stop 23 on): per
+   subdural, epidural and intraparenchymal, the median over series of the series probability's max - min across 5
+   head positions <= current + 0.01.
 All figures are the BiLSTM's (the series model being judged), at each model's own card thresholds.
 """
 
@@ -33,6 +36,8 @@ from training.datasets.rsna import ICH_LABELS
 INSERTS = "ct-ich series inserts"
 BOTH = "ct-ich both inserts"
 POOLED = "ct-ich extra-axial pooled"
+STABILITY = "ct-ich series stability"
+STABILITY_LABELS = ("subdural", "epidural", "intraparenchymal")
 
 
 @dataclass(frozen=True)
@@ -88,6 +93,11 @@ def judge(cur: dict, cand: dict, phantoms: str = "phantom") -> list[Check]:
         name = "pooled extra-axial" if six == POOLED else "both-kinds"
         for lab in ("subdural", "epidural"):
             out.append(_not_lower("6", f"{name} series {lab} AUC (-0.02 allowed)", _get(cur, six, lab, "auc"), _get(cand, six, lab, "auc"), 0.02))
+    if STABILITY in cur and STABILITY in cand:
+        for lab in STABILITY_LABELS:
+            c, n = (_num(r[STABILITY][lab]["median_range"]) for r in (cur, cand))
+            out.append(Check("7", f"series stability {lab}: median max - min over 5 positions (+0.01 allowed)", c, n,
+                             c is not None and n is not None and n <= c + 0.01 + 1e-9))
     return out
 
 

@@ -27,7 +27,7 @@ from core.tasks.ct import CTScorer
 from training.ct_post import series_label
 from training.datasets.rsna import ICH_LABELS
 from training.evaluate_real import auc_block
-from training.judge_series import BOTH, INSERTS, POOLED  # the report's set names are the ones the keep rule reads
+from training.judge_series import BOTH, INSERTS, POOLED, STABILITY  # the report's set names are the ones the keep rule reads
 from training.series_outputs import bilstm_inputs, series_scores  # noqa: F401  (bilstm_inputs: re-exported for callers)
 
 
@@ -89,6 +89,19 @@ def pooled_extra_axial(inserted: list, both: list) -> list:
     return list(inserted) + [s for s in both if s.key not in seen]
 
 
+def stability(series: list, px: int, scorer: CTScorer, cache: Path | None) -> dict:
+    """Per label, the median (and 90th percentile) over series of how far the BiLSTM's series probability moves
+    when the head sits px pixels elsewhere in the field of view (training.series_jitter.stability_positions)."""
+    from training.series_jitter import series_ranges, stability_positions
+
+    probs = np.stack([series_scores(stability_positions(s, px), scorer, cache)[1] for s in series])  # [series, 5, 6]
+    r = series_ranges(probs)
+    out: dict = {"n_series": len(series), "shift_px": px}
+    for j, lab in enumerate(ICH_LABELS):
+        out[lab] = {"median_range": float(np.median(r[:, j])), "p90_range": float(np.percentile(r[:, j], 90))}
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     from training.ct_real import load_all
 
@@ -108,6 +121,10 @@ def main(argv: list[str] | None = None) -> int:
                          "400000 block is the unseen generated test set)")
     ap.add_argument("--fresh-base", type=int, default=FRESH_PHANTOM_BASE,
                     help="first seed of --fresh-phantoms (950000-950059 judged stop 20's S3: use 950100 or later next)")
+    ap.add_argument("--stability", type=int, default=0, metavar="PX",
+                    help="also read the split's CT-ICH series and the --inserted set's inserts at 5 positions (untouched, "
+                         "shifted PX pixels to +x, -x, +y, -y) and report per label the median over series of the "
+                         "series probability's max - min (\"ct-ich series stability\", rule 7 of training.judge_series)")
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
     series, splits = load_all(Path(args.shared), Path(args.cache))
@@ -140,6 +157,12 @@ def main(argv: list[str] | None = None) -> int:
             a, b = r["bilstm"], r["cnn_max"]
             print(f"  {lab:<17} {r['positives']:>3}/{r['n']:<3} series  BiLSTM AUC {a['auc']}  Se {a.get('sensitivity')} Sp {a.get('specificity')}"
                   f"  |  CNN max AUC {b['auc']}  Se {b.get('sensitivity')} Sp {b.get('specificity')}")
+    if args.stability:
+        if not args.inserted:
+            ap.error("--stability reads the --inserted set's inserts too: give --inserted K")
+        report[STABILITY] = stability(sets["ct-ich"] + [s for s in sets[INSERTS] if "+" in s.patient], args.stability, scorer, Path(args.cache))
+        print(f"\n{STABILITY}: {report[STABILITY]['n_series']} series at 5 positions ({args.stability} px shifts), median max - min per label:")
+        print("  " + "  ".join(f"{lab} {report[STABILITY][lab]['median_range']:.4f}" for lab in ICH_LABELS))
     if args.json:
         import json
 

@@ -77,3 +77,19 @@ def test_the_pooled_set_replaces_the_both_kinds_set_when_both_reports_hold_it():
     assert not verdict(judge(cur, cand))
     del cur[POOLED]  # only one report has it: the both-kind set judges, as before
     assert not verdict(judge(cur, cand))
+
+
+def test_the_stability_clause_applies_only_when_both_reports_hold_it_and_can_refuse():
+    from training.judge_series import STABILITY
+
+    cur, good = _report(), _report(sdh_se=0.5, sdh_sp=0.95)
+    assert not any(c.rule == "7" for c in judge(cur, good))
+    cur[STABILITY] = {lab: {"median_range": 0.10} for lab in ICH_LABELS}
+    good[STABILITY] = {lab: {"median_range": 0.105} for lab in ICH_LABELS}  # within the 0.01 allowed
+    assert verdict(judge(cur, good)) and sum(c.rule == "7" for c in judge(cur, good)) == 3
+    worse = copy.deepcopy(good)
+    worse[STABILITY]["epidural"]["median_range"] = 0.12
+    assert not verdict(judge(cur, worse))
+    worse = copy.deepcopy(good)
+    worse[STABILITY]["intraventricular"]["median_range"] = 0.5  # not a clause-7 label
+    assert verdict(judge(cur, worse))
