@@ -93,3 +93,10 @@ def stability_positions(s, px: int) -> list:
 def series_ranges(probs: np.ndarray) -> np.ndarray:
     """[series, positions, labels] series probabilities -> [series, labels] max - min over positions."""
     return probs.max(axis=1) - probs.min(axis=1)
+
+
+def decision_flips(probs: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+    """[series, positions, labels] probabilities, [labels] thresholds -> [series, labels] True where the call
+    (probability >= threshold) is not the same at every position."""
+    calls = probs >= thresholds
+    return calls.any(axis=1) & ~calls.all(axis=1)

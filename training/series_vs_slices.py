@@ -89,16 +89,20 @@ def pooled_extra_axial(inserted: list, both: list) -> list:
     return list(inserted) + [s for s in both if s.key not in seen]
 
 
-def stability(series: list, px: int, scorer: CTScorer, cache: Path | None) -> dict:
-    """Per label, the median (and 90th percentile) over series of how far the BiLSTM's series probability moves
-    when the head sits px pixels elsewhere in the field of view (training.series_jitter.stability_positions)."""
-    from training.series_jitter import series_ranges, stability_positions
+def stability(series: list, px: int, scorer: CTScorer, cache: Path | None, thresholds: dict[str, float]) -> dict:
+    """Per label, over series, how far the BiLSTM's series probability moves when the head sits px pixels elsewhere
+    in the field of view (training.series_jitter.stability_positions): the median and 90th percentile of max - min,
+    and the fraction of series whose call at the card threshold flips between positions (what a user sees; a range
+    alone is small wherever a model stays far from its threshold, stop 23)."""
+    from training.series_jitter import decision_flips, series_ranges, stability_positions
 
     probs = np.stack([series_scores(stability_positions(s, px), scorer, cache)[1] for s in series])  # [series, 5, 6]
     r = series_ranges(probs)
+    flips = decision_flips(probs, np.array([thresholds.get(lab, 0.5) for lab in ICH_LABELS]))
     out: dict = {"n_series": len(series), "shift_px": px}
     for j, lab in enumerate(ICH_LABELS):
-        out[lab] = {"median_range": float(np.median(r[:, j])), "p90_range": float(np.percentile(r[:, j], 90))}
+        out[lab] = {"median_range": float(np.median(r[:, j])), "p90_range": float(np.percentile(r[:, j], 90)),
+                    "flip_rate": float(flips[:, j].mean())}
     return out
 
 
@@ -160,9 +164,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.stability:
         if not args.inserted:
             ap.error("--stability reads the --inserted set's inserts too: give --inserted K")
-        report[STABILITY] = stability(sets["ct-ich"] + [s for s in sets[INSERTS] if "+" in s.patient], args.stability, scorer, Path(args.cache))
+        report[STABILITY] = stability(sets["ct-ich"] + [s for s in sets[INSERTS] if "+" in s.patient], args.stability, scorer, Path(args.cache), series_thr)
         print(f"\n{STABILITY}: {report[STABILITY]['n_series']} series at 5 positions ({args.stability} px shifts), median max - min per label:")
         print("  " + "  ".join(f"{lab} {report[STABILITY][lab]['median_range']:.4f}" for lab in ICH_LABELS))
+        print("  calls flipped between positions: " + "  ".join(f"{lab} {report[STABILITY][lab]['flip_rate']:.3f}" for lab in ICH_LABELS))
     if args.json:
         import json
 

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from training.ct_data.phantom import SliceSeries
-from training.series_jitter import (JITTER_KINDS, MAX_SHIFT_PX, add_noise, jittered_copies, jpeg_export, series_ranges,
-                                    shift_series, stability_positions)
+from training.series_jitter import (JITTER_KINDS, MAX_SHIFT_PX, add_noise, decision_flips, jittered_copies, jpeg_export,
+                                    series_ranges, shift_series, stability_positions)
 
 
 def _series(key: str = "ctich_049") -> SliceSeries:
@@ -67,6 +67,9 @@ def test_stability_positions_and_ranges():
     assert np.array_equal(pos[4].img[:, :-8], s.img[:, 8:])  # -y
     probs = np.array([[[0.1, 0.5], [0.3, 0.5], [0.2, 0.4]]])  # 1 series, 3 positions, 2 labels
     assert np.allclose(series_ranges(probs), [[0.2, 0.1]])
+    # a call flips when it differs between positions, not when the probability merely moves
+    assert decision_flips(probs, np.array([0.25, 0.45])).tolist() == [[True, True]]
+    assert decision_flips(probs, np.array([0.05, 0.35])).tolist() == [[False, False]]
 
 
 def test_a_series_with_several_readings_trains_on_one_drawn_per_epoch():

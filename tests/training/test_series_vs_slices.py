@@ -34,3 +34,30 @@ def test_the_pooled_extra_axial_set_holds_every_insert_and_each_clean_series_onc
     keys = [s.key for s in pooled_extra_axial(single, both)]
     assert len(keys) == len(set(keys)) == 2 + 4 + 4
     assert keys.count("a") == 1 and {"a+both1", "b+subdural0"} <= set(keys)
+
+
+def test_stability_reads_each_series_at_five_positions_with_the_bundled_models():
+    """Real ONNX Runtime sessions of the bundled CNN and BiLSTM on a small generated series."""
+    from core.imaging.pseudo_hu import hu_to_window8
+    from core.models.registry import ModelRegistry
+    from core.tasks.ct import CTScorer
+    from tests.training.ct_data.test_insert import _slice
+    from training.ct_data.phantom import SliceSeries
+    from training.datasets.rsna import ICH_LABELS
+    from training.series_outputs import series_scores
+    from training.series_vs_slices import stability
+
+    img = hu_to_window8(np.stack([_slice(ventricle_px=6)] * 3))
+    s = SliceSeries("ctich_900", "ct-ich", img, np.zeros((3, 6), np.float32), np.zeros(3, np.int8), None, patient="ctich_900")
+    scorer = CTScorer(ModelRegistry())
+    thr = {lab: 0.5 for lab in ICH_LABELS}
+    out = stability([s], 8, scorer, None, thr)
+    assert out["n_series"] == 1 and out["shift_px"] == 8
+    from training.series_jitter import stability_positions
+
+    five = series_scores(stability_positions(s, 8), scorer)[1]  # [5, 6]: the readings stability() summarises
+    for j, lab in enumerate(ICH_LABELS):
+        r = out[lab]
+        assert abs(r["median_range"] - (five[:, j].max() - five[:, j].min())) < 1e-6  # one series: median = its range
+        assert r["flip_rate"] == float(len(set(five[:, j] >= 0.5)) == 2)
+    assert any(out[lab]["median_range"] > 0 for lab in ICH_LABELS)  # the shifted readings are other readings
