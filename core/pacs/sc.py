@@ -16,6 +16,7 @@ from pydicom import Dataset
 from pydicom.uid import generate_uid
 
 from core.explain import gradcam_to_volume
+from core.models.preprocess import SQUARE_PIXEL_TOLERANCE
 from core.pacs.findings import Findings
 from core.pacs.sr import with_type2
 from core.tasks.ct import ICHResult
@@ -58,7 +59,7 @@ def build_secondary_captures(volume: Volume, ich: ICHResult, findings: Findings,
         j = ich.labels.index(label)
         z = _best_slice(volume, ich.slice_probs[:, j])
         cam = gradcam_to_volume(ich.cam[z:z + 1], j, _one_slice(volume, z))[0]
-        rgb = overlay_rgb(volume.voxels[z, ::-1, ::-1], cam[::-1, ::-1])
+        rgb = square_pixels(overlay_rgb(volume.voxels[z, ::-1, ::-1], cam[::-1, ::-1]), *volume.spacing[1:])
         rgb = _burn(rgb, [f"Grad-CAM {label}: P={findings.probs[label]:.3f} (slice {z + 1}/{volume.shape[0]})",
                           f"{model['name']} {model['version']}", "RESEARCH USE ONLY - NOT FOR CLINICAL USE"])
         sc = SCImage.from_ref_dataset(ref, rgb, "RGB", 8, "PATIENT", series_uid, series_number, generate_uid(), n,
@@ -74,6 +75,17 @@ def build_secondary_captures(volume: Volume, ich: ICHResult, findings: Findings,
         sc.SourceImageSequence = [src]
         out.append(sc)
     return out
+
+
+def square_pixels(rgb: np.ndarray, dy: float, dx: float) -> np.ndarray:
+    """The picture with square pixels in mm: a Secondary Capture carries no pixel spacing, so every viewer shows
+    its pixels square, and a slice with unequal row and column spacing would be shown stretched. The finer-spaced
+    axis is kept, the coarser one resampled up (physical extent kept), as ModelGrid does for the models."""
+    if min(dy, dx) <= 0 or abs(dy - dx) < SQUARE_PIXEL_TOLERANCE * max(dy, dx):
+        return rgb
+    fine = min(dy, dx)
+    ny, nx = (max(1, round(n * d / fine)) for n, d in zip(rgb.shape[:2], (dy, dx)))
+    return cv2.resize(rgb, (nx, ny), interpolation=cv2.INTER_LINEAR)
 
 
 def _best_slice(volume: Volume, probs: np.ndarray) -> int:
