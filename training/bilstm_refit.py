@@ -33,6 +33,7 @@ from training.ct_post import series_label, youden_series_thresholds
 from training.datasets.rsna import ICH_LABELS
 from training.series_jitter import JITTER_KINDS, jittered_copies
 from training.series_outputs import bilstm_inputs
+from training.series_vs_slices import inserted_series, only_inserted
 
 
 def cnn_outputs(scorer: CTScorer, series: list, cache: Path | None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -43,11 +44,6 @@ def cnn_outputs(scorer: CTScorer, series: list, cache: Path | None) -> dict[str,
     return {s.key: bilstm_inputs(scorer, s, cache) for s in series}
 
 
-def only_inserted(series: list) -> list:
-    """training.series_vs_slices.inserted_series returns the untouched series too: the inserts alone."""
-    return [s for s in series if "+" in s.patient]
-
-
 def main(argv: list[str] | None = None) -> int:
     import torch
 
@@ -55,7 +51,6 @@ def main(argv: list[str] | None = None) -> int:
     from training.ct_real import load_all
     from training.export import export_series, write_card
     from training.nets.lstm import SeriesEnsemble, SeriesExport
-    from training.series_vs_slices import inserted_series
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", required=True, help="folder for ich_bilstm.onnx and its card")

@@ -76,6 +76,11 @@ def inserted_series(series, per_series: int, seed: int = 19, both: int = 0, max_
     return out
 
 
+def only_inserted(series: list) -> list:
+    """inserted_series returns the untouched series too: the inserts alone."""
+    return [s for s in series if "+" in s.patient]
+
+
 FRESH_PHANTOM_BASE = 950000  # stop 20: a validation block no model or choice saw before
 
 
@@ -128,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--stability", type=int, default=0, metavar="PX",
                     help="also read the split's CT-ICH series and the --inserted set's inserts at 5 positions (untouched, "
                          "shifted PX pixels to +x, -x, +y, -y) and report per label the median over series of the "
-                         "series probability's max - min (\"ct-ich series stability\", rule 7 of training.judge_series)")
+                         "series probability's max - min and how often the call at the card threshold flips (\"ct-ich series stability\", rule 7 of training.judge_series)")
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
     series, splits = load_all(Path(args.shared), Path(args.cache))
@@ -164,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.stability:
         if not args.inserted:
             ap.error("--stability reads the --inserted set's inserts too: give --inserted K")
-        report[STABILITY] = stability(sets["ct-ich"] + [s for s in sets[INSERTS] if "+" in s.patient], args.stability, scorer, Path(args.cache), series_thr)
+        report[STABILITY] = stability(sets["ct-ich"] + only_inserted(sets[INSERTS]), args.stability, scorer, Path(args.cache), series_thr)
         print(f"\n{STABILITY}: {report[STABILITY]['n_series']} series at 5 positions ({args.stability} px shifts), median max - min per label:")
         print("  " + "  ".join(f"{lab} {report[STABILITY][lab]['median_range']:.4f}" for lab in ICH_LABELS))
         print("  calls flipped between positions: " + "  ".join(f"{lab} {report[STABILITY][lab]['flip_rate']:.3f}" for lab in ICH_LABELS))

@@ -6,9 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from training.bilstm_refit import only_inserted, youden_series_thresholds
+from training.bilstm_refit import youden_series_thresholds
 from training.ct_data.phantom import SliceSeries
 from training.datasets.rsna import ICH_LABELS
+from training.series_vs_slices import only_inserted
 
 
 def _series(patient: str) -> SliceSeries:
