@@ -19,7 +19,9 @@ and exits 0 only when all hold. The rule (team notes stop19_rules.md, unchanged 
    before stop 21 have no pooled set and are judged as then.
 7. only when both reports hold "ct-ich series stability" (`series_vs_slices --stability PX`, from stop 23 on): per
    subdural, epidural and intraparenchymal, the median over series of the series probability's max - min across 5
-   head positions <= current + 0.01.
+   head positions <= current + 0.01 (`--stability range`, stop 23's rule); or, with `--stability flips` (drafted
+   in stop 23 for later rules: a range is small wherever a model stays far from its threshold, so it rewards a
+   model that never calls a label), the share of series whose call flips between positions <= current + 0.02.
 All figures are the BiLSTM's (the series model being judged), at each model's own card thresholds.
 """
 
@@ -64,7 +66,7 @@ def _not_lower(rule: str, what: str, cur: float | None, cand: float | None, slac
     return Check(rule, what, cur, cand, cand is not None and cand >= cur - slack - 1e-9)
 
 
-def judge(cur: dict, cand: dict, phantoms: str = "phantom") -> list[Check]:
+def judge(cur: dict, cand: dict, phantoms: str = "phantom", stability: str = "range") -> list[Check]:
     out: list[Check] = []
     se_c, se_n = _get(cur, INSERTS, "subdural", "sensitivity"), _get(cand, INSERTS, "subdural", "sensitivity")
     sp_n = _get(cand, INSERTS, "subdural", "specificity")
@@ -94,10 +96,12 @@ def judge(cur: dict, cand: dict, phantoms: str = "phantom") -> list[Check]:
         for lab in ("subdural", "epidural"):
             out.append(_not_lower("6", f"{name} series {lab} AUC (-0.02 allowed)", _get(cur, six, lab, "auc"), _get(cand, six, lab, "auc"), 0.02))
     if STABILITY in cur and STABILITY in cand:
+        key, slack, what = {"range": ("median_range", 0.01, "median max - min over 5 positions"),
+                            "flips": ("flip_rate", 0.02, "share of series whose call flips between 5 positions")}[stability]
         for lab in STABILITY_LABELS:
-            c, n = (_num(r[STABILITY][lab]["median_range"]) for r in (cur, cand))
-            out.append(Check("7", f"series stability {lab}: median max - min over 5 positions (+0.01 allowed)", c, n,
-                             c is not None and n is not None and n <= c + 0.01 + 1e-9))
+            c, n = (_num(r[STABILITY][lab].get(key)) for r in (cur, cand))
+            out.append(Check("7", f"series stability {lab}: {what} (+{slack} allowed)", c, n,
+                             c is not None and n is not None and n <= c + slack + 1e-9))
     return out
 
 
@@ -111,9 +115,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("current")
     ap.add_argument("candidate")
     ap.add_argument("--phantoms", default="phantom", help='the phantom set rule 4 reads ("phantom" or "fresh phantom")')
+    ap.add_argument("--stability", choices=["range", "flips"], default="range",
+                    help="what rule 7 reads: the probability's movement (stop 23's rule) or how often the call flips")
     args = ap.parse_args(argv)
     cur, cand = json.loads(Path(args.current).read_text()), json.loads(Path(args.candidate).read_text())
-    checks = judge(cur, cand, args.phantoms)
+    checks = judge(cur, cand, args.phantoms, args.stability)
     for c in checks:
         print(f"  rule {c.rule:<2} {'ok  ' if c.ok else 'FAIL'}  {c.what}: {c.current} -> {c.candidate}")
     kept = verdict(checks)

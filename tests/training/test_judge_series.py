@@ -93,3 +93,17 @@ def test_the_stability_clause_applies_only_when_both_reports_hold_it_and_can_ref
     worse = copy.deepcopy(good)
     worse[STABILITY]["intraventricular"]["median_range"] = 0.5  # not a clause-7 label
     assert verdict(judge(cur, worse))
+
+
+def test_the_stability_clause_can_read_call_flips_instead_of_ranges():
+    from training.judge_series import STABILITY
+
+    cur, cand = _report(), _report(sdh_se=0.5, sdh_sp=0.95)
+    cur[STABILITY] = {lab: {"median_range": 0.005, "flip_rate": 0.06} for lab in ICH_LABELS}
+    cand[STABILITY] = {lab: {"median_range": 0.03, "flip_rate": 0.075} for lab in ICH_LABELS}
+    assert not verdict(judge(cur, cand))  # ranges: 0.03 > 0.005 + 0.01
+    assert verdict(judge(cur, cand, stability="flips"))  # flips: 0.075 <= 0.06 + 0.02
+    cand[STABILITY]["intraparenchymal"]["flip_rate"] = 0.09
+    assert not verdict(judge(cur, cand, stability="flips"))
+    del cand[STABILITY]["subdural"]["flip_rate"]  # a report written before flip rates existed cannot pass on flips
+    assert not verdict(judge(cur, cand, stability="flips"))
