@@ -12,6 +12,7 @@ from tqdm import tqdm
 
 from core.imaging.pseudo_hu import hu_to_window8
 from core.models.preprocess import ModelGrid, display_slices
+from training.ct_data.cache_key import PHANTOM_CODE, code_fingerprint
 from training.datasets.rsna import ICH_LABELS
 
 BG_INDEX = {"none": 0, "left": 1, "right": 2}
@@ -52,15 +53,16 @@ def _phantom(seed: int) -> dict:
 
 def phantom_series(seeds: list[int], cache: Path, workers: int = 1) -> list[SliceSeries]:
     cache.mkdir(parents=True, exist_ok=True)
-    todo = [s for s in seeds if not (cache / f"phantom_{s}.npz").exists()]
+    fp = code_fingerprint(PHANTOM_CODE)
+    todo = [s for s in seeds if not (cache / f"phantom_{s}.{fp}.npz").exists()]
     if todo:
         it = Pool(workers).imap(_phantom, todo) if workers > 1 else map(_phantom, todo)
         for s, d in tqdm(zip(todo, it), total=len(todo), desc="phantoms", unit="series"):
-            tmp = cache / f".phantom_{s}.tmp.npz"
+            tmp = cache / f".phantom_{s}.{fp}.tmp.npz"
             np.savez_compressed(tmp, **d)
-            os.replace(tmp, cache / f"phantom_{s}.npz")
+            os.replace(tmp, cache / f"phantom_{s}.{fp}.npz")
     out = []
     for s in seeds:
-        z = np.load(cache / f"phantom_{s}.npz")
+        z = np.load(cache / f"phantom_{s}.{fp}.npz")
         out.append(SliceSeries(f"phantom_{s}", "phantom", z["img"], z["labels"], z["bg"], z["mask"], patient=f"phantom_{s}"))
     return out

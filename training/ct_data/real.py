@@ -25,6 +25,7 @@ from tqdm import tqdm
 
 from core.imaging.pseudo_hu import hu_to_window8
 from core.models.preprocess import MODEL_SIZE, slice_image_to_hu, to_square_grid
+from training.ct_data.cache_key import REAL_SLICE_CODE, cache_path
 from training.ct_data.phantom import SliceSeries
 from training.datasets.rsna import ICH_LABELS
 
@@ -90,13 +91,14 @@ def checked_labels(labels: np.ndarray, img: np.ndarray) -> tuple[np.ndarray, str
 
 
 def load_ct_ich(root: Path, cache: Path) -> list[SliceSeries]:
-    cpath = cache / "ct_ich.npz"
+    cpath = cache_path(cache, "ct_ich", REAL_SLICE_CODE)
     df = pd.read_csv(root / "slices.csv").sort_values(["patient", "slice"])
     if not cpath.exists():
         cache.mkdir(parents=True, exist_ok=True)
         imgs = np.stack([to_grid8(_read_gray(root / "images" / f)) for f in tqdm(df.filename, desc="CT-ICH", unit="img")])
-        np.savez_compressed(cache / ".ct_ich.tmp.npz", img=imgs)
-        os.replace(cache / ".ct_ich.tmp.npz", cpath)
+        tmp = cpath.with_name(f".{cpath.stem}.tmp.npz")
+        np.savez_compressed(tmp, img=imgs)
+        os.replace(tmp, cpath)
     imgs = np.load(cpath)["img"]
     out = []
     pos = 0
@@ -112,7 +114,7 @@ def load_ct_ich(root: Path, cache: Path) -> list[SliceSeries]:
 
 
 def load_phe_sich(root: Path, cache: Path) -> list[SliceSeries]:
-    cpath = cache / "phe_sich.npz"
+    cpath = cache_path(cache, "phe_sich", REAL_SLICE_CODE)
     df = pd.read_csv(root / "slices.csv", dtype={"patient": str}).sort_values("filename")
     if not cpath.exists():
         cache.mkdir(parents=True, exist_ok=True)
@@ -121,8 +123,9 @@ def load_phe_sich(root: Path, cache: Path) -> list[SliceSeries]:
             imgs.append(to_grid8(_read_gray(root / "images" / f), PHE_ROTATE))
             mp = root / "masks" / f
             masks.append(mask_to_grid(_read_gray(mp) if mp.exists() else np.zeros((512, 512), np.uint8), PHE_ROTATE))
-        np.savez_compressed(cache / ".phe.tmp.npz", img=np.stack(imgs), mask=np.stack(masks))
-        os.replace(cache / ".phe.tmp.npz", cpath)
+        tmp = cpath.with_name(f".{cpath.stem}.tmp.npz")
+        np.savez_compressed(tmp, img=np.stack(imgs), mask=np.stack(masks))
+        os.replace(tmp, cpath)
     z = np.load(cpath)
     imgs, masks = z["img"], z["mask"]
     out = []

@@ -3,7 +3,8 @@
 Reads `stage_2_train.csv` (`ID_<hex>_<subtype>,Label`) and the DICOM folder through `core.io`
 (so training sees exactly what the app sees), groups slices into series by SeriesInstanceUID and
 orders them on the slice normal. `bg_labels.csv` (series-level none/left/right) is optional.
-Preprocessed series are cached as .npz (HU at 256x256, int16) beside nothing the user owns.
+Preprocessed series are cached as .npz (HU at 256x256, int16) beside nothing the user owns, named by a fingerprint of
+the loading code (training.ct_data.cache_key).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from tqdm import tqdm
 from core.errors import LoadError
 from core.io import load, scan
 from core.models.preprocess import display_slices
+from training.ct_data.cache_key import RSNA_CODE, code_fingerprint
 
 ICH_LABELS = ("any", "epidural", "intraparenchymal", "intraventricular", "subarachnoid", "subdural")
 BG_CLASSES = ("none", "left", "right")
@@ -60,10 +62,11 @@ def load_rsna(root: str | Path, cache_dir: str | Path | None = None, limit: int 
     cache = Path(cache_dir) if cache_dir else None
     if cache:
         cache.mkdir(parents=True, exist_ok=True)
+    fp = code_fingerprint(RSNA_CODE)  # a change to the loader or the grid must not be served from an old cache
     out: list[Series] = []
     for uid in tqdm(uids, desc="series", unit="series"):
         key = hashlib.sha1(uid.encode()).hexdigest()[:16]
-        cpath = cache / f"{key}.npz" if cache else None
+        cpath = cache / f"{key}.{fp}.npz" if cache else None
         if cpath is not None and cpath.exists():
             z = np.load(cpath, allow_pickle=False)
             hu, ids = z["hu"], [str(i) for i in z["ids"]]
