@@ -94,17 +94,22 @@ def pooled_extra_axial(inserted: list, both: list) -> list:
     return list(inserted) + [s for s in both if s.key not in seen]
 
 
-def stability(series: list, px: int, scorer: CTScorer, cache: Path | None, thresholds: dict[str, float]) -> dict:
+def stability(series: list, px: int, scorer: CTScorer, cache: Path | None, thresholds: dict[str, float], centre: bool = False) -> dict:
     """Per label, over series, how far the BiLSTM's series probability moves when the head sits px pixels elsewhere
     in the field of view (training.series_jitter.stability_positions): the median and 90th percentile of max - min,
     and the fraction of series whose call at the card threshold flips between positions (what a user sees; a range
-    alone is small wherever a model stays far from its threshold, stop 23)."""
+    alone is small wherever a model stays far from its threshold, stop 23). With centre, each position is re-centred
+    (training.head_centre) after its shift, as a centring front end would see it."""
+    from training.head_centre import centred
     from training.series_jitter import decision_flips, series_ranges, stability_positions
 
-    probs = np.stack([series_scores(stability_positions(s, px), scorer, cache)[1] for s in series])  # [series, 5, 6]
+    def positions(s):
+        return [centred(p) for p in stability_positions(s, px)] if centre else stability_positions(s, px)
+
+    probs = np.stack([series_scores(positions(s), scorer, cache)[1] for s in series])  # [series, 5, 6]
     r = series_ranges(probs)
     flips = decision_flips(probs, np.array([thresholds.get(lab, 0.5) for lab in ICH_LABELS]))
-    out: dict = {"n_series": len(series), "shift_px": px}
+    out: dict = {"n_series": len(series), "shift_px": px, "centred": centre}
     for j, lab in enumerate(ICH_LABELS):
         out[lab] = {"median_range": float(np.median(r[:, j])), "p90_range": float(np.percentile(r[:, j], 90)),
                     "flip_rate": float(flips[:, j].mean())}
@@ -134,6 +139,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="also read the split's CT-ICH series and the --inserted set's inserts at 5 positions (untouched, "
                          "shifted PX pixels to +x, -x, +y, -y) and report per label the median over series of the "
                          "series probability's max - min and how often the call at the card threshold flips (\"ct-ich series stability\", rule 7 of training.judge_series)")
+    ap.add_argument("--centre", action="store_true",
+                    help="a probe, not the app's path: move the head to the middle of the grid (one offset per series, "
+                         "training.head_centre) before every reading, the stability positions after their shift")
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
     series, splits = load_all(Path(args.shared), Path(args.cache))
@@ -152,12 +160,17 @@ def main(argv: list[str] | None = None) -> int:
 
         sets["fresh phantom"] = phantom_series([args.fresh_base + i for i in range(args.fresh_phantoms)],
                                                Path(args.cache) / "phantom_fresh", workers=2)
+    stability_set = sets["ct-ich"] + only_inserted(sets[INSERTS]) if args.stability and args.inserted else []
+    if args.centre:
+        from training.head_centre import centred
+
+        sets = {name: [centred(s) for s in use] for name, use in sets.items()}
     report = {}
     for source, use in sets.items():
         if not use:
             continue
         y, bil, cnn, ctx = series_scores(use, scorer, Path(args.cache))
-        print(f"\n{source} {args.split}: {len(use)} series")
+        print(f"\n{source} {args.split}: {len(use)} series{' (centred)' if args.centre else ''}")
         report[source] = rows = table(y, bil, cnn, series_thr, slice_thr)
         sy = np.concatenate([s.labels for s in use])
         rows["slices_with_series_context_any"] = auc_block(sy[:, 0], ctx[:, 0])
@@ -169,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.stability:
         if not args.inserted:
             ap.error("--stability reads the --inserted set's inserts too: give --inserted K")
-        report[STABILITY] = stability(sets["ct-ich"] + only_inserted(sets[INSERTS]), args.stability, scorer, Path(args.cache), series_thr)
+        report[STABILITY] = stability(stability_set, args.stability, scorer, Path(args.cache), series_thr, centre=args.centre)
         print(f"\n{STABILITY}: {report[STABILITY]['n_series']} series at 5 positions ({args.stability} px shifts), median max - min per label:")
         print("  " + "  ".join(f"{lab} {report[STABILITY][lab]['median_range']:.4f}" for lab in ICH_LABELS))
         print("  calls flipped between positions: " + "  ".join(f"{lab} {report[STABILITY][lab]['flip_rate']:.3f}" for lab in ICH_LABELS))
