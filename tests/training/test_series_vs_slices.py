@@ -61,3 +61,26 @@ def test_stability_reads_each_series_at_five_positions_with_the_bundled_models()
         assert abs(r["median_range"] - (five[:, j].max() - five[:, j].min())) < 1e-6  # one series: median = its range
         assert r["flip_rate"] == float(len(set(five[:, j] >= 0.5)) == 2)
     assert any(out[lab]["median_range"] > 0 for lab in ICH_LABELS)  # the shifted readings are other readings
+
+
+def test_centred_stability_reads_every_shifted_copy_as_the_same_images():
+    """With --centre the five positions are re-centred after their shift: a head well inside the grid comes back to
+    the same pixels, so the real models' series probabilities cannot move (what a centring front end would buy)."""
+    from core.imaging.pseudo_hu import hu_to_window8
+    from core.models.registry import ModelRegistry
+    from core.tasks.ct import CTScorer
+    from tests.training.ct_data.test_insert import _slice
+    from training.ct_data.phantom import SliceSeries
+    from training.datasets.rsna import ICH_LABELS
+    from training.head_centre import centred
+    from training.series_jitter import stability_positions
+    from training.series_vs_slices import stability
+
+    img = hu_to_window8(np.stack([_slice(ventricle_px=6)] * 3))
+    s = SliceSeries("ctich_901", "ct-ich", img, np.zeros((3, 6), np.float32), np.zeros(3, np.int8), None, patient="ctich_901")
+    copies = [centred(p).img for p in stability_positions(s, 8)]
+    assert all(np.array_equal(copies[0], c) for c in copies[1:])  # the head does not touch the border: nothing cut
+    out = stability([s], 8, CTScorer(ModelRegistry()), None, {lab: 0.5 for lab in ICH_LABELS}, centre=True)
+    assert out["centred"] is True
+    for lab in ICH_LABELS:
+        assert out[lab]["median_range"] == 0.0 and out[lab]["flip_rate"] == 0.0
