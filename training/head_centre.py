@@ -7,8 +7,8 @@ but what the border cuts off. This module measures that (`training.series_vs_sli
 app's path, and a model change built on it must be judged like any candidate (the CNN never saw centred heads,
 though its training shifts them by up to 16 pixels).
 
-The head is found on the 8-bit brain-window grid (air and fat are 0): per slice the largest connected region of the
-pixels above 0 with their holes filled, so the couch and small specks do not count; the median of the larger sections' box
+The head is found on the 8-bit brain-window grid (air and fat are about 0): per slice the largest connected region of
+the pixels above HEAD_LEVEL with their holes filled, so the couch and small specks do not count; the median of the larger sections' box
 centres gives the centre. One offset per series keeps the slices aligned for the series model.
 """
 
@@ -23,11 +23,14 @@ from scipy import ndimage
 from training.series_jitter import shift_series
 
 MIN_HEAD_PIXELS = 200  # a slice whose largest region is smaller (a vertex cap, noise) does not place the head
+#: grey level (of the 0..80 HU brain window) above which a pixel is tissue: CT-ICH's exports put air at 1-2, not 0,
+#: and a threshold at 0 took the whole canvas for the head (skin is 100-190)
+HEAD_LEVEL = 16
 
 
 def head_region(img2d: np.ndarray) -> np.ndarray:
-    """bool [h, w]: the largest connected region above 0 of one 8-bit slice, holes filled (empty when none)."""
-    filled = ndimage.binary_fill_holes(img2d > 0)  # first: the skin ring closes over the dark fat and skull inside it
+    """bool [h, w]: the largest connected region above HEAD_LEVEL of one 8-bit slice, holes filled (empty when none)."""
+    filled = ndimage.binary_fill_holes(img2d > HEAD_LEVEL)  # first: the skin ring closes over the dark fat and skull inside it
     n, lab, stats, _ = cv2.connectedComponentsWithStats(filled.astype(np.uint8), connectivity=8)
     if n <= 1:
         return np.zeros(img2d.shape, dtype=bool)

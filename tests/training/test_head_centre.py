@@ -29,6 +29,7 @@ def test_the_head_region_is_the_filled_head_without_the_couch():
     assert reg[120, 128] and img[120, 128 + 76] == 0 and reg[120, 128 + 76]  # centre, and the fat ring: filled
     assert not reg[248, 128]  # couch
     assert not head_region(np.zeros((64, 64), np.uint8)).any()
+    assert not head_region(np.full((64, 64), 2, np.uint8)).any()  # CT-ICH's exports put air at 1-2: not tissue
 
 
 def test_centre_offset_moves_the_head_box_to_the_grid_middle():
