@@ -4,12 +4,12 @@ shipped CT models' calls independent of where the head sits in the field of view
 Why (stop 23): shifted 8 pixels, the shipped series model's call flips on 18 % of validation series for epidural
 and 16 % for intraparenchymal. If every series were centred before the CNN reads it, a shift would change nothing
 but what the border cuts off. This module measures that (`training.series_vs_slices --centre`); it is not in the
-app's path, and a model change built on it must be judged like any candidate (the CNN never saw centred heads,
-though its training shifts them by up to 16 pixels).
+app's path, and a model change built on it must be judged like any candidate (the CNN's training moves heads by up to
+8 % of the grid, training.ct_data.augment, but never centres them; the BiLSTM read uncentred series only).
 
 The head is found on the 8-bit brain-window grid (air and fat are about 0): per slice the largest connected region of
-the pixels above HEAD_LEVEL with their holes filled, so the couch and small specks do not count; the median of the larger sections' box
-centres gives the centre. One offset per series keeps the slices aligned for the series model.
+the pixels above HEAD_LEVEL with their holes filled, so the couch and small specks do not count; the median of the
+larger sections' box centres gives the centre. One offset per series keeps the slices aligned for the series model.
 """
 
 from __future__ import annotations
