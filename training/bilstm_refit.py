@@ -15,6 +15,7 @@ subdural patients, and PHE-SICH's series, where every bleed is intraparenchymal.
   series beside the phantoms (floor 0.5, as ct_post).
 With --jitter N (stop 23) each training series is also read by the CNN after N perturbations (training.series_jitter:
 a shift in the field of view, grey-level noise, a JPEG export) and each epoch trains on one reading per series.
+With --centre (stop 23's probe) every series is read head-centred (training.head_centre), as a centring input path would.
 Inputs are the exported ich_cnn.onnx's embedding and calibrated probabilities (what the app feeds the BiLSTM), so
 the CNN, BG and OOD models are untouched. Writes ich_bilstm.onnx and its card into --out.
 """
@@ -44,6 +45,22 @@ def cnn_outputs(scorer: CTScorer, series: list, cache: Path | None) -> dict[str,
     return {s.key: bilstm_inputs(scorer, s, cache) for s in series}
 
 
+def reading_sets(sets: tuple[list, ...], jitter: int, centre: bool, jitter_of: tuple[int, ...] = (0, 2)) -> tuple[tuple[list, ...], dict[str, list]]:
+    """The series the CNN reads: `sets` as given, or head-centred (training.head_centre) with --centre; and per series
+    of the sets at `jitter_of` (training and inserted training) its `jitter` perturbed copies, centred after their
+    perturbation as a centring input path would see them. Copies are keyed by the (centred) series' key."""
+    from training.head_centre import centred
+
+    if centre:
+        sets = tuple([centred(s) for s in use] for use in sets)
+    copies = {}
+    if jitter:
+        for i in jitter_of:
+            for s in sets[i]:
+                copies[s.key] = [centred(c) if centre else c for c in jittered_copies(s, jitter)]
+    return sets, copies
+
+
 def main(argv: list[str] | None = None) -> int:
     import torch
 
@@ -70,6 +87,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jitter", type=int, default=0, metavar="N",
                     help="per training series, N more CNN readings of perturbed copies (training.series_jitter: shift, "
                          "noise, JPEG export, in that order); each epoch trains on one reading per series, drawn at random")
+    ap.add_argument("--centre", action="store_true",
+                    help="every series and jittered copy read head-centred (training.head_centre; stop 23's probe). The app's "
+                         "input path does not centre yet: a BiLSTM fitted so must not ship before it does")
     ap.add_argument("--version", default="")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args(argv)
@@ -81,11 +101,12 @@ def main(argv: list[str] | None = None) -> int:
     ins_tr = (only_inserted(inserted_series(tr, args.inserted_train, args.train_seed, both=args.both_train, max_fraction=args.max_fraction))
               if args.inserted_train or args.both_train else [])
     ins_va = only_inserted(inserted_series(va, args.val_inserted, args.val_seed)) if args.val_inserted else []
-    print(f"{len(tr)} training series + {len(ins_tr)} inserted; {len(va)} validation series + {len(ins_va)} inserted")
+    (tr, va, ins_tr, ins_va), copies = reading_sets((tr, va, ins_tr, ins_va), args.jitter, args.centre)
+    print(f"{len(tr)} training series + {len(ins_tr)} inserted; {len(va)} validation series + {len(ins_va)} inserted"
+          + (" (head-centred)" if args.centre else ""))
     reg = ModelRegistry()
     scorer = CTScorer(reg)
     res = cnn_outputs(scorer, tr + va + ins_tr + ins_va, Path(args.cache))
-    copies = {s.key: jittered_copies(s, args.jitter) for s in tr + ins_tr} if args.jitter else {}
     if copies:
         print(f"{sum(map(len, copies.values()))} jittered copies of the training series ({', '.join(JITTER_KINDS[:args.jitter])})")
         res.update(cnn_outputs(scorer, [c for cs in copies.values() for c in cs], Path(args.cache)))
@@ -136,7 +157,10 @@ def main(argv: list[str] | None = None) -> int:
                                  "the phantoms and real patients; inputs from the exported ich_cnn"
                                  + (f"; each training series also read by the CNN after {args.jitter} perturbations "
                                     f"({', '.join(JITTER_KINDS[:args.jitter])}: training.series_jitter), one reading per series and epoch"
-                                    if args.jitter else ""))}
+                                    if args.jitter else "")
+                                 + ("; every series read head-centred (training.head_centre, one offset per series)" if args.centre else "")),
+             **({"input_centring": "head-centred per series (training.head_centre); the app's input path does not centre: not shippable as is"}
+                if args.centre else {})}
     write_card(onnx_path, name=old.name, task=old.task, version=args.version or old.version, labels=old.labels, input=old.input,
                outputs=old.outputs, training_data=old.training_data, intended_use=old.intended_use, thresholds=thresholds,
                metrics={}, seed=(args.seeds or [args.seed])[0], extra=extra)

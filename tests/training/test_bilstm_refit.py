@@ -105,3 +105,25 @@ def test_the_shared_series_steps_project_on_training_pca_and_fold_platt_into_eve
         for m, lo in zip(models, before):
             a, b = np.array([q.params[0] for q in platt]), np.array([q.params[1] for q in platt])
             assert np.allclose(m(x, p)[0][0].numpy(), lo * a + b, atol=1e-5)
+
+
+def test_reading_sets_centre_every_series_and_each_jittered_copy_after_its_perturbation():
+    """--centre: what the CNN reads is the head-centred series, and a shifted copy comes back to the centre too."""
+    from tests.training.test_head_centre import _head_series
+    from training.bilstm_refit import reading_sets
+    from training.head_centre import centre_offset
+
+    def series(key, cx, cy):
+        img = _head_series(cx, cy, n=4)
+        return SliceSeries(key, "ct-ich", img, np.zeros((4, 6), np.float32), np.zeros(4, np.int8), None, patient=key)
+
+    tr, va, ins_tr, ins_va = [series("t", 110, 140)], [series("v", 140, 120)], [series("i", 120, 120)], []
+    plain, plain_copies = reading_sets((tr, va, ins_tr, ins_va), jitter=1, centre=False)
+    assert plain[0][0] is tr[0] and set(plain_copies) == {"t", "i"}  # copies of training sets only
+    (ctr, cva, cins, cinsva), copies = reading_sets((tr, va, ins_tr, ins_va), jitter=1, centre=True)
+    assert [s.key for s in ctr + cva + cins] == ["t#c", "v#c", "i#c"] and cinsva == []
+    for s in ctr + cva + cins:
+        assert abs(centre_offset(s.img)[0]) <= 1 and abs(centre_offset(s.img)[1]) <= 1
+    assert set(copies) == {"t#c", "i#c"}
+    (shifted,) = copies["t#c"]  # JITTER_KINDS[0] is the shift
+    assert shifted.key.endswith("~shift#c") and np.array_equal(shifted.img, ctr[0].img)
