@@ -16,7 +16,7 @@ from pydicom import Dataset
 from pydicom.uid import generate_uid
 
 from core.explain import gradcam_to_volume
-from core.models.preprocess import SQUARE_PIXEL_TOLERANCE
+from core.models.preprocess import ModelGrid
 from core.pacs.findings import Findings
 from core.pacs.sr import with_type2
 from core.tasks.ct import ICHResult
@@ -80,11 +80,10 @@ def build_secondary_captures(volume: Volume, ich: ICHResult, findings: Findings,
 def square_pixels(rgb: np.ndarray, dy: float, dx: float) -> np.ndarray:
     """The picture with square pixels in mm: a Secondary Capture carries no pixel spacing, so every viewer shows
     its pixels square, and a slice with unequal row and column spacing would be shown stretched. The finer-spaced
-    axis is kept, the coarser one resampled up (physical extent kept), as ModelGrid does for the models."""
-    if min(dy, dx) <= 0 or abs(dy - dx) < SQUARE_PIXEL_TOLERANCE * max(dy, dx):
+    axis is kept, the coarser one resampled up (physical extent kept): ModelGrid.square_shape, as for the models."""
+    ny, nx = ModelGrid(rgb.shape[0], rgb.shape[1], float(dy), float(dx)).square_shape
+    if (ny, nx) == rgb.shape[:2]:
         return rgb
-    fine = min(dy, dx)
-    ny, nx = (max(1, round(n * d / fine)) for n, d in zip(rgb.shape[:2], (dy, dx)))
     return cv2.resize(rgb, (nx, ny), interpolation=cv2.INTER_LINEAR)
 
 
