@@ -15,9 +15,11 @@ from pathlib import Path
 
 # what turns a CT-ICH / PHE-SICH slice file into the cached 8-bit model-grid image (and its mask)
 REAL_SLICE_CODE = ("core.models.preprocess", "core.imaging.pseudo_hu", "core.imaging.windows", "training.ct_data.real")
-# what turns a phantom seed into the cached series
+# what turns a phantom seed into the cached series (the CT generator's modules only: an edit to the MRI generator or a
+# figure script must not regenerate 160 phantom series)
 PHANTOM_CODE = ("core.models.preprocess", "core.imaging.pseudo_hu", "core.imaging.windows", "core.volume",
-                "training.synth", "training.ct_data.phantom")
+                "training.synth.ct", "training.synth.ct_head", "training.synth.ct_lesions", "training.synth.shapes",
+                "training.ct_data.phantom")
 # what turns an RSNA DICOM series into the cached HU grid
 RSNA_CODE = ("core.io", "core.volume", "core.models.preprocess")
 
