@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.models.centring import SERIES_CENTRING
 from core.models.registry import ModelRegistry
 from core.tasks.ct import CTScorer
 from training.ct_post import series_label, youden_series_thresholds
@@ -88,8 +89,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="per training series, N more CNN readings of perturbed copies (training.series_jitter: shift, "
                          "noise, JPEG export, in that order); each epoch trains on one reading per series, drawn at random")
     ap.add_argument("--centre", action="store_true",
-                    help="every series and jittered copy read head-centred (training.head_centre; stop 23's probe). The app's "
-                         "input path does not centre yet: a BiLSTM fitted so must not ship before it does")
+                    help="every series and jittered copy read head-centred (training.head_centre; stop 23's probe). The card "
+                         "says input_centring: series, and the app's CTScorer then centres every series it scores")
     ap.add_argument("--version", default="")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args(argv)
@@ -159,8 +160,7 @@ def main(argv: list[str] | None = None) -> int:
                                     f"({', '.join(JITTER_KINDS[:args.jitter])}: training.series_jitter), one reading per series and epoch"
                                     if args.jitter else "")
                                  + ("; every series read head-centred (training.head_centre, one offset per series)" if args.centre else "")),
-             **({"input_centring": "head-centred per series (training.head_centre); the app's input path does not centre: not shippable as is"}
-                if args.centre else {})}
+             **({"input_centring": SERIES_CENTRING} if args.centre else {})}  # core.tasks.ct.CTScorer centres the series it reads
     write_card(onnx_path, name=old.name, task=old.task, version=args.version or old.version, labels=old.labels, input=old.input,
                outputs=old.outputs, training_data=old.training_data, intended_use=old.intended_use, thresholds=thresholds,
                metrics={}, seed=(args.seeds or [args.seed])[0], extra=extra)

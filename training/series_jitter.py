@@ -16,6 +16,8 @@ from dataclasses import replace
 
 import numpy as np
 
+from core.models.centring import shift_stack
+
 JITTER_KINDS = ("shift", "noise", "export")
 MAX_SHIFT_PX = 16  # of the 256 grid: ~16 mm at a 250 mm field of view
 NOISE_SIGMA_LEVELS = 2.0  # grey levels of the 40/80 brain window: ~0.6 HU
@@ -23,15 +25,9 @@ JPEG_QUALITY = (85, 95)
 
 
 def shift_series(img: np.ndarray, dx: int, dy: int) -> np.ndarray:
-    """[z, h, w] moved by dx columns (+ right) and dy rows (+ down); what leaves the grid is lost, air (0) comes in."""
-    out = np.zeros_like(img)
-    h, w = img.shape[1:]
-    if abs(dx) >= w or abs(dy) >= h:
-        return out
-    src_y, dst_y = slice(max(0, -dy), h - max(0, dy)), slice(max(0, dy), h - max(0, -dy))
-    src_x, dst_x = slice(max(0, -dx), w - max(0, dx)), slice(max(0, dx), w - max(0, -dx))
-    out[:, dst_y, dst_x] = img[:, src_y, src_x]
-    return out
+    """[z, h, w] moved by dx columns (+ right) and dy rows (+ down); what leaves the grid is lost, air (0) comes in
+    (core.models.centring.shift_stack, the shift the app's centring makes)."""
+    return shift_stack(img, dx, dy, 0)
 
 
 def add_noise(img: np.ndarray, rng: np.random.Generator, sigma: float = NOISE_SIGMA_LEVELS) -> np.ndarray:

@@ -60,7 +60,7 @@ def show_overlay(state: ViewerState, kind: str, label: str) -> None:
             raise InputError(f"occlusion is available for the CT labels, not {label!r}")
         scorer = _ct_scorer()
         z = state.cursor[0]
-        occ = occlusion_slice(scorer.model(name), scorer.slice_inputs(vol), z)
+        occ = occlusion_slice(scorer.model(name), scorer.slice_inputs(vol), z, grid=scorer.grid(vol))
         if label not in occ.labels:
             raise InputError(f"model {name} has no label {label!r}; labels: {', '.join(occ.labels)}")
         overlay_cache(state).put_occlusion(vol, occ)

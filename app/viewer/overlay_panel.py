@@ -192,6 +192,7 @@ class OverlayPanel(QWidget):
             job.report("loading model", 0, 1)
             model = scorer.raw_model(name)
             hu = scorer.slice_inputs(volume)  # a thin slice's slab: what the scores came from
+            grid = scorer.grid(volume)  # where it sat on the model grid (a centred series): the map goes back through it
             total = occlusion_passes(hu[z], patch, stride, 16)
             step = 0
 
@@ -200,7 +201,7 @@ class OverlayPanel(QWidget):
                 job.report(f"occlusion, slice {z}", step, total)
                 step += 1
 
-            return occlusion_slice(WatchedModel(model, before_run), hu, z, patch=patch, stride=stride, batch=16)
+            return occlusion_slice(WatchedModel(model, before_run), hu, z, patch=patch, stride=stride, batch=16, grid=grid)
 
         self._occ_request = (volume, label, z)
         return self.occlusion_runner.start(work)

@@ -16,7 +16,7 @@ import numpy as np
 from core.explain import gradcam_to_volume, in_head_boxes, model_slice_to_volume, occlusion_map
 from core.explain.gradcam import normalise
 from core.explain.intracranial import intracranial_masks
-from core.models.preprocess import bg_input, head_mask_2d, ich_input
+from core.models.preprocess import ModelGrid, bg_input, head_mask_2d, ich_input
 from core.tasks.ct import ModelInfo
 from core.volume import Volume
 
@@ -92,10 +92,10 @@ def gradcam_overlay(volume: Volume, label: str, ich: Any = None, bg: Any = None,
     given): an 8x8 map upsampled to 512x512 otherwise paints the scalp, the skull base and the air beside
     the skull, which reads as a finding outside the brain."""
     if ich is not None and label in ich.labels:
-        data = gradcam_to_volume(ich.cam, ich.labels.index(label), volume)
+        data = gradcam_to_volume(ich.cam, ich.labels.index(label), volume, ich.grid)
         model = ich.models[0]  # the slice CNN makes the map (the BiLSTM has none)
     elif bg is not None and label in BG_LABELS:
-        data = gradcam_to_volume(bg.cam, bg.classes.index(BG_LABELS[label]), volume)
+        data = gradcam_to_volume(bg.cam, bg.classes.index(BG_LABELS[label]), volume, bg.grid)
         model = bg.model
     elif qc is not None and label in MR_LABELS:
         data = normalise(qc.cam_on_volume(MR_LABELS[label], volume))  # the model grid is 256 mm around the tissue
@@ -108,9 +108,10 @@ def gradcam_overlay(volume: Volume, label: str, ich: Any = None, bg: Any = None,
 
 
 # -- occlusion -----------------------------------------------------------------------------------
-def model_to_volume_slice(m: np.ndarray, volume: Volume) -> np.ndarray:
-    """[H, W] model-grid map (radiological, 256x256) -> [y, x] on the volume grid (canonical): display_slices' inverse."""
-    return model_slice_to_volume(m, volume)
+def model_to_volume_slice(m: np.ndarray, volume: Volume, grid: ModelGrid | None = None) -> np.ndarray:
+    """[H, W] model-grid map (radiological, 256x256) -> [y, x] on the volume grid (canonical): the inverse of where the
+    models read the slice (`grid`, CTScorer.grid: display_slices plus any centring shift)."""
+    return model_slice_to_volume(m, volume, grid=grid)
 
 
 def occlusion_passes(hu_slice: np.ndarray, patch: int, stride: int, batch: int) -> int:
@@ -131,11 +132,13 @@ class SliceOcclusion:
     model: ModelInfo
     patch: int
     stride: int
+    grid: ModelGrid | None = None  # where the occluded slice sat on the model grid (CTScorer.grid)
 
 
 def occlusion_slice(model: Any, hu_slices: np.ndarray, z: int, patch: int = 32, stride: int = 16,
-                    batch: int = 16) -> SliceOcclusion:
-    """Run core.explain.occlusion_map on slice z of the model-grid HU stack (`CTScorer.slice_inputs`)."""
+                    batch: int = 16, grid: ModelGrid | None = None) -> SliceOcclusion:
+    """Run core.explain.occlusion_map on slice z of the model-grid HU stack (`CTScorer.slice_inputs`, read on
+    `CTScorer.grid`: pass it, or a centred series' map lands shifted)."""
     name = model.card.name
     hu = hu_slices[z:z + 1]
     if name == BG_MODEL:
@@ -143,14 +146,14 @@ def occlusion_slice(model: Any, hu_slices: np.ndarray, z: int, patch: int = 32, 
     else:
         image, labels = ich_input(hu)[0], tuple(model.card.labels)
     drop, base, passes = occlusion_map(model, image, hu[0], patch=patch, stride=stride, batch=batch)
-    return SliceOcclusion(z, name, labels, drop, base, passes, ModelInfo.of(model), patch, stride)
+    return SliceOcclusion(z, name, labels, drop, base, passes, ModelInfo.of(model), patch, stride, grid)
 
 
 def occlusion_overlay(occ: SliceOcclusion, label: str, volume: Volume) -> OverlayMap:
     """One label's drop on slice occ.z as a [z, y, x] map that is zero except that slice."""
     j = occ.labels.index(label)
     data = np.zeros(volume.shape, np.float32)
-    data[occ.z] = model_to_volume_slice(occ.drop[j], volume)
+    data[occ.z] = model_to_volume_slice(occ.drop[j], volume, occ.grid)
     vmax = float(max(data[occ.z].max(), 1e-3))
     title = f"Occlusion {label}, slice {occ.z}"
     return OverlayMap("occlusion", label, data, 0.0, vmax, model_legend(title, occ.model), units_for("occlusion", label), (occ.z,))

@@ -24,21 +24,23 @@ def normalise(maps: np.ndarray) -> np.ndarray:
     return maps / peak if peak > 0 else np.zeros_like(maps)
 
 
-def model_slice_to_volume(m: np.ndarray, volume: Volume, out: np.ndarray | None = None) -> np.ndarray:
+def model_slice_to_volume(m: np.ndarray, volume: Volume, out: np.ndarray | None = None, grid: ModelGrid | None = None) -> np.ndarray:
     """[h, w] map on the model grid (radiological orientation) -> [y, x] on the volume's grid (canonical R, A, S).
 
-    The exact inverse geometry of `display_slices` (`ModelGrid.to_volume`: the air padding cropped, the
-    square-pixel rescale undone, the flip undone), resized straight into `out` when given.
+    The exact inverse geometry of `display_slices` (`ModelGrid.to_volume`: the centring shift, the air padding
+    cropped, the square-pixel rescale undone, the flip undone), resized straight into `out` when given. `grid` is
+    where the models read the slice (`CTScorer.grid`, the result's `grid`); the unshifted grid when None.
     """
-    return ModelGrid.of(volume).to_volume(m, out)
+    return (grid or ModelGrid.of(volume)).to_volume(m, out)
 
 
-def gradcam_to_volume(cam: np.ndarray, label_index: int, volume: Volume) -> np.ndarray:
-    """[z, C, h, w] model-grid maps (radiological orientation) -> [z, y, x] on the volume's grid, 0..1."""
+def gradcam_to_volume(cam: np.ndarray, label_index: int, volume: Volume, grid: ModelGrid | None = None) -> np.ndarray:
+    """[z, C, h, w] model-grid maps (radiological orientation) -> [z, y, x] on the volume's grid, 0..1 (`grid` as
+    in model_slice_to_volume)."""
     maps = normalise(cam[:, label_index].astype(np.float32))
     nz, ny, nx = volume.shape
     out = np.empty((nz, ny, nx), dtype=np.float32)
-    grid = ModelGrid.of(volume)  # once for the stack (hot path: 6 labels x every slice)
+    grid = grid or ModelGrid.of(volume)  # once for the stack (hot path: 6 labels x every slice)
     for k in range(nz):
         grid.to_volume(maps[k], out=out[k])
     return out

@@ -19,8 +19,9 @@ import cv2
 import numpy as np
 
 from core.errors import InputError
-from core.imaging.pseudo_hu import as_model_window_hu, to_gray8, window8_to_hu
+from core.imaging.pseudo_hu import as_model_window_hu, hu_to_window8, to_gray8, window8_to_hu
 from core.imaging.windows import PRESETS, window_unit
+from core.models.centring import centre_offset, shift_stack
 from core.volume import Volume, WarningCode, Window
 
 MODEL_SIZE = 256
@@ -69,6 +70,12 @@ def display_slices(volume: Volume, size: int = MODEL_SIZE) -> np.ndarray:
     for k, sl in enumerate(volume.voxels):
         out[k] = grid.to_model(sl)
     return out
+
+
+def centring_offset(hu: np.ndarray) -> tuple[int, int]:
+    """(dx, dy) that move the head of a [z, size, size] model-grid HU stack to the grid's middle, found on what the
+    models read (the brain-window 8-bit export: core.models.centring.centre_offset, as training.head_centre)."""
+    return centre_offset(hu_to_window8(hu, "brain"))
 
 
 def windowed_input(hu: np.ndarray, windows: tuple[str, str, str] = ICH_WINDOWS) -> np.ndarray:
@@ -122,6 +129,9 @@ class ModelGrid:
     stretched anatomy. Square slices with square pixels (spacings within SQUARE_PIXEL_TOLERANCE) take exactly
     the original flip + resize, bit for bit. `to_volume` is the inverse for maps (crop the padding, undo the
     rescale, flip back); Grad-CAM and occlusion overlays are drawn with it.
+
+    `shift` (dx, dy), in model-grid pixels, moves the slice on the grid last (core.models.centring: a series read
+    head-centred); `to_volume` moves a map back first. (0, 0), the default, changes nothing.
     """
 
     ny: int
@@ -129,6 +139,7 @@ class ModelGrid:
     dy: float = 1.0
     dx: float = 1.0
     size: int = MODEL_SIZE
+    shift: tuple[int, int] = (0, 0)
 
     @classmethod
     def of(cls, volume: Volume, size: int = MODEL_SIZE) -> ModelGrid:
@@ -165,7 +176,8 @@ class ModelGrid:
         h, w = self.square_shape
         if (h, w) != view.shape:
             view = cv2.resize(view, (w, h), interpolation=cv2.INTER_NEAREST if nearest else cv2.INTER_LINEAR)
-        return to_square_grid(view, fill, self.size, nearest)
+        out = to_square_grid(view, fill, self.size, nearest)
+        return shift_stack(out, *self.shift, fill) if self.shift != (0, 0) else out
 
     def to_volume(self, m: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """[h, w] map covering the model grid (any resolution: an 8x8 Grad-CAM, a 256x256 occlusion map) ->
@@ -175,6 +187,9 @@ class ModelGrid:
         no padding to crop, a single resize straight into `out`, as the original path did."""
         if out is None:
             out = np.empty((self.ny, self.nx), dtype=np.float32)
+        if self.shift != (0, 0):  # undo the centring at full grid resolution (a shift is not a whole 8x8 cell)
+            full = cv2.resize(np.asarray(m, dtype=np.float32), (self.size, self.size), interpolation=cv2.INTER_LINEAR)
+            m = shift_stack(full, -self.shift[0], -self.shift[1], 0.0)
         canon = np.ascontiguousarray(m[::-1, ::-1], dtype=np.float32)
         h, w = self.square_shape
         if (h, w) != (self.side, self.side):

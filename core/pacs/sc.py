@@ -58,7 +58,7 @@ def build_secondary_captures(volume: Volume, ich: ICHResult, findings: Findings,
     for n, label in enumerate(findings.flagged, start=1):
         j = ich.labels.index(label)
         z = _best_slice(volume, ich.slice_probs[:, j])
-        cam = gradcam_to_volume(ich.cam[z:z + 1], j, _one_slice(volume, z))[0]
+        cam = gradcam_to_volume(ich.cam[z:z + 1], j, _one_slice(volume, z), ich.grid)[0]
         rgb = square_pixels(overlay_rgb(volume.voxels[z, ::-1, ::-1], cam[::-1, ::-1]), *volume.spacing[1:])
         rgb = _burn(rgb, [f"Grad-CAM {label}: P={findings.probs[label]:.3f} (slice {z + 1}/{volume.shape[0]})",
                           f"{model['name']} {model['version']}", "RESEARCH USE ONLY - NOT FOR CLINICAL USE"])

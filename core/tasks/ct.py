@@ -13,7 +13,9 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from core.imaging.pseudo_hu import as_model_window_hu
-from core.models.preprocess import BG_WINDOWS, ICH_WINDOWS, MODEL_SIZE, bg_input, check_ct_series, display_slices, ich_input
+from core.models.centring import SERIES_CENTRING, shift_stack
+from core.models.preprocess import (AIR_HU, BG_WINDOWS, ICH_WINDOWS, MODEL_SIZE, ModelGrid, bg_input, centring_offset, check_ct_series,
+                                    display_slices, ich_input)
 from core.models.registry import ModelRegistry
 from core.models.runtime import LoadedModel, load_model, load_shared_trunk
 from core.tasks.slabs import SlabPlan, slab_average, slab_plan, to_slices
@@ -146,6 +148,7 @@ class ICHResult:
     ood: OODResult | None = None
     thresholds: dict[str, float] = field(default_factory=dict)
     slabs: SlabPlan | None = None  # thin slices were scored as thick slabs (core.tasks.slabs)
+    grid: ModelGrid | None = None  # where the CNN's input (and so `cam`) sat: maps go back through it (head centring)
 
     def flagged(self) -> dict[str, bool]:
         """Labels at or above the card's series threshold; nothing is flagged outside the training distribution."""
@@ -163,7 +166,8 @@ class ICHResult:
                 "cnn_slice_probs": {lab: self.cnn_slice_probs[:, j].round(4).tolist() for j, lab in enumerate(self.labels)},
                 "thresholds": self.thresholds, "flagged": self.flagged(), "ood": None if self.ood is None else self.ood.to_dict(),
                 "models": [m.__dict__ for m in self.models], "timings_s": self.timings,
-                "slabs": None if self.slabs is None else self.slabs.to_dict()}
+                "slabs": None if self.slabs is None else self.slabs.to_dict(),
+                "input_shift_px": None if self.grid is None else list(self.grid.shift)}
 
 
 def ood_to_slices(ood: OODResult, plan: SlabPlan) -> OODResult:
@@ -187,6 +191,7 @@ class BGResult:
     ood: OODResult | None = None
     threshold: float = 0.5
     note: str = ""  # why a score above the threshold is not called (out of distribution, no hemorrhage per the ICH model)
+    grid: ModelGrid | None = None  # where the input (and so `cam`) sat on the model grid
 
     def most_likely_slice(self, side: str) -> int:
         """0-based slice where the class `side` ('left', 'right', 'none') peaks."""
@@ -218,7 +223,7 @@ class CTScorer:
         # caches hold the voxel array itself and compare by identity: an id() alone can be reused by a new
         # array after the old one is freed, which would hand a new series the old series' scores
         self._cache: tuple[np.ndarray, np.ndarray] | None = None
-        self._slabs: tuple[np.ndarray, np.ndarray, SlabPlan] | None = None
+        self._slabs: tuple[np.ndarray, np.ndarray, SlabPlan, tuple[int, int]] | None = None
         self._per_slice: tuple[np.ndarray, np.ndarray] | None = None  # slice_inputs of a thin series
         self._raw: tuple[np.ndarray, dict, OODResult, SlabPlan] | None = None
 
@@ -240,12 +245,30 @@ class CTScorer:
             self._cache = (volume.voxels, display_slices(volume))
         return self._cache[1]
 
+    @property
+    def centres_series(self) -> bool:
+        """Whether the series model was fitted on head-centred readings (its card's input_centring): then the CNN reads
+        every series with the head moved to the grid's middle (core.models.centring), as it did in that fit."""
+        return self.registry.card("ich_bilstm").extra.get("input_centring") == SERIES_CENTRING
+
     def model_slices(self, volume: Volume) -> tuple[np.ndarray, SlabPlan]:
-        """What the models read: the display slices, averaged into ~5 mm slabs when the series is thin."""
+        """What the models read: the display slices, averaged into ~5 mm slabs when the series is thin, and moved so
+        the head sits in the grid's middle when the series model asks for it (one offset for the series)."""
         if self._slabs is None or self._slabs[0] is not volume.voxels:
             plan = slab_plan(volume.shape[0], volume.spacing[0])
-            self._slabs = (volume.voxels, slab_average(self.slices(volume), plan), plan)
+            hu, shift = slab_average(self.slices(volume), plan), (0, 0)
+            if self.centres_series:
+                shift = centring_offset(hu)
+                if shift != (0, 0):
+                    hu = shift_stack(hu, *shift, AIR_HU)
+            self._slabs = (volume.voxels, hu, plan, shift)
         return self._slabs[1], self._slabs[2]
+
+    def grid(self, volume: Volume) -> ModelGrid:
+        """Where a slice of `volume` sits on the model grid as the models read it (with the centring shift): model-grid
+        maps (Grad-CAM, occlusion) go back to the volume through it."""
+        self.model_slices(volume)
+        return replace(ModelGrid.of(volume), shift=self._slabs[3])
 
     def slice_inputs(self, volume: Volume) -> np.ndarray:
         """[z, 256, 256]: what the models read for each slice (its slab in a thin series): occlusion maps occlude that.
@@ -328,7 +351,7 @@ class CTScorer:
         return ICHResult(ICH_LABELS, to_slices(res["slice_probs"][0], plan), to_slices(out["probs"], plan),
                          {lab: float(series[j]) for j, lab in enumerate(ICH_LABELS)}, to_slices(out["cam"], plan),
                          [ModelInfo.of(cnn), ModelInfo.of(lstm), ModelInfo.of(self.model("ich_ood"))], t, ood_to_slices(ood, plan),
-                         {k: float(v) for k, v in lstm.card.thresholds.items()}, plan if plan.thin else None)
+                         {k: float(v) for k, v in lstm.card.thresholds.items()}, plan if plan.thin else None, self.grid(volume))
 
     def score_bg(self, volume: Volume) -> BGResult:
         check_ct_series(volume, "basal-ganglia hemorrhage scoring")
@@ -368,7 +391,8 @@ class CTScorer:
                 side, note = "none", "not called: the ICH model flags no intraparenchymal hemorrhage in this series"
         if side != "none" and not volume.geometry_verified:  # issue 17: no side from geometry the loader could not verify
             side = "unverified"
-        return BGResult(BG_CLASSES, p, p_hem, side, {"none": 1 - p_hem, "left": left, "right": right}, out["cam"], info, t, ood, thr, note)
+        return BGResult(BG_CLASSES, p, p_hem, side, {"none": 1 - p_hem, "left": left, "right": right}, out["cam"], info, t, ood, thr, note,
+                        self.grid(volume))
 
 
 _DEFAULT: CTScorer | None = None

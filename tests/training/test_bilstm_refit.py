@@ -109,7 +109,7 @@ def test_the_shared_series_steps_project_on_training_pca_and_fold_platt_into_eve
 
 def test_reading_sets_centre_every_series_and_each_jittered_copy_after_its_perturbation():
     """--centre: what the CNN reads is the head-centred series, and a shifted copy comes back to the centre too."""
-    from tests.training.test_head_centre import _head_series
+    from tests.core.models.test_centring import _head_series
     from training.bilstm_refit import reading_sets
     from training.head_centre import centre_offset
 

@@ -16,7 +16,8 @@ from app.viewer.overlays import (OverlayCache, apply_map, gradcam_labels, model_
                                  occlusion_overlay, occlusion_passes, occlusion_slice, threshold_fraction)
 from app.viewer.state import OverlaySettings
 from core.io import load
-from core.models.preprocess import head_mask_2d
+from core.models.centring import shift_stack
+from core.models.preprocess import ModelGrid, head_mask_2d
 from core.paths import demo_dir
 from core.tasks import CTScorer
 from core.volume import Volume, ras_affine
@@ -124,6 +125,10 @@ def test_occlusion_for_one_slice_is_deterministic_on_the_blood_and_zero_outside_
     near = ndimage.binary_dilation(subdural_mask[z], iterations=70)
     assert near[y, x]
     assert m.legend.startswith(f"Occlusion subdural, slice {z} - ich_cnn ")
+    # read head-centred (CTScorer.grid shifted), the same drop drawn 20 px right on the grid comes back to the same place
+    moved = replace(occ, drop=shift_stack(occ.drop, 20, 0, 0.0), grid=replace(ModelGrid.of(vol), shift=(20, 0)))
+    back = occlusion_overlay(moved, "subdural", vol).data[z]
+    assert np.allclose(back, sl, atol=1e-4)
 
 
 def test_occlusion_model_per_label_and_cache_lifetime(hemorrhage, scorer):
