@@ -132,7 +132,7 @@ def main() -> int:
             scorer._cache = None
             r = scorer.score_ich(vol)
             for j in range(6):
-                gradcam_to_volume(r.cam, j, vol)
+                gradcam_to_volume(r.cam, j, vol, r.grid)
 
         def ours_scoring_only():
             scorer._cache = None
