@@ -13,22 +13,28 @@ from pathlib import Path
 import numpy as np
 
 from core.imaging.pseudo_hu import window8_to_hu
+from core.models.centring import centre_offset, shift_stack
 from core.tasks.ct import CTScorer
 from training.ct_post import series_label
 
 
 def bilstm_inputs(scorer: CTScorer, s, cache: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(embedding [z, F], calibrated probs [z, 6]) of one series from the exported CNN: what the app feeds the BiLSTM.
+    """(embedding [z, F], calibrated probs [z, 6]) of one series from the exported CNN: what the app feeds the BiLSTM,
+    head-centred when the series model's card asks for it (as CTScorer does; a series centred already stays as it is).
     Cached by the CNN's sha256 and the images (training.bilstm_refit reads every training series through it)."""
     import hashlib
 
+    img = s.img
+    if scorer.centres_series:  # the app reads such a series head-centred (CTScorer.model_slices): so does every figure here
+        dx, dy = centre_offset(img)
+        img = shift_stack(img, dx, dy, 0) if (dx, dy) != (0, 0) else img
     path = None
     if cache is not None:
-        path = cache / f"bilstm_in_{scorer.model('ich_cnn').card.sha256[:12]}_{hashlib.sha256(s.img.tobytes()).hexdigest()[:16]}.npz"
+        path = cache / f"bilstm_in_{scorer.model('ich_cnn').card.sha256[:12]}_{hashlib.sha256(img.tobytes()).hexdigest()[:16]}.npz"
         if path.exists():
             z = np.load(path)
             return z["emb"], z["probs"]
-    out, _ = scorer._cnn(window8_to_hu(s.img).hu)
+    out, _ = scorer._cnn(window8_to_hu(img).hu)
     emb, probs = out["embedding"].astype(np.float32), out["probs"].astype(np.float32)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)

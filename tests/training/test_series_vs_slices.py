@@ -84,3 +84,24 @@ def test_centred_stability_reads_every_shifted_copy_as_the_same_images():
     assert out["centred"] is True
     for lab in ICH_LABELS:
         assert out[lab]["median_range"] == 0.0 and out[lab]["flip_rate"] == 0.0
+
+
+def test_a_centring_series_model_is_read_centred_by_the_training_harness(tmp_path):
+    """training.series_outputs reads a series as the app would for the scorer's models: with a card that asks for
+    centring, five shifted copies of a series give the same series probabilities, as CTScorer would."""
+    from core.imaging.pseudo_hu import hu_to_window8
+    from core.models.registry import ModelRegistry
+    from core.tasks.ct import CTScorer
+    from tests.core.tasks.test_ct_centring import centring_copy_of_bundled_models
+    from tests.training.ct_data.test_insert import _slice
+    from training.ct_data.phantom import SliceSeries
+    from training.series_jitter import stability_positions
+    from training.series_outputs import series_scores
+
+    img = hu_to_window8(np.stack([_slice(ventricle_px=6)] * 3))
+    s = SliceSeries("ctich_902", "ct-ich", img, np.zeros((3, 6), np.float32), np.zeros(3, np.int8), None, patient="ctich_902")
+    scorer = CTScorer(ModelRegistry([centring_copy_of_bundled_models(tmp_path)]))
+    five = series_scores(stability_positions(s, 8), scorer)[1]
+    assert np.allclose(five, five[0], atol=1e-6)
+    plain = series_scores(stability_positions(s, 8), CTScorer(ModelRegistry()))[1]
+    assert not np.allclose(plain, plain[0], atol=1e-6)  # the bundled 0.7.1 reads them as they come

@@ -76,3 +76,12 @@ def test_an_8x8_map_on_a_shifted_grid_is_moved_back_at_full_resolution():
     m[4, 5] = 1.0  # peak in the cell right of the grid centre, i.e. one cell beyond the head's true place
     plain = ModelGrid(256, 256).to_volume(np.roll(m, -1, axis=1))
     assert np.allclose(grid.to_volume(m)[:, 40:216], plain[:, 40:216], atol=1e-5)
+
+
+def test_centring_a_centred_series_changes_nothing():
+    """training.series_outputs centres what a centring series model reads, also when the series came centred already
+    (training.series_vs_slices --centre): the second offset must be (0, 0)."""
+    for cx, cy in ((100, 140), (129, 127), (150, 101)):
+        img = _head_series(cx, cy)
+        once = shift_stack(img, *centre_offset(img), 0)
+        assert centre_offset(once) == (0, 0)

@@ -22,16 +22,19 @@ from core.tasks import CTScorer
 SHIFT_VOXELS = 24  # canonical x; 12 model-grid pixels at 512 -> 256
 
 
-@pytest.fixture(scope="module")
-def centring_models(tmp_path_factory):
-    """The bundled models, with the series model's card asking for head centring (its weights unchanged)."""
-    folder = tmp_path_factory.mktemp("centring-models")
+def centring_copy_of_bundled_models(folder):
+    """The bundled models copied into `folder`, with the series model's card asking for head centring (weights unchanged)."""
     for f in models_dir().glob("*"):
         shutil.copy2(f, folder / f.name)
     card = json.loads((folder / "ich_bilstm.json").read_text())
     card.setdefault("extra", {})["input_centring"] = SERIES_CENTRING
     (folder / "ich_bilstm.json").write_text(json.dumps(card))
     return folder
+
+
+@pytest.fixture(scope="module")
+def centring_models(tmp_path_factory):
+    return centring_copy_of_bundled_models(tmp_path_factory.mktemp("centring-models"))
 
 
 @pytest.fixture(scope="module")
