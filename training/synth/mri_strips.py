@@ -43,10 +43,25 @@ BET_SETTINGS = ((0.1, 0.0, 1.0), (0.3, 0.0, 1.0), (0.5, 0.0, 1.0), (0.7, 0.0, 1.
 
 # ----------------------------------------------------------------------------- real tools
 
+def bet_cache_key(head: Head, bt: float, shift_mm: float, radius: float, iterations: int) -> str:
+    """12 hex digits over everything a BET mask depends on: the head image itself (so an edit to the head loader or
+    its real files gives a new mask), the settings, brainextractor's version and bet_mask's own source. Before
+    stop 31 the cache was named by the head's name and the settings alone, so a changed head kept its old masks."""
+    import hashlib
+    import importlib.metadata
+    import inspect
+
+    h = hashlib.sha1(np.ascontiguousarray(head.image, dtype=np.float32).tobytes())
+    h.update(repr((head.image.shape, float(bt), float(shift_mm), float(radius), int(iterations))).encode())
+    h.update(importlib.metadata.version("brainextractor").encode())
+    h.update(inspect.getsource(bet_mask).encode())
+    return h.hexdigest()[:12]
+
+
 def bet_mask(head: Head, bt: float, shift_mm: float, radius: float, iterations: int = 1000) -> np.ndarray:
     """brainextractor (FSL BET) on the head image; the start sphere moved down/forward by shift_mm
-    and scaled by radius, as a user's wrong -c/-r would. Cached per head and setting."""
-    path = cache_dir() / f"bet_{head.name}_{bt}_{shift_mm}_{radius}{'' if iterations == 1000 else f'_{iterations}'}.npz"
+    and scaled by radius, as a user's wrong -c/-r would. Cached per head image, setting and code (bet_cache_key)."""
+    path = cache_dir() / f"bet_{head.name}_{bet_cache_key(head, bt, shift_mm, radius, iterations)}.npz"
     if path.exists():
         return np.load(path)["mask"]
     import trimesh

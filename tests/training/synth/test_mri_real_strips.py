@@ -115,3 +115,17 @@ def test_defaced_head_has_no_face_in_the_file(head):
     diff = whole.data.astype(np.float32) - defaced.data.astype(np.float32)
     assert (defaced.data <= whole.data).all() and diff.sum() > 0
     assert (whole.data > 0).sum() - (defaced.data > 0).sum() > 0.5 * head.face.sum() * (BASE_MM ** 3) / np.prod(np.abs(np.diag(whole.affine)[:3]))
+
+
+def test_the_bet_cache_is_named_by_the_head_image_the_settings_and_the_code(head):
+    """A head whose image changed (a loader edit, another real file) must not be served the old head's BET masks."""
+    from dataclasses import replace
+
+    from training.synth.mri_strips import bet_cache_key
+
+    key = bet_cache_key(head, 0.5, 0.0, 1.0, 1000)
+    assert key == bet_cache_key(head, 0.5, 0.0, 1.0, 1000) and len(key) == 12
+    changed = replace(head, image=head.image * np.float32(1.01))
+    assert bet_cache_key(changed, 0.5, 0.0, 1.0, 1000) != key
+    assert len({key, bet_cache_key(head, 0.3, 0.0, 1.0, 1000), bet_cache_key(head, 0.5, 20.0, 1.0, 1000),
+                bet_cache_key(head, 0.5, 0.0, 1.2, 1000), bet_cache_key(head, 0.5, 0.0, 1.0, 300)}) == 5
