@@ -249,7 +249,8 @@ class CTScorer:
     def centres_series(self) -> bool:
         """Whether the series model was fitted on head-centred readings (its card's input_centring): then the CNN reads
         every series with the head moved to the grid's middle (core.models.centring), as it did in that fit."""
-        return self.registry.card("ich_bilstm").extra.get("input_centring") == SERIES_CENTRING
+        card = self.registry.cards.get("ich_bilstm")  # a folder without a series model: nothing asks for centring
+        return card is not None and card.extra.get("input_centring") == SERIES_CENTRING
 
     def model_slices(self, volume: Volume) -> tuple[np.ndarray, SlabPlan]:
         """What the models read: the display slices, averaged into ~5 mm slabs when the series is thin, and moved so
