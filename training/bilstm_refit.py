@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -46,18 +47,30 @@ def cnn_outputs(scorer: CTScorer, series: list, cache: Path | None) -> dict[str,
     return {s.key: bilstm_inputs(scorer, s, cache) for s in series}
 
 
-def reading_sets(sets: tuple[list, ...], jitter: int, centre: bool, jitter_of: tuple[int, ...] = (0, 2)) -> tuple[tuple[list, ...], dict[str, list]]:
+@dataclass(frozen=True)
+class ReadingSets:
+    """The series the CNN reads for a refit, by role: only the training roles get jittered copies."""
+
+    train: list
+    val: list
+    inserted_train: list
+    inserted_val: list
+
+    JITTERED = ("train", "inserted_train")
+
+
+def reading_sets(sets: ReadingSets, jitter: int, centre: bool) -> tuple[ReadingSets, dict[str, list]]:
     """The series the CNN reads: `sets` as given, or head-centred (training.head_centre) with --centre; and per series
-    of the sets at `jitter_of` (training and inserted training) its `jitter` perturbed copies, centred after their
-    perturbation as a centring input path would see them. Copies are keyed by the (centred) series' key."""
+    of the training roles (ReadingSets.JITTERED) its `jitter` perturbed copies, centred after their perturbation as the
+    app's centring input path sees them. Copies are keyed by the (centred) series' key."""
     from training.head_centre import centred
 
     if centre:
-        sets = tuple([centred(s) for s in use] for use in sets)
+        sets = ReadingSets(*([centred(s) for s in getattr(sets, f.name)] for f in fields(sets)))
     copies = {}
     if jitter:
-        for i in jitter_of:
-            for s in sets[i]:
+        for role in ReadingSets.JITTERED:
+            for s in getattr(sets, role):
                 copies[s.key] = [centred(c) if centre else c for c in jittered_copies(s, jitter)]
     return sets, copies
 
@@ -102,7 +115,8 @@ def main(argv: list[str] | None = None) -> int:
     ins_tr = (only_inserted(inserted_series(tr, args.inserted_train, args.train_seed, both=args.both_train, max_fraction=args.max_fraction))
               if args.inserted_train or args.both_train else [])
     ins_va = only_inserted(inserted_series(va, args.val_inserted, args.val_seed)) if args.val_inserted else []
-    (tr, va, ins_tr, ins_va), copies = reading_sets((tr, va, ins_tr, ins_va), args.jitter, args.centre)
+    sets, copies = reading_sets(ReadingSets(tr, va, ins_tr, ins_va), args.jitter, args.centre)
+    tr, va, ins_tr, ins_va = sets.train, sets.val, sets.inserted_train, sets.inserted_val
     print(f"{len(tr)} training series + {len(ins_tr)} inserted; {len(va)} validation series + {len(ins_va)} inserted"
           + (" (head-centred)" if args.centre else ""))
     reg = ModelRegistry()

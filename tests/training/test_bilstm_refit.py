@@ -110,7 +110,7 @@ def test_the_shared_series_steps_project_on_training_pca_and_fold_platt_into_eve
 def test_reading_sets_centre_every_series_and_each_jittered_copy_after_its_perturbation():
     """--centre: what the CNN reads is the head-centred series, and a shifted copy comes back to the centre too."""
     from tests.core.models.test_centring import _head_series
-    from training.bilstm_refit import reading_sets
+    from training.bilstm_refit import ReadingSets, reading_sets
     from training.head_centre import centre_offset
 
     def series(key, cx, cy):
@@ -118,9 +118,10 @@ def test_reading_sets_centre_every_series_and_each_jittered_copy_after_its_pertu
         return SliceSeries(key, "ct-ich", img, np.zeros((4, 6), np.float32), np.zeros(4, np.int8), None, patient=key)
 
     tr, va, ins_tr, ins_va = [series("t", 110, 140)], [series("v", 140, 120)], [series("i", 120, 120)], []
-    plain, plain_copies = reading_sets((tr, va, ins_tr, ins_va), jitter=1, centre=False)
-    assert plain[0][0] is tr[0] and set(plain_copies) == {"t", "i"}  # copies of training sets only
-    (ctr, cva, cins, cinsva), copies = reading_sets((tr, va, ins_tr, ins_va), jitter=1, centre=True)
+    plain, plain_copies = reading_sets(ReadingSets(tr, va, ins_tr, ins_va), jitter=1, centre=False)
+    assert plain.train[0] is tr[0] and set(plain_copies) == {"t", "i"}  # copies of training sets only
+    got, copies = reading_sets(ReadingSets(tr, va, ins_tr, ins_va), jitter=1, centre=True)
+    ctr, cva, cins, cinsva = got.train, got.val, got.inserted_train, got.inserted_val
     assert [s.key for s in ctr + cva + cins] == ["t#c", "v#c", "i#c"] and cinsva == []
     for s in ctr + cva + cins:
         assert abs(centre_offset(s.img)[0]) <= 1 and abs(centre_offset(s.img)[1]) <= 1
