@@ -36,7 +36,7 @@ from core.explain import gradcam_to_volume, in_head_boxes, occlusion_map  # noqa
 from core.io import load  # noqa: E402
 from core.models.preprocess import bg_input, display_slices, ich_input  # noqa: E402
 from core.tasks import CTScorer  # noqa: E402
-from training.nets.lstm import SeriesBiLSTM  # noqa: E402
+from training.nets.lstm import SeriesBiLSTM, SeriesEnsemble  # noqa: E402
 from training.ct_post import member_state_dicts  # noqa: E402
 from training.nets.resnet import Ensemble, FlipTTA, ResNet2D  # noqa: E402
 from training.synth.ct import make_ct_case  # noqa: E402
@@ -66,8 +66,12 @@ def torch_models(ckpt: Path):
             readers.append(FlipTTA(net, c["mirror_perm"]) if c.get("tta") == "flip" else net)
         return (readers[0] if len(readers) == 1 else Ensemble(readers)).eval()
     c = torch.load(ckpt / "ich_bilstm.pt", map_location="cpu")
-    lstm = SeriesBiLSTM(c["emb_dim"], c["n_comp"])
-    lstm.load_state_dict(c["state_dict"])
+    lstms = []
+    for sd in c.get("members") or [c["state_dict"]]:  # 0.7.2 ships three BiLSTMs averaged (training.bilstm_refit --seeds)
+        m = SeriesBiLSTM(c["emb_dim"], c["n_comp"])
+        m.load_state_dict(sd)
+        lstms.append(m)
+    lstm = lstms[0] if len(lstms) == 1 else SeriesEnsemble(lstms)
     return cnn("ich_cnn", 6), lstm.eval(), cnn("bg_laterality", 3)
 
 
