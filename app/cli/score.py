@@ -80,11 +80,14 @@ def print_text(path: str, vol, ich, bg) -> None:
         print(f"  {ich.slabs.describe()}: the models learned 4-7 mm reconstructions")
     if not ood.in_distribution:
         print(ood_line(ood))
-        print(f"  models {m.name} {m.version} + {ich.models[1].name}, {bg.model.name} {bg.model.version}: no finding is "
+        print(f"  models {m.name} {m.version} + {ich.models[1].name} {ich.models[1].version}, {bg.model.name} {bg.model.version}: no finding is "
               "reported for this series (--json has the raw probabilities)")
         return
-    print(f"intracranial hemorrhage ({m.name} {m.version} + {ich.models[1].name}, {m.device}: {m.provider}); "
+    print(f"intracranial hemorrhage ({m.name} {m.version} + {ich.models[1].name} {ich.models[1].version}, {m.device}: {m.provider}); "
           f"in the training distribution (OOD score {ood.score:.3g} <= {ood.threshold:.3g})")
+    if ich.grid is not None and ich.grid.shift != (0, 0):
+        dx, dy = ich.grid.shift
+        print(f"  read head-centred, as the series model was fitted: the slices moved {dx:+d}, {dy:+d} pixels on the 256 model grid")
     flagged = ich.flagged()
     print(f"  {'label':<18} {'series':>6}  {'flag':<8}  most likely slice   single-slice CNN, no series context (not a flag)")
     for lab in ich.labels:
