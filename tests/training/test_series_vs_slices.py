@@ -36,8 +36,10 @@ def test_the_pooled_extra_axial_set_holds_every_insert_and_each_clean_series_onc
     assert keys.count("a") == 1 and {"a+both1", "b+subdural0"} <= set(keys)
 
 
-def test_stability_reads_each_series_at_five_positions_with_the_bundled_models():
-    """Real ONNX Runtime sessions of the bundled CNN and BiLSTM on a small generated series."""
+def test_stability_reads_each_series_at_five_positions_with_the_bundled_models(tmp_path):
+    """Real ONNX Runtime sessions of the bundled CNN and BiLSTM on a small generated series, read as they come (the
+    card's head centring taken out: centred, the five readings are one, the next tests)."""
+    from tests.core.tasks.test_ct_centring import copy_of_bundled_models
     from core.imaging.pseudo_hu import hu_to_window8
     from core.models.registry import ModelRegistry
     from core.tasks.ct import CTScorer
@@ -49,7 +51,7 @@ def test_stability_reads_each_series_at_five_positions_with_the_bundled_models()
 
     img = hu_to_window8(np.stack([_slice(ventricle_px=6)] * 3))
     s = SliceSeries("ctich_900", "ct-ich", img, np.zeros((3, 6), np.float32), np.zeros(3, np.int8), None, patient="ctich_900")
-    scorer = CTScorer(ModelRegistry())
+    scorer = CTScorer(ModelRegistry([copy_of_bundled_models(tmp_path, centring=False)]))
     thr = {lab: 0.5 for lab in ICH_LABELS}
     out = stability([s], 8, scorer, None, thr)
     assert out["n_series"] == 1 and out["shift_px"] == 8
@@ -92,7 +94,7 @@ def test_a_centring_series_model_is_read_centred_by_the_training_harness(tmp_pat
     from core.imaging.pseudo_hu import hu_to_window8
     from core.models.registry import ModelRegistry
     from core.tasks.ct import CTScorer
-    from tests.core.tasks.test_ct_centring import centring_copy_of_bundled_models
+    from tests.core.tasks.test_ct_centring import copy_of_bundled_models
     from tests.training.ct_data.test_insert import _slice
     from training.ct_data.phantom import SliceSeries
     from training.series_jitter import stability_positions
@@ -100,8 +102,9 @@ def test_a_centring_series_model_is_read_centred_by_the_training_harness(tmp_pat
 
     img = hu_to_window8(np.stack([_slice(ventricle_px=6)] * 3))
     s = SliceSeries("ctich_902", "ct-ich", img, np.zeros((3, 6), np.float32), np.zeros(3, np.int8), None, patient="ctich_902")
-    scorer = CTScorer(ModelRegistry([centring_copy_of_bundled_models(tmp_path)]))
+    scorer = CTScorer(ModelRegistry([copy_of_bundled_models(tmp_path / "c")]))
     five = series_scores(stability_positions(s, 8), scorer)[1]
     assert np.allclose(five, five[0], atol=1e-6)
-    plain = series_scores(stability_positions(s, 8), CTScorer(ModelRegistry()))[1]
-    assert not np.allclose(plain, plain[0], atol=1e-6)  # the bundled 0.7.1 reads them as they come
+    plain_models = CTScorer(ModelRegistry([copy_of_bundled_models(tmp_path / "p", centring=False)]))
+    plain = series_scores(stability_positions(s, 8), plain_models)[1]
+    assert not np.allclose(plain, plain[0], atol=1e-6)  # without the card key they are read as they come

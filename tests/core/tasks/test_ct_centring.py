@@ -1,5 +1,5 @@
 """Head centring in the scoring path (core.models.centring via CTScorer): off unless the series model's card asks for
-it; on, a head shifted in the field of view gives the models the same input and the same scores, and the Grad-CAM
+it (the bundled 0.7.1 does not); on, a head shifted in the field of view gives the models the same input and the same scores, and the Grad-CAM
 comes back onto the volume where the head is. Real ONNX Runtime sessions on the bundled real normal demo (GE, BSD-2)."""
 
 from __future__ import annotations
@@ -22,19 +22,28 @@ from core.tasks import CTScorer
 SHIFT_VOXELS = 24  # canonical x; 12 model-grid pixels at 512 -> 256
 
 
-def centring_copy_of_bundled_models(folder):
-    """The bundled models copied into `folder`, with the series model's card asking for head centring (weights unchanged)."""
+def copy_of_bundled_models(folder, centring: bool = True):
+    """The bundled models copied into `folder`, the series model's card asking for head centring or not (weights
+    unchanged); without the key a series is read as it comes."""
+    folder.mkdir(parents=True, exist_ok=True)
     for f in models_dir().glob("*"):
         shutil.copy2(f, folder / f.name)
     card = json.loads((folder / "ich_bilstm.json").read_text())
-    card["input_centring"] = SERIES_CENTRING  # cards keep their extra keys at the top level (ModelCard.to_json)
+    card.pop("input_centring", None)
+    if centring:
+        card["input_centring"] = SERIES_CENTRING  # cards keep their extra keys at the top level (ModelCard.to_json)
     (folder / "ich_bilstm.json").write_text(json.dumps(card))
     return folder
 
 
 @pytest.fixture(scope="module")
 def centring_models(tmp_path_factory):
-    return centring_copy_of_bundled_models(tmp_path_factory.mktemp("centring-models"))
+    return copy_of_bundled_models(tmp_path_factory.mktemp("centring-models"))
+
+
+@pytest.fixture(scope="module")
+def plain_models(tmp_path_factory):
+    return copy_of_bundled_models(tmp_path_factory.mktemp("plain-models"), centring=False)
 
 
 @pytest.fixture(scope="module")
@@ -45,10 +54,12 @@ def volumes():
     return vol, moved
 
 
-def test_the_bundled_models_do_not_centre(volumes):
+def test_the_bundled_series_model_does_not_ask_for_centring(volumes, plain_models):
     vol, _ = volumes
-    scorer = CTScorer(threads=2)
-    assert not scorer.centres_series and scorer.grid(vol).shift == (0, 0)
+    bundled = CTScorer(threads=2)
+    assert not bundled.centres_series and bundled.grid(vol).shift == (0, 0)  # ich_bilstm 0.7.1 read uncentred series
+    plain = CTScorer(ModelRegistry([plain_models]), threads=2)
+    assert not plain.centres_series and plain.grid(vol).shift == (0, 0)
 
 
 def test_a_centring_series_model_gives_a_shifted_head_the_same_input_scores_and_maps(centring_models, volumes):
@@ -70,7 +81,7 @@ def test_a_centring_series_model_gives_a_shifted_head_the_same_input_scores_and_
     assert np.allclose(mb[:, :, SHIFT_VOXELS:], ma[:, :, :-SHIFT_VOXELS], atol=1e-4)  # the map moved with the head
 
 
-def test_without_centring_the_same_shift_changes_what_the_cnn_reads(volumes):
+def test_without_centring_the_same_shift_changes_what_the_cnn_reads(volumes, plain_models):
     vol, moved = volumes
-    a, b = CTScorer(threads=2), CTScorer(threads=2)
+    a, b = CTScorer(ModelRegistry([plain_models]), threads=2), CTScorer(ModelRegistry([plain_models]), threads=2)
     assert not np.array_equal(as_model_window_hu(a.model_slices(vol)[0]), as_model_window_hu(b.model_slices(moved)[0]))
