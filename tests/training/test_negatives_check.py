@@ -36,3 +36,17 @@ def test_the_ge_demo_at_1_mm_has_four_times_the_slices_and_the_same_extent():
     assert abs(thin.shape[0] - 4 * vol.shape[0]) <= 1 and thin.shape[1:] == vol.shape[1:]
     assert abs(thin.spacing[0] - 1.0) < 0.01
     assert abs(thin.shape[0] * thin.spacing[0] - vol.shape[0] * vol.spacing[0]) < 2 * vol.spacing[0]
+
+
+def test_aligned_thin_slabs_sit_on_the_original_slices():
+    """Without noise, slabs of an aligned thin read are the original slices up to a little blending of neighbours."""
+    from core.imaging.pseudo_hu import window8_to_hu
+    from core.tasks.slabs import slab_average, slab_plan
+    from training.negatives_check import aligned_thin_voxels
+
+    hu = window8_to_hu(_series()).hu
+    thin = aligned_thin_voxels(hu, 5, tissue=np.zeros(hu.shape, bool))  # no noise anywhere
+    slabs = slab_average(thin, slab_plan(len(thin), 1.0))
+    assert slabs.shape == hu.shape
+    blend = np.abs(slabs[2, 30, 30] - hu[2, 30, 30]) / np.abs(hu[1, 30, 30] - hu[2, 30, 30])
+    assert blend < 0.15  # slice 2 keeps > 85 % of itself at the block's edge slice
