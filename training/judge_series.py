@@ -22,6 +22,9 @@ and exits 0 only when all hold. The rule (team notes stop19_rules.md, unchanged 
    head positions <= current + 0.01 (`--stability range`, stop 23's rule); or, with `--stability flips` (drafted
    in stop 23 for later rules: a range is small wherever a model stays far from its threshold, so it rewards a
    model that never calls a label), the share of series whose call flips between positions <= current + 0.02.
+8. only when given (`--negatives CUR.json CAND.json`, two `training.negatives_check --json` reports, drafted in stop 24
+   after its candidate SC held rules 1-7 and then called a subdural on real negatives read as thin slices): every
+   (reading, label) the candidate flags on a real negative is flagged by the current model too.
 All figures are the BiLSTM's (the series model being judged), at each model's own card thresholds.
 """
 
@@ -105,6 +108,17 @@ def judge(cur: dict, cand: dict, phantoms: str = "phantom", stability: str = "ra
     return out
 
 
+def judge_negatives(cur: dict, cand: dict) -> list[Check]:
+    """Rule 8: no real negative flagged by the candidate for a label the current model does not flag there."""
+    flagged = lambda rep: {(r["reading"], lab) for r in rep["rows"] for lab in r["flagged"]}  # noqa: E731
+    read_c, read_n = ({r["reading"] for r in rep["rows"]} for rep in (cur, cand))
+    if read_c != read_n:
+        raise KeyError(f"the negatives reports read different series: {sorted(read_c ^ read_n)[:4]}")
+    new = sorted(flagged(cand) - flagged(cur))
+    return [Check("8", f"real negatives (as stored and thin) flagged beyond the current model's{': ' + '; '.join(f'{r} {lab}' for r, lab in new[:6]) if new else ''}",
+                  float(len(flagged(cur))), float(len(flagged(cand))), not new)]
+
+
 def verdict(checks: list[Check]) -> bool:
     gain = any(c.ok for c in checks if c.rule in ("1a", "1b"))
     return gain and all(c.ok for c in checks if not c.rule.startswith("1"))
@@ -117,9 +131,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--phantoms", default="phantom", help='the phantom set rule 4 reads ("phantom" or "fresh phantom")')
     ap.add_argument("--stability", choices=["range", "flips"], default="range",
                     help="what rule 7 reads: the probability's movement (stop 23's rule) or how often the call flips")
+    ap.add_argument("--negatives", nargs=2, metavar=("CUR_NEG", "CAND_NEG"), default=None,
+                    help="rule 8: two training.negatives_check --json reports (current, candidate)")
     args = ap.parse_args(argv)
     cur, cand = json.loads(Path(args.current).read_text()), json.loads(Path(args.candidate).read_text())
     checks = judge(cur, cand, args.phantoms, args.stability)
+    if args.negatives:
+        checks += judge_negatives(*(json.loads(Path(f).read_text()) for f in args.negatives))
     for c in checks:
         print(f"  rule {c.rule:<2} {'ok  ' if c.ok else 'FAIL'}  {c.what}: {c.current} -> {c.candidate}")
     kept = verdict(checks)

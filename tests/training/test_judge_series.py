@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 import json
 
+import pytest
+
 from training.datasets.rsna import ICH_LABELS
 from training.judge_series import BOTH, INSERTS, POOLED, judge, main, verdict
 
@@ -107,3 +109,19 @@ def test_the_stability_clause_can_read_call_flips_instead_of_ranges():
     assert not verdict(judge(cur, cand, stability="flips"))
     del cand[STABILITY]["subdural"]["flip_rate"]  # a report written before flip rates existed cannot pass on flips
     assert not verdict(judge(cur, cand, stability="flips"))
+
+
+def test_the_negatives_clause_refuses_a_candidate_that_flags_a_real_negative_the_current_model_does_not():
+    from training.judge_series import Check, judge_negatives, verdict
+
+    def rep(*flags):
+        return {"rows": [{"reading": "GE at 1 mm", "flagged": list(flags[0])}, {"reading": "ctich_1 as stored", "flagged": list(flags[1])}]}
+
+    same = judge_negatives(rep([], ["epidural"]), rep([], ["epidural"]))
+    assert len(same) == 1 and same[0].ok and same[0].rule == "8"
+    worse = judge_negatives(rep([], ["epidural"]), rep(["any", "subdural"], []))
+    assert not worse[0].ok and "GE at 1 mm subdural" in worse[0].what and worse[0].candidate == 2.0
+    gain = Check("1a", "a gain", 0.2, 0.9, True)
+    assert verdict([gain, *same]) and not verdict([gain, *worse])  # rule 8 is a guard like 2-7
+    with pytest.raises(KeyError):
+        judge_negatives(rep([], []), {"rows": [{"reading": "other", "flagged": []}]})
