@@ -104,6 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--centre", action="store_true",
                     help="every series and jittered copy read head-centred (training.head_centre; stop 23's probe). The card "
                          "says input_centring: series, and the app's CTScorer then centres every series it scores")
+    ap.add_argument("--max-threshold", type=float, default=1.0,
+                    help="ceiling of the series thresholds (Youden on few real series can land at 0.998; stop 24); 1.0: none")
     ap.add_argument("--version", default="")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args(argv)
@@ -150,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     with torch.no_grad():
         ser = np.stack([sigmoid(run(s)[1]) for s in va + ins_va])
     y_ser = np.stack([series_label(s.labels) for s in va + ins_va])
-    thresholds = youden_series_thresholds(y_ser, ser)
+    thresholds = youden_series_thresholds(y_ser, ser, args.max_threshold)
     print("series thresholds", {k: round(v, 3) for k, v in thresholds.items()})
 
     out = Path(args.out)
@@ -173,7 +175,8 @@ def main(argv: list[str] | None = None) -> int:
                                  + (f"; each training series also read by the CNN after {args.jitter} perturbations "
                                     f"({', '.join(JITTER_KINDS[:args.jitter])}: training.series_jitter), one reading per series and epoch"
                                     if args.jitter else "")
-                                 + ("; every series read head-centred (training.head_centre, one offset per series)" if args.centre else "")),
+                                 + ("; every series read head-centred (training.head_centre, one offset per series)" if args.centre else "")
+                                 + (f"; series thresholds capped at {args.max_threshold}" if args.max_threshold < 1.0 else "")),
              **({"input_centring": SERIES_CENTRING} if args.centre else {})}  # core.tasks.ct.CTScorer centres the series it reads
     write_card(onnx_path, name=old.name, task=old.task, version=args.version or old.version, labels=old.labels, input=old.input,
                outputs=old.outputs, training_data=old.training_data, intended_use=old.intended_use, thresholds=thresholds,

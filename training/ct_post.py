@@ -207,9 +207,15 @@ def series_label(labels: np.ndarray) -> np.ndarray:
     return np.where((labels >= 0).all(axis=0), labels.max(axis=0), np.where(labels.max(axis=0) > 0, 1, -1))
 
 
-def youden_series_thresholds(y_ser: np.ndarray, p_ser: np.ndarray) -> dict[str, float]:
-    """Series threshold per label: Youden over validation series, never below 0.5."""
-    return {lab: max(0.5, youden_threshold(y_ser[:, j], p_ser[:, j])) for j, lab in enumerate(ICH_LABELS)}
+def youden_series_thresholds(y_ser: np.ndarray, p_ser: np.ndarray, ceiling: float = 1.0) -> dict[str, float]:
+    """Series threshold per label: Youden over validation series, never below 0.5 and never above `ceiling`.
+
+    Why a ceiling (stop 24): on separable validation series the Youden cut is the lowest positive's score, and with
+    only phantom positives (no real validation series has intraventricular or subarachnoid blood) that landed at 0.998
+    for SC's intraventricular label, which then missed CT-ICH's one intraventricular test patient. 1.0 changes nothing."""
+    if not 0.5 <= ceiling <= 1.0:
+        raise ValueError(f"ceiling must lie in [0.5, 1], not {ceiling}")
+    return {lab: min(ceiling, max(0.5, youden_threshold(y_ser[:, j], p_ser[:, j]))) for j, lab in enumerate(ICH_LABELS)}
 
 
 class HeadView(nn.Module):

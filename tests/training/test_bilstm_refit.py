@@ -54,6 +54,21 @@ def test_series_thresholds_separate_the_series_and_never_fall_below_one_half():
     assert abs(t["any"] - 0.8) < 1e-6 and t["subdural"] == 0.5 and t["epidural"] == 0.5
 
 
+def test_a_ceiling_caps_a_series_threshold_that_youden_put_at_the_lowest_positive():
+    """Stop 24: with phantom positives only, Youden put SC's intraventricular cut at 0.998."""
+    import pytest
+
+    y = np.zeros((6, 6), np.float32)
+    y[:3, 3] = 1
+    p = np.full((6, 6), 0.1, np.float32)
+    p[:, 3] = [0.9995, 0.999, 0.998, 0.6, 0.3, 0.1]
+    assert abs(youden_series_thresholds(y, p)["intraventricular"] - 0.998) < 1e-6
+    capped = youden_series_thresholds(y, p, ceiling=0.9)
+    assert capped["intraventricular"] == 0.9 and capped["any"] == 0.5  # a label with no positive keeps the floor
+    with pytest.raises(ValueError):
+        youden_series_thresholds(y, p, ceiling=0.4)
+
+
 def test_a_series_ensemble_averages_slices_calibrates_per_member_and_exports(tmp_path):
     import onnxruntime as ort
     import torch
