@@ -143,6 +143,8 @@ def test_window_presets_on_keys(qtbot, store):
     for key, preset in ((Qt.Key_2, "subdural"), (Qt.Key_4, "bone"), (Qt.Key_1, "brain")):
         qtbot.keyClick(win, key)
         assert win.image.state.preset == preset
+    # the case loads in the background: on a loaded machine busy_now can read False before the load has started (CI, stop 31)
+    qtbot.waitUntil(lambda: win.image.state.volume is not None, timeout=60000)
     z = win.image.state.cursor[0]
     qtbot.keyClick(win, Qt.Key_PageUp)
     assert win.image.state.cursor[0] == z + 1
