@@ -3,11 +3,9 @@ demo given as 1 mm slices scoring as it does at its own 4 mm."""
 
 from __future__ import annotations
 
-import dataclasses
 
 import numpy as np
 import pytest
-from scipy import ndimage
 
 from core.io import load
 from core.paths import demo_normal_ct_dir
@@ -45,15 +43,12 @@ def test_slab_average_is_the_mean_of_its_slices_and_maps_back():
 def normal_demo_at_4_and_1_mm():
     """The real normal demo as stored (4 mm) and linearly z-resampled to 1 mm plus the noise of a thinner
     reconstruction, both scored."""
+    from training.negatives_check import thin_volume  # the same construction the series-model check reads
+
     vol = load(demo_normal_ct_dir())
     scorer = CTScorer()
     native = scorer.score_ich(vol)
-    dz = vol.spacing[0]
-    vox = ndimage.zoom(vol.voxels, (dz, 1, 1), order=1)
-    vox += np.random.default_rng(0).normal(0, 3.0 * np.sqrt(dz - 1), vox.shape).astype(np.float32) * (vox > -200)
-    aff = vol.affine.copy()
-    aff[:3, 2] /= dz
-    thin = dataclasses.replace(vol, voxels=vox.astype(np.float32), affine=aff)
+    thin = thin_volume(vol, 1.0)
     return scorer, native, thin, scorer.score_ich(thin)
 
 
