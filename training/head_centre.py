@@ -11,13 +11,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from core.models.centring import HEAD_LEVEL, MIN_HEAD_PIXELS, centre_offset, head_region  # noqa: F401 (re-exported)
+from core.models.centring import HEAD_LEVEL, MIN_HEAD_PIXELS, centre_offset, centred_stack, head_region  # noqa: F401 (re-exported)
 from training.series_jitter import shift_series
 
 
 def centred(s):
     """SliceSeries s with its images (and blood mask) moved by centre_offset; the key says so."""
-    dx, dy = centre_offset(s.img)
-    if (dx, dy) == (0, 0):
-        return replace(s, key=f"{s.key}#c")
-    return replace(s, img=shift_series(s.img, dx, dy), mask=None if s.mask is None else shift_series(s.mask, dx, dy), key=f"{s.key}#c")
+    img, (dx, dy) = centred_stack(s.img)
+    mask = s.mask if s.mask is None or (dx, dy) == (0, 0) else shift_series(s.mask, dx, dy)
+    return replace(s, img=img, mask=mask, key=f"{s.key}#c")

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from core.imaging.pseudo_hu import window8_to_hu
-from core.models.centring import centre_offset, shift_stack
+from core.models.centring import centred_stack
 from core.tasks.ct import CTScorer
 from training.ct_post import series_label
 
@@ -24,10 +24,8 @@ def bilstm_inputs(scorer: CTScorer, s, cache: Path | None = None) -> tuple[np.nd
     Cached by the CNN's sha256 and the images (training.bilstm_refit reads every training series through it)."""
     import hashlib
 
-    img = s.img
-    if scorer.centres_series:  # the app reads such a series head-centred (CTScorer.model_slices): so does every figure here
-        dx, dy = centre_offset(img)
-        img = shift_stack(img, dx, dy, 0) if (dx, dy) != (0, 0) else img
+    # the app reads such a series head-centred (CTScorer.model_slices): so does every figure here
+    img = centred_stack(s.img)[0] if scorer.centres_series else s.img
     path = None
     if cache is not None:
         path = cache / f"bilstm_in_{scorer.model('ich_cnn').card.sha256[:12]}_{hashlib.sha256(img.tobytes()).hexdigest()[:16]}.npz"

@@ -68,3 +68,10 @@ def shift_stack(img: np.ndarray, dx: int, dy: int, fill: float = 0) -> np.ndarra
     src_x, dst_x = slice(max(0, -dx), w - max(0, dx)), slice(max(0, dx), w - max(0, -dx))
     out[..., dst_y, dst_x] = img[..., src_y, src_x]
     return out
+
+
+def centred_stack(img: np.ndarray, fill: float = 0) -> tuple[np.ndarray, tuple[int, int]]:
+    """An 8-bit [z, h, w] series with its head moved to the grid's middle, and the (dx, dy) it moved: the one centring
+    step for series held as brain-window exports (training.head_centre, training.series_outputs)."""
+    dx, dy = centre_offset(img)
+    return (img if (dx, dy) == (0, 0) else shift_stack(img, dx, dy, fill)), (dx, dy)
